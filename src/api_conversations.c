@@ -1,0 +1,52 @@
+/* api_conversations.c - /conversations: the caller's DMs and groups. */
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "core/conversation.h"
+#include "core/svc.h"
+#include "core/banned.h"
+
+void
+api_conversations_list(struct request *req, struct response *res)
+{
+	const char *unread = request_query(req, "unread");
+	const char *filter = request_query(req, "filter");
+	const char *kind = request_query(req, "kind");
+	const char *search = request_query(req, "search");
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	struct page pg;
+	json_t *items;
+	long total = 0;
+	int unread_only = 0;
+	enum status st;
+
+	if (unread && *unread) {
+		if (strcasecmp(unread, "true") == 0 || strcmp(unread, "1") == 0)
+			unread_only = 1;
+		else if (strcasecmp(unread, "false") != 0 && strcmp(unread, "0") != 0) {
+			reply_invalid(res, "unread", "unread must be true or false");
+			return;
+		}
+	}
+	/* Seed 000's filter=all|unread. */
+	if (filter && *filter) {
+		if (strcasecmp(filter, "unread") == 0)
+			unread_only = 1;
+		else if (strcasecmp(filter, "all") != 0) {
+			reply_invalid(res, "filter", "filter must be all or unread");
+			return;
+		}
+	}
+	request_page(req, &pg);
+	request_svc(req, &ctx);
+	st = conversation_list(&ctx, req->me.user_id, kind && *kind ? kind : NULL,
+	    unread_only, search && *search ? search : NULL, &pg, &items, &total,
+	    &e);
+	if (st != ST_OK) {
+		reply_status(res, st, &e);
+		return;
+	}
+	reply_page(res, "Conversations retrieved", items, &pg, total, NULL);
+}

@@ -1,0 +1,69 @@
+#include <string.h>
+
+#include "api.h"
+#include "app.h"
+#include "core/cache.h"
+#include "core/db.h"
+#include "core/embedded.h"
+#include "core/metrics.h"
+#include "core/strbuf.h"
+#include "core/timefmt.h"
+#include "core/banned.h"
+
+void
+api_health(struct request *req, struct response *res)
+{
+	char now[TIMEFMT_LEN];
+	int64_t ms = timefmt_now_ms();
+
+	timefmt_iso(ms, now);
+	reply_data(res, 200, "Service is healthy",
+	    json_pack("{s:s,s:s,s:f,s:s}", "status", "ok", "timestamp", now,
+	    "uptime", (double)ms / 1000.0 - app_started_at, "version",
+	    PACKAGE_VERSION));
+}
+
+void
+api_ready(struct request *req, struct response *res)
+{
+	int db_ok = db_ping(req->db) == 0;
+	int mc_ok = cache_ping(req->cache) == 0;
+	json_t *checks = json_pack("{s:s,s:s}", "database", db_ok ? "ok" : "down",
+	    "memcached", mc_ok ? "ok" : "down");
+	const char *msg;
+
+	if (db_ok && mc_ok) {
+		reply_data(res, 200, "Service is ready",
+		    json_pack("{s:s,s:o}", "status", "ready", "checks", checks));
+		return;
+	}
+	msg = !db_ok && !mc_ok ? "database and memcached unavailable" :
+	    !db_ok ? "database unavailable" : "memcached unavailable";
+	reply_header(res, "Retry-After", "1");
+	reply_error(res, 503, "SERVICE_UNAVAILABLE", msg,
+	    json_pack("{s:o}", "checks", checks));
+}
+
+void
+api_metrics(struct request *req, struct response *res)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	metrics_render(&sb, app_route_names(), (int)app_routes_count,
+	    app_methods, app_methods_count);
+	reply_raw(res, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, 0);
+	res->body = strbuf_detach(&sb, &res->body_len);
+	res->body_owned = 1;
+}
+
+void
+api_openapi(struct request *req, struct response *res)
+{
+	for (size_t i = 0; i < doc_files_count; i++)
+		if (strcmp(doc_files[i].name, "openapi.yaml") == 0) {
+			reply_raw(res, 200, "application/yaml; charset=utf-8",
+			    doc_files[i].data, doc_files[i].len);
+			return;
+		}
+	reply_error(res, 404, "NOT_FOUND", "No API document was built in", NULL);
+}

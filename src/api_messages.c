@@ -1,0 +1,411 @@
+/*
+ * api_messages.c - /messages: send, read, edit, delete, receipts,
+ * reactions, history (also /groups/{id}/messages) and search (also
+ * POST /chatrooms/{id}/search).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "core/histcache.h"
+#include "core/ids.h"
+#include "core/jsonx.h"
+#include "core/message.h"
+#include "core/msgfmt.h"
+#include "core/svc.h"
+#include "core/timefmt.h"
+#include "core/banned.h"
+
+static void
+answer(struct response *res, enum status st, const struct svc_error *e,
+	int http, const char *message, json_t *data)
+{
+	if (st != ST_OK && st != ST_CREATED) {
+		json_decref(data);
+		reply_status(res, st, e);
+		return;
+	}
+	reply_data(res, http, message, data);
+}
+
+/* The first query parameter present among names (NULL-terminated); "" is absent. */
+static const char *
+query_any(const struct request *req, const char *const *names)
+{
+	for (; *names; names++) {
+		const char *v = request_query(req, *names);
+
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+#define Q(req, ...) query_any(req, (const char *const[]){ __VA_ARGS__, NULL })
+
+void
+api_messages_send(struct request *req, struct response *res)
+{
+	const char *key = request_env(req, "HTTP_IDEMPOTENCY_KEY");
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *m;
+	int created = 0;
+	enum status st;
+
+	request_svc(req, &ctx);
+	st = message_send(&ctx, req->me.user_id, req->json, key, &m, &created,
+	    &e);
+	if (st == ST_OK && !created)
+		reply_header(res, "Idempotent-Replayed", "true");
+	/* A replay answers what the original did: 201 with the message. */
+	answer(res, st, &e, 201, "Message sent successfully", m);
+}
+
+void
+api_messages_get(struct request *req, struct response *res)
+{
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *m;
+	enum status st;
+
+	request_svc(req, &ctx);
+	st = message_get(&ctx, req->me.user_id, request_param(req, "id"), &m, &e);
+	answer(res, st, &e, 200, "OK", m);
+}
+
+void
+api_messages_edit(struct request *req, struct response *res)
+{
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *m;
+	enum status st;
+
+	request_svc(req, &ctx);
+	st = message_edit(&ctx, req->me.user_id, request_param(req, "id"),
+	    req->json, &m, &e);
+	answer(res, st, &e, 200, "Message edited successfully", m);
+}
+
+void
+api_messages_versions(struct request *req, struct response *res)
+{
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *items;
+	enum status st;
+
+	request_svc(req, &ctx);
+	st = message_versions(&ctx, req->me.user_id, request_param(req, "id"),
+	    &items, &e);
+	answer(res, st, &e, 200, "OK", items);
+}
+
+void
+api_messages_delete(struct request *req, struct response *res)
+{
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *m;
+	enum status st;
+
+	request_svc(req, &ctx);
+	st = message_delete(&ctx, req->me.user_id, request_param(req, "id"), &m,
+	    &e);
+	answer(res, st, &e, 200, "Message deleted successfully", m);
+}
+
+static void
+mark(struct request *req, struct response *res, enum message_mark how)
+{
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *m;
+	enum status st;
+
+	request_svc(req, &ctx);
+	st = message_mark(&ctx, req->me.user_id, request_param(req, "id"), how,
+	    &m, &e);
+	answer(res, st, &e, 200, how == MESSAGE_MARK_SEEN ?
+	    "Message marked as seen" : "Message marked as delivered", m);
+}
+
+void
+api_messages_delivered(struct request *req, struct response *res)
+{
+	mark(req, res, MESSAGE_MARK_DELIVERED);
+}
+
+void
+api_messages_seen(struct request *req, struct response *res)
+{
+	mark(req, res, MESSAGE_MARK_SEEN);
+}
+
+static void
+react(struct request *req, struct response *res, int add)
+{
+	json_t *v = jsonx_field(req->json, "emoji", "reaction");
+	const char *emoji = json_string_value(v);
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *out;
+	enum status st;
+
+	if (!v && !add)
+		emoji = request_query(req, "emoji");
+	if (!emoji) {
+		reply_invalid(res, "emoji", "emoji is required");
+		return;
+	}
+	request_svc(req, &ctx);
+	st = message_react(&ctx, req->me.user_id, request_param(req, "id"),
+	    emoji, add, &out, &e);
+	answer(res, st, &e, 200, add ? "Reaction added" : "Reaction removed",
+	    out);
+}
+
+void
+api_messages_react(struct request *req, struct response *res)
+{
+	react(req, res, 1);
+}
+
+void
+api_messages_unreact(struct request *req, struct response *res)
+{
+	react(req, res, 0);
+}
+
+/*
+ * The cache signature of a history request: its route kind and every
+ * parameter that shapes the page (histcache.h).
+ */
+static char *
+history_sig(const struct request *req, const struct message_query *q,
+	const struct page *pg)
+{
+	const char *v[] = { q->type, q->status, q->from, q->to, q->parent_id,
+		q->before, q->after, q->order };
+	char *sig = arena_printf(req->arena, "%c|%ld|%ld", q->group_id ? 'g' :
+	    'c', pg->page, pg->limit);
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		sig = arena_printf(req->arena, "%s|%s", sig, v[i] ? v[i] : "\x01");
+	return sig;
+}
+
+static void
+page_headers(struct response *res, const struct histcache_page *p)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", p->total);
+	reply_header(res, "X-Pagination-Total", buf);
+	snprintf(buf, sizeof(buf), "%ld", p->pages);
+	reply_header(res, "X-Pagination-Pages", buf);
+	snprintf(buf, sizeof(buf), "%ld", p->page);
+	reply_header(res, "X-Pagination-Current-Page", buf);
+	snprintf(buf, sizeof(buf), "%ld", p->limit);
+	reply_header(res, "X-Pagination-Per-Page", buf);
+}
+
+/*
+ * History with the query's filters; the conversation is already in q.
+ * Pages of conversations named by id are served from histcache when the
+ * conversation has not changed since they were rendered.
+ */
+static void
+history(struct request *req, struct response *res, struct message_query *q)
+{
+	struct svc_error e = { 0 };
+	struct message_page mp;
+	struct histcache_page hp;
+	struct svc_ctx ctx;
+	struct page pg;
+	char cid[IDS_UUID_LEN];
+	const char *sig = NULL;
+	uint64_t version = 0;
+	json_t *items;
+	enum status st;
+
+	request_page(req, &pg);
+	q->type = Q(req, "type", "message_type", "messageType");
+	q->status = Q(req, "status");
+	q->from = Q(req, "from", "date_from", "dateFrom");
+	q->to = Q(req, "to", "date_to", "dateTo");
+	q->parent_id = Q(req, "parentId", "parent_id");
+	q->before = Q(req, "before", "cursor");
+	q->after = Q(req, "after");
+	q->order = Q(req, "order");
+	q->limit = pg.limit;
+	q->offset = pg.offset;
+	request_svc(req, &ctx);
+	if (!q->peer_id && msgfmt_uuid_norm(q->group_id ? q->group_id :
+	    q->conversation_id, cid) == 0) {
+		sig = history_sig(req, q, &pg);
+		if (histcache_get(&ctx, cid, req->me.user_id, sig, &hp,
+		    &version)) {
+			reply_raw(res, 200, "application/json; charset=utf-8",
+			    hp.body, hp.len);
+			page_headers(res, &hp);
+			return;
+		}
+	}
+	st = message_history(&ctx, req->me.user_id, q, &items, &mp, &e);
+	if (st != ST_OK) {
+		reply_status(res, st, &e);
+		return;
+	}
+	reply_page(res, "Messages retrieved", items, &pg, mp.total,
+	    mp.next_cursor);
+	if (sig && version) {
+		hp.total = mp.total;
+		hp.pages = pg.limit ? (mp.total + pg.limit - 1) / pg.limit : 0;
+		hp.page = pg.page;
+		hp.limit = pg.limit;
+		hp.body = res->body;
+		hp.len = res->body_len;
+		histcache_put(&ctx, cid, req->me.user_id, sig, version, &hp);
+	}
+}
+
+void
+api_messages_list(struct request *req, struct response *res)
+{
+	struct message_query q = { 0 };
+
+	q.conversation_id = Q(req, "conversationId", "conversation_id",
+	    "chatroomId", "chatroom_id");
+	q.group_id = q.conversation_id ? NULL : Q(req, "groupId", "group_id");
+	q.peer_id = q.conversation_id || q.group_id ? NULL :
+	    Q(req, "receiverId", "receiver_id", "userId", "user_id");
+	if (!q.conversation_id && !q.group_id && !q.peer_id) {
+		reply_invalid(res, "conversationId",
+		    "conversationId (or groupId, or receiverId) is required");
+		return;
+	}
+	history(req, res, &q);
+}
+
+void
+api_messages_direct(struct request *req, struct response *res)
+{
+	struct message_query q = { 0 };
+
+	q.peer_id = request_param(req, "otherUserId");
+	history(req, res, &q);
+}
+
+void
+api_messages_group(struct request *req, struct response *res)
+{
+	struct message_query q = { 0 };
+
+	q.group_id = request_param(req, "groupId");
+	if (!q.group_id)
+		q.group_id = request_param(req, "id");
+	history(req, res, &q);
+}
+
+void
+api_messages_search(struct request *req, struct response *res)
+{
+	struct message_search_query q = { 0 };
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	struct page pg;
+	json_t *items, *flat, *it;
+	long total = 0;
+	size_t i;
+	enum status st;
+
+	request_page(req, &pg);
+	q.query = Q(req, "query", "q");
+	q.conversation_id = Q(req, "groupId", "group_id", "conversationId",
+	    "conversation_id");
+	q.sender_id = Q(req, "userId", "user_id", "senderId");
+	q.type = Q(req, "type", "message_type");
+	q.from = Q(req, "from", "date_from");
+	q.to = Q(req, "to", "date_to");
+	q.limit = pg.limit;
+	q.offset = pg.offset;
+	if (!q.query) {
+		reply_invalid(res, "query", "query is required");
+		return;
+	}
+	request_svc(req, &ctx);
+	st = message_search(&ctx, req->me.user_id, &q, &items, &total, &e);
+	if (st != ST_OK) {
+		reply_status(res, st, &e);
+		return;
+	}
+	/* Seed 002: the items are messages; the search fields ride along. */
+	flat = json_array();
+	json_array_foreach(items, i, it) {
+		json_t *m = json_incref(json_object_get(it, "message"));
+
+		json_object_set(m, "relevanceScore",
+		    json_object_get(it, "relevanceScore"));
+		json_object_set(m, "matchedTerms",
+		    json_object_get(it, "matchedTerms"));
+		json_object_set(m, "context", json_object_get(it, "context"));
+		json_array_append_new(flat, m);
+	}
+	json_decref(items);
+	reply_page(res, "Search results", flat, &pg, total, NULL);
+}
+
+/* Seed 003: POST /chatrooms/{id}/search {query, message_type, user_id, ...}. */
+void
+api_messages_room_search(struct request *req, struct response *res)
+{
+	struct message_search_query q = { 0 };
+	const json_t *b = req->json;
+	struct svc_error e = { 0 };
+	struct svc_ctx ctx;
+	json_t *items, *lim, *page;
+	long total = 0, limit = 20, pageno = 1;
+	int64_t t0 = timefmt_mono_us();
+	enum status st;
+
+	q.query = jsonx_str(b, "query", "q");
+	q.conversation_id = request_param(req, "id");
+	q.sender_id = jsonx_str(b, "userId", "user_id");
+	q.type = jsonx_str(b, "messageType", "message_type");
+	if (!q.type)
+		q.type = jsonx_str(b, "type", NULL);
+	q.from = jsonx_str(b, "dateFrom", "date_from");
+	q.to = jsonx_str(b, "dateTo", "date_to");
+	lim = jsonx_field(b, "limit", NULL);
+	page = jsonx_field(b, "page", NULL);
+	if ((lim && !json_is_integer(lim)) || (page && !json_is_integer(page))) {
+		reply_invalid(res, lim && !json_is_integer(lim) ? "limit" : "page",
+		    "must be an integer");
+		return;
+	}
+	if (lim)
+		limit = (long)json_integer_value(lim);
+	if (page)
+		pageno = (long)json_integer_value(page);
+	limit = limit < 1 ? 1 : limit > 100 ? 100 : limit;
+	pageno = pageno < 1 ? 1 : pageno > 100000 ? 100000 : pageno;
+	q.limit = limit;
+	q.offset = (pageno - 1) * limit;
+	if (!q.query) {
+		reply_invalid(res, "query", "query is required");
+		return;
+	}
+	request_svc(req, &ctx);
+	st = message_search(&ctx, req->me.user_id, &q, &items, &total, &e);
+	if (st != ST_OK) {
+		reply_status(res, st, &e);
+		return;
+	}
+	reply_data(res, 200, "Search results", json_pack("{s:o,s:I,s:I}",
+	    "results", items, "totalResults", (json_int_t)total, "searchTimeMs",
+	    (json_int_t)((timefmt_mono_us() - t0) / 1000)));
+}

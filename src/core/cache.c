@@ -1,0 +1,522 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmemcached/memcached.h>
+
+#include "arena.h"
+#include "cache.h"
+#include "config.h"
+#include "log.h"
+#include "xalloc.h"
+#include "banned.h"
+
+struct memo_entry {
+	char key[256];     /* with the prefix */
+	size_t klen;
+	char *val;         /* malloc'd; NULL for a remembered miss */
+	size_t vlen;
+};
+
+struct cache {
+	memcached_st *mc;
+	char prefix[64];
+	int memo_on;
+	int nmemo;
+	struct memo_entry memo[CACHE_MEMO_MAX];
+};
+
+struct cache *
+cache_new(const struct config *cfg)
+{
+	struct cache *c = xcalloc(1, sizeof(*c));
+	memcached_server_st *servers;
+	memcached_return_t rc;
+	long ms = cfg->mc_timeout_ms;
+
+	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->mc_prefix);
+	c->mc = memcached_create(NULL);
+	if (!c->mc)
+		abort();
+	servers = memcached_servers_parse(cfg->mc_servers);
+	if (servers) {
+		memcached_server_push(c->mc, servers);
+		memcached_server_list_free(servers);
+	}
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)ms);
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)ms);
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)ms * 1000);
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, (uint64_t)ms * 1000);
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, 1);
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1000000);
+	rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+	    MEMCACHED_DISTRIBUTION_CONSISTENT);
+	if (rc != MEMCACHED_SUCCESS)
+		log_warn("cache: %s", memcached_strerror(c->mc, rc));
+	return c;
+}
+
+static void
+memo_clear(struct cache *c)
+{
+	for (int i = 0; i < c->nmemo; i++)
+		free(c->memo[i].val);
+	c->nmemo = 0;
+}
+
+void
+cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	memo_clear(c);
+	memcached_free(c->mc);
+	free(c);
+}
+
+void
+cache_memo_begin(struct cache *c)
+{
+	if (!c)
+		return;
+	memo_clear(c);
+	c->memo_on = 1;
+}
+
+void
+cache_memo_end(struct cache *c)
+{
+	if (!c)
+		return;
+	memo_clear(c);
+	c->memo_on = 0;
+}
+
+static struct memo_entry *
+memo_find(struct cache *c, const char *k, size_t klen)
+{
+	for (int i = 0; i < c->nmemo; i++)
+		if (c->memo[i].klen == klen && memcmp(c->memo[i].key, k, klen) == 0)
+			return &c->memo[i];
+	return NULL;
+}
+
+static void
+memo_forget(struct cache *c, const char *k, size_t klen)
+{
+	struct memo_entry *m = memo_find(c, k, klen);
+
+	if (!m)
+		return;
+	free(m->val);
+	*m = c->memo[--c->nmemo];
+}
+
+static void
+memo_store(struct memo_entry *m, const char *v, size_t len)
+{
+	free(m->val);
+	m->val = NULL;
+	m->vlen = 0;
+	if (v) {
+		m->val = xmalloc(len + 1);
+		memcpy(m->val, v, len);
+		m->val[len] = '\0';
+		m->vlen = len;
+	}
+}
+
+static size_t
+full_key(const struct cache *c, const char *key, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s%s", c->prefix, key);
+
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+static int
+failed(struct cache *c, memcached_return_t rc, const char *what)
+{
+	static __thread int64_t last_log;
+	int64_t now = (int64_t)time(NULL);
+
+	/* Log at most once a second per thread; an outage is one event. */
+	if (now != last_log) {
+		last_log = now;
+		log_warn("cache: %s: %s", what, memcached_strerror(c->mc, rc));
+	}
+	return -1;
+}
+
+int
+cache_ping(struct cache *c)
+{
+	char buf[8];
+	size_t len;
+
+	return cache_get(c, "ping", buf, sizeof(buf), &len) < 0 ? -1 : 0;
+}
+
+int
+cache_get(struct cache *c, const char *key, char *buf, size_t cap, size_t *len)
+{
+	char k[256];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+	uint32_t flags;
+	size_t vlen = 0;
+	char *v;
+
+	if (!klen)
+		return -1;
+	if (c->memo_on) {
+		struct memo_entry *m = memo_find(c, k, klen);
+
+		if (m) {
+			if (!m->val)
+				return 0;
+			vlen = m->vlen < cap ? m->vlen : cap - 1;
+			memcpy(buf, m->val, vlen);
+			buf[vlen] = '\0';
+			if (len)
+				*len = vlen;
+			return 1;
+		}
+	}
+	v = memcached_get(c->mc, k, klen, &vlen, &flags, &rc);
+	if (!v) {
+		if (rc == MEMCACHED_NOTFOUND)
+			return 0;
+		return failed(c, rc, "get");
+	}
+	if (vlen >= cap)
+		vlen = cap - 1;
+	memcpy(buf, v, vlen);
+	buf[vlen] = '\0';
+	if (len)
+		*len = vlen;
+	free(v);
+	return 1;
+}
+
+int
+cache_set(struct cache *c, const char *key, const char *val, size_t len, long ttl)
+{
+	char k[256];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+
+	if (!klen)
+		return -1;
+	memo_forget(c, k, klen);
+	rc = memcached_set(c->mc, k, klen, val, len, (time_t)ttl, 0);
+	return rc == MEMCACHED_SUCCESS ? 0 : failed(c, rc, "set");
+}
+
+int
+cache_add(struct cache *c, const char *key, const char *val, size_t len, long ttl)
+{
+	char k[256];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+
+	if (!klen)
+		return -1;
+	memo_forget(c, k, klen);
+	rc = memcached_add(c->mc, k, klen, val, len, (time_t)ttl, 0);
+	if (rc == MEMCACHED_SUCCESS)
+		return 0;
+	if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS)
+		return 1;
+	return failed(c, rc, "add");
+}
+
+int
+cache_delete(struct cache *c, const char *key)
+{
+	char k[256];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+
+	if (!klen)
+		return -1;
+	memo_forget(c, k, klen);
+	rc = memcached_delete(c->mc, k, klen, 0);
+	if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
+		return 0;
+	return failed(c, rc, "delete");
+}
+
+int
+cache_incr(struct cache *c, const char *key, uint64_t delta, long ttl, uint64_t *out)
+{
+	char k[256], num[32];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+	int n;
+
+	if (!klen)
+		return -1;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		rc = memcached_increment(c->mc, k, klen, (uint32_t)delta, out);
+		if (rc == MEMCACHED_SUCCESS)
+			return 0;
+		if (rc != MEMCACHED_NOTFOUND)
+			return failed(c, rc, "incr");
+		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)delta);
+		rc = memcached_add(c->mc, k, klen, num, (size_t)n, (time_t)ttl, 0);
+		if (rc == MEMCACHED_SUCCESS) {
+			*out = delta;
+			return 0;
+		}
+		if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS)
+			return failed(c, rc, "add");
+		/* Lost a race to create it: increment the winner's value. */
+	}
+	return -1;
+}
+
+/*
+ * The memo's answer to an increment: the new value from memory, the
+ * command sent with noreply. 0, or -1 if the value is not a number (then
+ * the caller asks the server) or sending failed.
+ */
+static int
+memo_incr(struct cache *c, struct memo_entry *m, uint64_t delta,
+	uint64_t initial, long ttl, uint64_t *out)
+{
+	char num[32];
+	memcached_return_t rc;
+	uint64_t v = initial;
+	int n;
+
+	if (m->val) {
+		char *end;
+
+		v = strtoull(m->val, &end, 10);
+		if (end == m->val || *end != '\0')
+			return 1;
+		v += delta;
+	}
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
+	if (m->val) {
+		rc = memcached_increment(c->mc, m->key, m->klen, (uint32_t)delta, NULL);
+	} else {
+		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)initial);
+		rc = memcached_add(c->mc, m->key, m->klen, num, (size_t)n,
+		    (time_t)ttl, 0);
+	}
+	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
+	if (rc != MEMCACHED_SUCCESS) {
+		memo_forget(c, m->key, m->klen);
+		return failed(c, rc, "incr");
+	}
+	n = snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	memo_store(m, num, (size_t)n);
+	*out = v;
+	return 0;
+}
+
+int
+cache_incr_init(struct cache *c, const char *key, uint64_t delta,
+	uint64_t initial, long ttl, uint64_t *out)
+{
+	char k[256], num[32];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+	struct memo_entry *m;
+	int n;
+
+	if (!klen)
+		return -1;
+	if (c->memo_on && (m = memo_find(c, k, klen))) {
+		n = memo_incr(c, m, delta, initial, ttl, out);
+		if (n <= 0)
+			return n;
+		memo_forget(c, k, klen);
+	}
+	for (int attempt = 0; attempt < 3; attempt++) {
+		rc = memcached_increment(c->mc, k, klen, (uint32_t)delta, out);
+		if (rc == MEMCACHED_SUCCESS)
+			return 0;
+		if (rc != MEMCACHED_NOTFOUND)
+			return failed(c, rc, "incr");
+		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)initial);
+		rc = memcached_add(c->mc, k, klen, num, (size_t)n, (time_t)ttl, 0);
+		if (rc == MEMCACHED_SUCCESS) {
+			*out = initial;
+			return 0;
+		}
+		if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS)
+			return failed(c, rc, "add");
+	}
+	return -1;
+}
+
+int
+cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
+	size_t n, char **vals, size_t *lens)
+{
+	const char **kp = arena_alloc(a, n * sizeof(*kp));
+	size_t *kl = arena_alloc(a, n * sizeof(*kl));
+	memcached_result_st result;
+	memcached_return_t rc;
+
+	size_t *idx = arena_alloc(a, n * sizeof(*idx)), ask = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char k[256];
+		struct memo_entry *m;
+
+		vals[i] = NULL;
+		if (lens)
+			lens[i] = 0;
+		kl[i] = full_key(c, keys[i], k, sizeof(k));
+		if (!kl[i])
+			return -1;
+		if (c->memo_on && (m = memo_find(c, k, kl[i]))) {
+			if (m->val) {
+				vals[i] = arena_strndup(a, m->val, m->vlen);
+				if (lens)
+					lens[i] = m->vlen;
+			}
+			continue;
+		}
+		kp[ask] = arena_strndup(a, k, kl[i]);
+		kl[ask] = kl[i];
+		idx[ask++] = i;
+	}
+	if (ask == 0)
+		return 0;
+	rc = memcached_mget(c->mc, kp, kl, ask);
+	if (rc != MEMCACHED_SUCCESS)
+		return failed(c, rc, "mget");
+	memcached_result_create(c->mc, &result);
+	while (memcached_fetch_result(c->mc, &result, &rc)) {
+		const char *rk = memcached_result_key_value(&result);
+		size_t rklen = memcached_result_key_length(&result);
+
+		for (size_t j = 0; j < ask; j++)
+			if (kl[j] == rklen && memcmp(kp[j], rk, rklen) == 0 &&
+			    !vals[idx[j]]) {
+				vals[idx[j]] = arena_strndup(a,
+				    memcached_result_value(&result),
+				    memcached_result_length(&result));
+				if (lens)
+					lens[idx[j]] = memcached_result_length(&result);
+				break;
+			}
+	}
+	memcached_result_free(&result);
+	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
+	    rc != MEMCACHED_NOTFOUND) {
+		for (size_t i = 0; i < n; i++)
+			vals[i] = NULL;
+		return failed(c, rc, "mget");
+	}
+	return 0;
+}
+
+int
+cache_prefetch(struct cache *c, const char *const *keys, size_t n)
+{
+	const char *kp[CACHE_MEMO_MAX];
+	size_t kl[CACHE_MEMO_MAX];
+	memcached_result_st result;
+	memcached_return_t rc;
+	int base = c->nmemo;
+
+	if (!c->memo_on || n == 0)
+		return 0;
+	if (n > (size_t)(CACHE_MEMO_MAX - c->nmemo))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct memo_entry *m = &c->memo[c->nmemo];
+
+		m->klen = full_key(c, keys[i], m->key, sizeof(m->key));
+		if (!m->klen || memo_find(c, m->key, m->klen))
+			continue;
+		m->val = NULL;
+		m->vlen = 0;
+		kp[c->nmemo - base] = m->key;
+		kl[c->nmemo - base] = m->klen;
+		c->nmemo++;
+	}
+	if (c->nmemo == base)
+		return 0;
+	rc = memcached_mget(c->mc, kp, kl, (size_t)(c->nmemo - base));
+	if (rc != MEMCACHED_SUCCESS) {
+		c->nmemo = base;
+		return failed(c, rc, "mget");
+	}
+	memcached_result_create(c->mc, &result);
+	while (memcached_fetch_result(c->mc, &result, &rc)) {
+		struct memo_entry *m = memo_find(c,
+		    memcached_result_key_value(&result),
+		    memcached_result_key_length(&result));
+
+		if (m && !m->val)
+			memo_store(m, memcached_result_value(&result),
+			    memcached_result_length(&result));
+	}
+	memcached_result_free(&result);
+	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
+	    rc != MEMCACHED_NOTFOUND) {
+		while (c->nmemo > base)
+			free(c->memo[--c->nmemo].val);
+		return failed(c, rc, "mget");
+	}
+	return 0;
+}
+
+int
+cache_memo_number(struct cache *c, const char *key, uint64_t *v)
+{
+	char k[256], *end;
+	size_t klen = full_key(c, key, k, sizeof(k));
+	struct memo_entry *m;
+
+	if (!klen || !c->memo_on || !(m = memo_find(c, k, klen)))
+		return -1;
+	if (!m->val)
+		return 0;
+	*v = strtoull(m->val, &end, 10);
+	return end != m->val && *end == '\0' ? 1 : -1;
+}
+
+int
+cache_decr(struct cache *c, const char *key, uint64_t delta, uint64_t *out)
+{
+	char k[256];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+
+	if (!klen)
+		return -1;
+	rc = memcached_decrement(c->mc, k, klen, (uint32_t)delta, out);
+	if (rc == MEMCACHED_SUCCESS)
+		return 0;
+	if (rc == MEMCACHED_NOTFOUND)
+		return 1;
+	return failed(c, rc, "decr");
+}
+
+int
+cache_touch(struct cache *c, const char *key, long ttl)
+{
+	char k[256];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	memcached_return_t rc;
+
+	if (!klen)
+		return -1;
+	rc = memcached_touch(c->mc, k, klen, (time_t)ttl);
+	if (rc == MEMCACHED_SUCCESS)
+		return 0;
+	if (rc == MEMCACHED_NOTFOUND)
+		return 1;
+	return failed(c, rc, "touch");
+}

@@ -1,0 +1,319 @@
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
+
+struct cfg_key {
+	const char *section;
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;
+	long min, max;
+};
+
+#define STR(sec, key, field, d) \
+	{ sec, key, CFG_STR, offsetof(struct config, field), d, 0, 0 }
+#define INT(sec, key, field, d, lo, hi) \
+	{ sec, key, CFG_INT, offsetof(struct config, field), #d, lo, hi }
+#define BOOL(sec, key, field, d) \
+	{ sec, key, CFG_BOOL, offsetof(struct config, field), d, 0, 1 }
+
+static const struct cfg_key config_keys[] = {
+	STR("server", "base_path", base_path, ""),
+	INT("server", "max_body_bytes", max_body_bytes, 1048576, 1024, 1L << 30),
+	INT("server", "threads", threads, 8, 1, 512),
+	INT("server", "workers", workers, 0, 0, 256),
+	STR("server", "listen", listen, ""),
+	STR("server", "metrics_file", metrics_file, LOCALSTATEDIR "/lib/parley/metrics.shm"),
+	STR("server", "log_level", log_level, "info"),
+	BOOL("server", "access_log", access_log, "yes"),
+	BOOL("server", "syslog", syslog, "no"),
+	STR("server", "cors_origins", cors_origins, ""),
+	STR("server", "trusted_proxies", trusted_proxies, "127.0.0.1 ::1"),
+	STR("server", "public_url", public_url, "http://127.0.0.1:8080"),
+	INT("server", "hash_concurrency", hash_concurrency, 2, 1, 64),
+
+	STR("database", "host", db_host, "127.0.0.1"),
+	INT("database", "port", db_port, 3306, 1, 65535),
+	STR("database", "socket", db_socket, ""),
+	STR("database", "user", db_user, "parley"),
+	STR("database", "password", db_password, ""),
+	STR("database", "name", db_name, "parley"),
+	INT("database", "connect_timeout_ms", db_connect_timeout_ms, 1000, 10, 60000),
+	INT("database", "read_timeout_ms", db_read_timeout_ms, 10000, 100, 600000),
+
+	STR("memcached", "servers", mc_servers, "127.0.0.1:11211"),
+	INT("memcached", "timeout_ms", mc_timeout_ms, 50, 1, 5000),
+	STR("memcached", "prefix", mc_prefix, "parley:"),
+
+	STR("bridge", "listen_host", bridge_listen_host, "127.0.0.1"),
+	INT("bridge", "listen_port", bridge_listen_port, 8090, 1, 65535),
+	STR("bridge", "nudge_host", nudge_host, "127.0.0.1"),
+	INT("bridge", "nudge_port", nudge_port, 8091, 0, 65535),
+	INT("bridge", "poll_ms", bridge_poll_ms, 250, 10, 250),
+	INT("bridge", "max_connections_per_user", bridge_max_conns_per_user, 5, 1, 1000),
+	INT("bridge", "max_frame_bytes", bridge_max_frame_bytes, 4096, 256, 1048576),
+	INT("bridge", "heartbeat_seconds", bridge_heartbeat_s, 30, 1, 3600),
+	INT("bridge", "send_queue", bridge_send_queue, 256, 8, 65536),
+	INT("bridge", "event_retention_days", event_retention_days, 7, 1, 365),
+	STR("bridge", "nudge_targets", nudge_targets, ""),
+	STR("bridge", "event_loop", bridge_event_loop, "libuv"),
+	INT("bridge", "pool_threads", bridge_pool_threads, 8, 1, 64),
+	INT("bridge", "replay_buffer", bridge_replay_buffer, 20000, 0, 10000000),
+	INT("bridge", "auth_timeout_seconds", bridge_auth_timeout_s, 10, 1, 300),
+	INT("bridge", "connect_attempts_per_hour", bridge_connect_attempts_per_hour, 60, 1, 100000000),
+	INT("bridge", "messages_per_minute", bridge_messages_per_minute, 100, 1, 1000000),
+	INT("bridge", "messages_per_minute_per_chat", bridge_messages_per_minute_per_chat, 30, 1, 1000000),
+	INT("bridge", "events_per_minute", bridge_events_per_minute, 100, 1, 1000000),
+	INT("bridge", "typing_timeout_seconds", bridge_typing_timeout_s, 5, 1, 300),
+	INT("bridge", "revocation_check_ms", bridge_revocation_check_ms, 2000, 100, 60000),
+	INT("bridge", "presence_room_limit", bridge_presence_room_limit, 200, 0, 1000000),
+
+	STR("auth", "keys_file", keys_file, SYSCONFDIR "/parley/jwt.keys"),
+	INT("auth", "access_ttl", access_ttl_s, 900, 30, 86400),
+	INT("auth", "refresh_ttl", refresh_ttl_s, 604800, 60, 31536000),
+	STR("auth", "issuer", jwt_issuer, "parley"),
+	STR("auth", "audience", jwt_audience, "parley"),
+	INT("auth", "scrypt_n", scrypt_n, 32768, 1024, 1048576),
+	INT("auth", "scrypt_r", scrypt_r, 8, 1, 32),
+	INT("auth", "scrypt_p", scrypt_p, 3, 1, 16),
+
+	INT("ratelimit", "auth_per_minute", rl_auth_per_min, 5, 1, 100000),
+	INT("ratelimit", "auth_ip_per_minute", rl_auth_ip_per_min, 30, 1, 100000),
+	INT("ratelimit", "register_per_15min", rl_register_per_15min, 5, 1, 100000),
+	INT("ratelimit", "refresh_per_minute", rl_refresh_per_min, 10, 1, 100000),
+	INT("ratelimit", "api_per_minute", rl_api_per_min, 100, 1, 1000000),
+	INT("ratelimit", "failed_logins_per_hour", rl_failed_logins_per_hour, 100, 1, 100000),
+
+	INT("groups", "invites_per_day", groups_invites_per_day, 30, 1, 100000),
+	INT("groups", "max_active_invites", groups_max_active_invites, 20, 1, 100000),
+};
+
+#define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static int
+parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on" };
+	static const char *const no[] = { "0", "no", "false", "off" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int
+apply(struct config *c, const struct cfg_key *k, const char *value, char *err,
+	size_t errlen)
+{
+	char *field = (char *)c + k->offset;
+	char *end;
+	long n;
+
+	switch (k->type) {
+	case CFG_STR:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case CFG_INT:
+		errno = 0;
+		n = strtol(value, &end, 10);
+		if (errno || end == value || *end != '\0' || n < k->min ||
+		    n > k->max) {
+			snprintf(err, errlen,
+			    "key '%s' in [%s]: '%s' is not an integer in %ld..%ld",
+			    k->name, k->section, value, k->min, k->max);
+			return -1;
+		}
+		*(long *)field = n;
+		return 0;
+	case CFG_BOOL:
+		if (parse_bool(value, (int *)field) == -1) {
+			snprintf(err, errlen,
+			    "key '%s' in [%s]: '%s' is not yes/no", k->name,
+			    k->section, value);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+int
+config_set(struct config *c, const char *section, const char *key,
+	const char *value, char *err, size_t errlen)
+{
+	int known_section = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(config_keys[i].section, section) != 0)
+			continue;
+		known_section = 1;
+		if (strcmp(config_keys[i].name, key) == 0)
+			return apply(c, &config_keys[i], value, err, errlen);
+	}
+	if (known_section)
+		snprintf(err, errlen, "unknown key '%s' in [%s]", key, section);
+	else
+		snprintf(err, errlen, "unknown section [%s] (key '%s')",
+		    section, key);
+	return -1;
+}
+
+void
+config_init(struct config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++)
+		if (apply(c, &config_keys[i], config_keys[i].def, err,
+		    sizeof(err)) == -1)
+			abort(); /* a bad default is a programming error */
+}
+
+void
+config_release(struct config *c)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (config_keys[i].type == CFG_STR)
+			free(*(char **)((char *)c + config_keys[i].offset));
+	memset(c, 0, sizeof(*c));
+}
+
+struct load_ctx {
+	struct config *c;
+	char msg[256];
+	char section[64], key[64];
+	int failed;
+};
+
+static int
+on_ini_entry(void *user, const char *section, const char *key,
+	const char *value)
+{
+	struct load_ctx *ctx = user;
+
+	if (ctx->failed)
+		return 0;
+	if (!key) /* a section header with no keys yet */
+		return 1;
+	if (config_set(ctx->c, section, key, value, ctx->msg,
+	    sizeof(ctx->msg)) == -1) {
+		snprintf(ctx->section, sizeof(ctx->section), "%s", section);
+		snprintf(ctx->key, sizeof(ctx->key), "%s", key);
+		ctx->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Debian's libinih is built without line numbers in the handler, so the
+ * line of a rejected key is found again by reading the file.
+ */
+static int
+line_of_key(FILE *f, const char *section, const char *key)
+{
+	char line[1024], cur[64] = "";
+	int n = 0;
+
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t");
+		size_t klen = strlen(key);
+
+		n++;
+		if (*p == '[') {
+			size_t len = strcspn(p + 1, "]");
+
+			snprintf(cur, sizeof(cur), "%.*s", (int)len, p + 1);
+			continue;
+		}
+		if (strcmp(cur, section) == 0 && strncmp(p, key, klen) == 0 &&
+		    strchr(" \t=:", p[klen]))
+			return n;
+	}
+	return 0;
+}
+
+static int
+load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct load_ctx ctx;
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.c = c;
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = ini_parse_file(f, on_ini_entry, &ctx);
+	if (ctx.failed)
+		snprintf(err, errlen, "%s:%d: %s", path,
+		    line_of_key(f, ctx.section, ctx.key), ctx.msg);
+	else if (rc != 0)
+		snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+	fclose(f);
+	return ctx.failed || rc != 0 ? -1 : 0;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char pattern[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path) : 1;
+	const char *dir = slash ? path : ".";
+	glob_t g;
+	int rc = 0;
+
+	if (load_file(c, path, err, errlen) == -1)
+		return -1;
+	if (snprintf(pattern, sizeof(pattern), "%.*s/conf.d/*.conf", dirlen,
+	    dir) >= (int)sizeof(pattern)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return 0; /* no conf.d: fine */
+	for (size_t i = 0; i < g.gl_pathc && rc == 0; i++)
+		rc = load_file(c, g.gl_pathv[i], err, errlen);
+	globfree(&g);
+	return rc;
+}
+
+const char *
+config_default_path(const char *arg)
+{
+	const char *env;
+
+	if (arg && *arg)
+		return arg;
+	env = getenv("PARLEY_CONFIG");
+	if (env && *env)
+		return env;
+	return SYSCONFDIR "/parley/parley.conf";
+}

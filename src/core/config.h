@@ -1,0 +1,115 @@
+/*
+ * config.h - the parley.conf INI file.
+ *
+ * One table (config.c: config_keys[]) lists every key with its section,
+ * type, bounds and default; etc/parley.conf.sample documents the same keys.
+ * config_load() reads the main file, then every conf.d/ *.conf beside it in
+ * name order; later files override earlier ones. An unknown section or key,
+ * or a value of the wrong type or out of range, fails the load with a
+ * message naming file, line and key.
+ *
+ * The path comes from --config, else $PARLEY_CONFIG, else the compiled-in
+ * default (config_default_path()).
+ */
+#ifndef PARLEY_CONFIG_H
+#define PARLEY_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+	/* [server] */
+	char *base_path;
+	long max_body_bytes;
+	long threads;
+	long workers;
+	char *listen;
+	char *metrics_file;
+	char *log_level;
+	int access_log;
+	int syslog;
+	char *cors_origins;
+	char *trusted_proxies;
+	char *public_url;
+	long hash_concurrency;
+
+	/* [database] */
+	char *db_host;
+	long db_port;
+	char *db_socket;
+	char *db_user;
+	char *db_password;
+	char *db_name;
+	long db_connect_timeout_ms;
+	long db_read_timeout_ms;
+
+	/* [memcached] */
+	char *mc_servers;
+	long mc_timeout_ms;
+	char *mc_prefix;
+
+	/* [bridge] */
+	char *bridge_listen_host;
+	long bridge_listen_port;
+	char *nudge_host;
+	long nudge_port;
+	long bridge_poll_ms;
+	long bridge_max_conns_per_user;
+	long bridge_max_frame_bytes;
+	long bridge_heartbeat_s;
+	long bridge_send_queue;
+	long event_retention_days;
+	char *nudge_targets;
+	char *bridge_event_loop;
+	long bridge_pool_threads;
+	long bridge_replay_buffer;
+	long bridge_auth_timeout_s;
+	long bridge_connect_attempts_per_hour;
+	long bridge_messages_per_minute;
+	long bridge_messages_per_minute_per_chat;
+	long bridge_events_per_minute;
+	long bridge_typing_timeout_s;
+	long bridge_revocation_check_ms;
+	long bridge_presence_room_limit;
+
+	/* [auth] */
+	char *keys_file;
+	long access_ttl_s;
+	long refresh_ttl_s;
+	char *jwt_issuer;
+	char *jwt_audience;
+	long scrypt_n;
+	long scrypt_r;
+	long scrypt_p;
+
+	/* [ratelimit] */
+	long rl_auth_per_min;
+	long rl_auth_ip_per_min;
+	long rl_register_per_15min;
+	long rl_refresh_per_min;
+	long rl_api_per_min;
+	long rl_failed_logins_per_hour;
+
+	/* [groups] */
+	long groups_invites_per_day;
+	long groups_max_active_invites;
+};
+
+/* Sets every field to its default (strings are owned by c). */
+void config_init(struct config *c);
+/* Frees the strings; c may be config_init()ed again. */
+void config_release(struct config *c);
+
+/*
+ * Loads path and its conf.d. Returns 0, or -1 with a message in err
+ * ("file:line: unknown key 'x' in [server]").
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Applies one "section", "key", "value" triple; used by config_load. */
+int config_set(struct config *c, const char *section, const char *key,
+	const char *value, char *err, size_t errlen);
+
+/* --config argument, else $PARLEY_CONFIG, else SYSCONFDIR/parley/parley.conf */
+const char *config_default_path(const char *arg);
+
+#endif

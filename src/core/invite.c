@@ -1,0 +1,543 @@
+#include <string.h>
+
+#include "config.h"
+#include "conv.h"
+#include "db.h"
+#include "group.h"
+#include "group_db.h"
+#include "histcache.h"
+#include "invite.h"
+#include "invite_db.h"
+#include "jsonx.h"
+#include "svc.h"
+#include "banned.h"
+
+static enum status
+not_found(struct svc_error *e)
+{
+	return svc_fail(e, ST_NOT_FOUND, NULL, "Group not found");
+}
+
+static enum status
+invalid_code(struct svc_error *e)
+{
+	return svc_fail(e, ST_INVALID, "CHATROOM_INVITE_INVALID",
+	    "Invalid or expired invitation");
+}
+
+static enum status
+invalid(struct svc_error *e, const char *field, const char *message)
+{
+	e->field = field;
+	return svc_fail(e, ST_INVALID, NULL, message);
+}
+
+struct invite_input {
+	int64_t max_uses; /* -1: unlimited */
+	const char *expires_at; /* DATETIME text or NULL (never) */
+	const char *title;
+	int require_approval;
+};
+
+static enum status
+parse_input(const struct svc_ctx *ctx, const json_t *in,
+	struct invite_input *ii, struct svc_error *e)
+{
+	json_t *v, *h, *d;
+	int64_t now = timefmt_now_ms(), at = now +
+	    (int64_t)INVITE_DEFAULT_HOURS * 3600000;
+	char *t;
+
+	memset(ii, 0, sizeof(*ii));
+	ii->max_uses = 1;
+	v = jsonx_field(in, "maxUses", "max_uses");
+	if (v && json_is_null(v)) {
+		ii->max_uses = -1;
+	} else if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > INVITE_MAX_USES)
+			return invalid(e, "maxUses",
+			    "maxUses must be an integer from 1 to 100000, or null");
+		ii->max_uses = (int64_t)json_integer_value(v);
+	}
+	h = jsonx_field(in, "expiresInHours", "expires_in_hours");
+	d = jsonx_field(in, "expireDate", "expire_date");
+	if (!d)
+		d = jsonx_field(in, "expiresAt", "expires_at");
+	if (h && d)
+		return invalid(e, "expiresInHours",
+		    "give expiresInHours or expireDate, not both");
+	if ((h && json_is_null(h)) || (d && json_is_null(d))) {
+		at = -1;
+	} else if (h) {
+		if (!json_is_integer(h) || json_integer_value(h) < 1 ||
+		    json_integer_value(h) > INVITE_MAX_HOURS)
+			return invalid(e, "expiresInHours",
+			    "expiresInHours must be an integer from 1 to 8760");
+		at = now + (int64_t)json_integer_value(h) * 3600000;
+	} else if (d) {
+		if (!json_is_string(d) || timefmt_parse(json_string_value(d),
+		    &at) == -1)
+			return invalid(e, "expireDate",
+			    "expireDate must be an ISO 8601 timestamp");
+		if (at <= now || at > now + (int64_t)INVITE_MAX_HOURS * 3600000)
+			return invalid(e, "expireDate",
+			    "expireDate must be in the next 365 days");
+	}
+	if (at >= 0) {
+		t = arena_alloc(ctx->arena, MSGFMT_DBTIME_LEN);
+		msgfmt_db_time(at, t);
+		ii->expires_at = t;
+	}
+	v = jsonx_field(in, "title", NULL);
+	if (v && !json_is_null(v)) {
+		const char *s = json_string_value(v);
+
+		if (!s || msgfmt_utf8_chars(s, strlen(s)) < 0 ||
+		    msgfmt_utf8_chars(s, strlen(s)) > 100)
+			return invalid(e, "title",
+			    "title must be at most 100 characters");
+		ii->title = s;
+	}
+	v = jsonx_field(in, "requireApproval", "require_approval");
+	if (v) {
+		if (!json_is_boolean(v))
+			return invalid(e, "requireApproval",
+			    "requireApproval must be a boolean");
+		ii->require_approval = json_is_true(v);
+	}
+	return ST_OK;
+}
+
+static int
+may_invite(const struct group_access *acc)
+{
+	json_t *s;
+	int allowed;
+
+	if (acc->role >= GROUP_ROLE_MODERATOR)
+		return 1;
+	s = group_db_settings(acc->settings);
+	allowed = json_is_true(json_object_get(s, "allowInvites"));
+	json_decref(s);
+	return allowed;
+}
+
+/* BEGIN and lock group gid for uid (a member). */
+static enum status
+begin_locked(const struct svc_ctx *ctx, const char *gid, const char *uid,
+	struct group_access *acc, struct svc_error *e)
+{
+	int rc;
+
+	if (db_begin(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	rc = group_db_access(ctx->db, ctx->arena, gid, uid, 1, acc);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 1 || acc->role == GROUP_ROLE_NONE) {
+		db_rollback(ctx->db);
+		return not_found(e);
+	}
+	return ST_OK;
+}
+
+/* COMMIT, nudge, and bump the history version of bump (may be NULL). */
+static enum status
+commit(const struct svc_ctx *ctx, const char *bump, struct svc_error *e)
+{
+	if (db_commit(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	outbox_nudge(ctx->cfg);
+	histcache_bump(ctx, bump);
+	return ST_OK;
+}
+
+static enum status
+create_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
+	const struct invite_input *ii, const char *id, const char *code,
+	struct svc_error *e)
+{
+	struct group_access acc;
+	long day, active, retry;
+	enum status st;
+
+	st = begin_locked(ctx, gid, uid, &acc, e);
+	if (st != ST_OK)
+		return st;
+	if (!may_invite(&acc)) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_FORBIDDEN, NULL,
+		    "Only moderators and above may invite to this group");
+	}
+	if (invite_db_counts(ctx->db, ctx->arena, gid, &day, &active,
+	    &retry) == -1)
+		return conv_db_error(ctx->db, e);
+	if (day >= ctx->cfg->groups_invites_per_day) {
+		db_rollback(ctx->db);
+		e->retry_after = retry > 0 ? (int)retry : 1;
+		return svc_fail(e, ST_RATE_LIMITED, NULL,
+		    "This group has created its invitations for today");
+	}
+	if (active >= ctx->cfg->groups_max_active_invites) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_FORBIDDEN, "MAX_INVITES_REACHED",
+		    "Maximum active invitations reached");
+	}
+	if (invite_db_insert(ctx->db, id, gid, code, ii->title, uid,
+	    ii->max_uses, ii->require_approval, ii->expires_at) == -1)
+		return conv_db_error(ctx->db, e);
+	return commit(ctx, NULL, e);
+}
+
+/* One invitation of gid as JSON, or ST_NOT_FOUND. */
+static enum status
+load(const struct svc_ctx *ctx, const char *gid, const char *id, json_t **out,
+	struct svc_error *e)
+{
+	struct db_rows r;
+
+	if (invite_db_get(ctx->db, ctx->arena, gid, id, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	if (r.nrows == 0)
+		return svc_fail(e, ST_NOT_FOUND, NULL, "Invitation not found");
+	*out = invite_db_json(&r, 0, ctx->cfg->public_url);
+	return ST_OK;
+}
+
+enum status
+invite_create(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, const json_t *input, json_t **out,
+	struct svc_error *e)
+{
+	char gid[IDS_UUID_LEN], id[IDS_UUID_LEN], code[24];
+	struct invite_input ii;
+	enum status st;
+
+	*out = NULL;
+	if (conv_id(group_id, gid) == -1)
+		return not_found(e);
+	st = parse_input(ctx, input, &ii, e);
+	if (st != ST_OK)
+		return st;
+	ids_uuid7(id);
+	ids_token(code, INVITE_CODE_BYTES);
+	for (int attempt = 0;; attempt++) {
+		st = create_tx(ctx, actor_id, gid, &ii, id, code, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	st = load(ctx, gid, id, out, e);
+	return st == ST_OK ? ST_CREATED : st;
+}
+
+enum status
+invite_list(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, json_t **items, struct svc_error *e)
+{
+	char gid[IDS_UUID_LEN];
+	struct group_access acc;
+	struct db_rows r;
+	int rc;
+
+	*items = NULL;
+	if (conv_id(group_id, gid) == -1)
+		return not_found(e);
+	rc = group_db_access(ctx->db, ctx->arena, gid, actor_id, 0, &acc);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 1 || acc.role == GROUP_ROLE_NONE)
+		return not_found(e);
+	if (invite_db_list(ctx->db, ctx->arena, gid,
+	    acc.role >= GROUP_ROLE_MODERATOR ? NULL : actor_id, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	*items = json_array();
+	for (size_t i = 0; i < r.nrows; i++)
+		json_array_append_new(*items,
+		    invite_db_json(&r, i, ctx->cfg->public_url));
+	return ST_OK;
+}
+
+static enum status
+revoke_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
+	const char *iid, struct svc_error *e)
+{
+	struct group_access acc;
+	struct db_rows r;
+	const char *by;
+	enum status st;
+
+	st = begin_locked(ctx, gid, uid, &acc, e);
+	if (st != ST_OK)
+		return st;
+	if (invite_db_get(ctx->db, ctx->arena, gid, iid, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	by = r.nrows ? db_get(&r, 0, "created_by") : NULL;
+	if (!by) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "Invitation not found");
+	}
+	if (acc.role < GROUP_ROLE_MODERATOR && strcmp(by, uid) != 0) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_FORBIDDEN, NULL,
+		    "Only moderators and above may revoke others' invitations");
+	}
+	if (invite_db_revoke(ctx->db, iid) == -1)
+		return conv_db_error(ctx->db, e);
+	return commit(ctx, NULL, e);
+}
+
+enum status
+invite_revoke(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, const char *invite_id, json_t **out,
+	struct svc_error *e)
+{
+	char gid[IDS_UUID_LEN], iid[IDS_UUID_LEN];
+	enum status st;
+
+	*out = NULL;
+	if (conv_id(group_id, gid) == -1)
+		return not_found(e);
+	if (conv_id(invite_id, iid) == -1) {
+		/* Non-members must not learn the group exists. */
+		if (group_is_member(ctx, gid, actor_id) != 1)
+			return not_found(e);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "Invitation not found");
+	}
+	for (int attempt = 0;; attempt++) {
+		st = revoke_tx(ctx, actor_id, gid, iid, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	return load(ctx, gid, iid, out, e);
+}
+
+/* base64url, 1..32 characters. */
+static int
+code_ok(const char *c)
+{
+	size_t n = c ? strlen(c) : 0;
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= 'A' && c[i] <= 'Z') ||
+		    (c[i] >= '0' && c[i] <= '9') || c[i] == '-' || c[i] == '_'))
+			return 0;
+	return 1;
+}
+
+enum join_result { JOINED, ALREADY, PENDING };
+
+static enum status
+join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
+	const char *code, enum join_result *res, char iid[IDS_UUID_LEN],
+	struct svc_error *e)
+{
+	struct group_access acc;
+	struct conv_now now;
+	struct db_rows r;
+	json_t *user = NULL;
+	const char *conv;
+	int rc;
+
+	if (db_begin(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	rc = group_db_access(ctx->db, ctx->arena, gid, uid, 1, &acc);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 1) {
+		db_rollback(ctx->db);
+		return invalid_code(e);
+	}
+	if (acc.role != GROUP_ROLE_NONE) {
+		db_rollback(ctx->db);
+		*res = ALREADY;
+		return ST_OK;
+	}
+	if (invite_db_lock_code(ctx->db, ctx->arena, code, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	conv = r.nrows ? db_get(&r, 0, "conversation_id") : NULL;
+	if (!conv || strcmp(conv, gid) != 0 || db_get_int(&r, 0, "active") == 0) {
+		db_rollback(ctx->db);
+		return invalid_code(e);
+	}
+	memcpy(iid, db_get(&r, 0, "id"), IDS_UUID_LEN);
+	if (db_get_int(&r, 0, "require_approval")) {
+		if (invite_db_use(ctx->db, iid) == -1 ||
+		    invite_db_request_add(ctx->db, gid, uid, iid) == -1)
+			return conv_db_error(ctx->db, e);
+		*res = PENDING;
+		return commit(ctx, NULL, e);
+	}
+	if (acc.member_count >= acc.max_members) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_CONFLICT, "CHATROOM_FULL", "The group is full");
+	}
+	if (invite_db_use(ctx->db, iid) == -1)
+		return conv_db_error(ctx->db, e);
+	rc = group_db_add_member(ctx->db, ctx->arena, gid, uid, "MEMBER",
+	    acc.last_message_id, acc.last_message_at, &user);
+	if (rc != 0) {
+		if (rc == -1)
+			return conv_db_error(ctx->db, e);
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+	}
+	conv_now(&now);
+	rc = conv_emit_join(ctx->db, gid, uid, "MEMBER", user, NULL, "invite",
+	    now.iso);
+	json_decref(user);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	*res = JOINED;
+	return commit(ctx, gid, e);
+}
+
+enum status
+invite_join(const struct svc_ctx *ctx, const char *user_id, const char *code,
+	json_t **out, int *pending, struct svc_error *e)
+{
+	char gid[IDS_UUID_LEN], iid[IDS_UUID_LEN];
+	enum join_result res = JOINED;
+	struct conv_now now;
+	enum status st;
+	int rc;
+
+	*out = NULL;
+	*pending = 0;
+	if (!code_ok(code))
+		return invalid_code(e);
+	rc = invite_db_group_of(ctx->db, ctx->arena, code, gid);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 1)
+		return invalid_code(e);
+	for (int attempt = 0;; attempt++) {
+		st = join_tx(ctx, user_id, gid, code, &res, iid, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	if (res != PENDING)
+		return group_get(ctx, user_id, gid, out, e);
+	*pending = 1;
+	conv_now(&now);
+	*out = json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "PENDING",
+	    "groupId", gid, "userId", user_id, "invitationId", iid,
+	    "createdAt", now.iso);
+	return ST_OK;
+}
+
+enum status
+invite_requests(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, json_t **items, struct svc_error *e)
+{
+	char gid[IDS_UUID_LEN];
+	struct group_access acc;
+	struct db_rows r;
+	int rc;
+
+	*items = NULL;
+	if (conv_id(group_id, gid) == -1)
+		return not_found(e);
+	rc = group_db_access(ctx->db, ctx->arena, gid, actor_id, 0, &acc);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 1 || acc.role == GROUP_ROLE_NONE)
+		return not_found(e);
+	if (acc.role < GROUP_ROLE_ADMIN)
+		return svc_fail(e, ST_FORBIDDEN, NULL,
+		    "Only owners and admins see join requests");
+	if (invite_db_requests(ctx->db, ctx->arena, gid, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	*items = json_array();
+	for (size_t i = 0; i < r.nrows; i++)
+		json_array_append_new(*items, invite_db_request_json(&r, i));
+	return ST_OK;
+}
+
+static enum status
+decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
+	const char *uid, int approve, struct svc_error *e)
+{
+	struct group_access acc;
+	struct conv_now now;
+	json_t *user = NULL;
+	uint64_t affected = 0;
+	enum status st;
+	int rc;
+
+	st = begin_locked(ctx, gid, actor, &acc, e);
+	if (st != ST_OK)
+		return st;
+	if (acc.role < GROUP_ROLE_ADMIN) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_FORBIDDEN, NULL,
+		    "Only owners and admins decide join requests");
+	}
+	if (invite_db_request_del(ctx->db, gid, uid, &affected) == -1)
+		return conv_db_error(ctx->db, e);
+	if (affected == 0) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "Join request not found");
+	}
+	if (!approve)
+		return commit(ctx, NULL, e);
+	if (acc.member_count >= acc.max_members) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_CONFLICT, "CHATROOM_FULL", "The group is full");
+	}
+	rc = group_db_add_member(ctx->db, ctx->arena, gid, uid, "MEMBER",
+	    acc.last_message_id, acc.last_message_at, &user);
+	if (rc == -1 && db_errno(ctx->db) == DB_ERR_DUP)
+		return commit(ctx, gid, e); /* joined meanwhile */
+	if (rc != 0) {
+		if (rc == -1)
+			return conv_db_error(ctx->db, e);
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+	}
+	conv_now(&now);
+	rc = conv_emit_join(ctx->db, gid, uid, "MEMBER", user, actor, "approval",
+	    now.iso);
+	json_decref(user);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	return commit(ctx, gid, e);
+}
+
+enum status
+invite_decide(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, const char *user_id, int approve, json_t **out,
+	struct svc_error *e)
+{
+	char gid[IDS_UUID_LEN], uid[IDS_UUID_LEN];
+	struct db_rows m;
+	enum status st;
+
+	*out = NULL;
+	if (conv_id(group_id, gid) == -1)
+		return not_found(e);
+	if (conv_id(user_id, uid) == -1) {
+		if (group_is_member(ctx, gid, actor_id) != 1)
+			return not_found(e);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "Join request not found");
+	}
+	for (int attempt = 0;; attempt++) {
+		st = decide_tx(ctx, actor_id, gid, uid, approve, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK || !approve)
+		return st;
+	if (group_db_member(ctx->db, ctx->arena, gid, uid, &m) == -1)
+		return conv_db_error(ctx->db, e);
+	*out = m.nrows ? group_db_member_json(&m, 0) : json_null();
+	return ST_OK;
+}

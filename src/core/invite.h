@@ -1,0 +1,78 @@
+/*
+ * invite.h - group invitations: codes, links, joining by code, approvals.
+ *
+ * An invitation belongs to a group and carries a random code (16
+ * base64url characters, 96 bits), an optional title, maxUses (default 1;
+ * null = unlimited), an expiry (expiresInHours, default 24, or an explicit
+ * expireDate; null = never) and requireApproval. Its inviteUrl is
+ * "[server] public_url/join/<code>".
+ *
+ * Who may: OWNER, ADMIN and MODERATOR create, list and revoke any
+ * invitation; a MEMBER may create invitations when the group's
+ * settings.allowInvites is true, and sees and revokes only their own.
+ * Limits ([groups] in parley.conf, from seed 000): invites_per_day per
+ * group per 24 hours (ST_RATE_LIMITED with retry_after) and
+ * max_active_invites usable at once (ST_FORBIDDEN, MAX_INVITES_REACHED).
+ *
+ * Joining with a code that is unknown, revoked, expired or used up, or
+ * whose group is gone, is ST_INVALID with code CHATROOM_INVITE_INVALID
+ * (one answer for all, so codes cannot be probed). A full group is
+ * ST_CONFLICT / CHATROOM_FULL. With requireApproval the use is counted and
+ * a join request waits for an OWNER/ADMIN (invite_decide).
+ *
+ * As in group.h: non-members get ST_NOT_FOUND for a group whether it
+ * exists or not; changes write their events in the same transaction.
+ */
+#ifndef PARLEY_INVITE_H
+#define PARLEY_INVITE_H
+
+#include <jansson.h>
+
+#include "status.h"
+
+struct svc_ctx;
+
+#define INVITE_CODE_BYTES 12
+#define INVITE_DEFAULT_HOURS 24
+#define INVITE_MAX_HOURS (24 * 365)
+#define INVITE_MAX_USES 100000
+
+/*
+ * Creates an invitation from input {maxUses?, expiresInHours? |
+ * expireDate?, title?, requireApproval?}. ST_CREATED with *out, or
+ * ST_INVALID, ST_NOT_FOUND, ST_FORBIDDEN, ST_RATE_LIMITED.
+ */
+enum status invite_create(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, const json_t *input, json_t **out,
+	struct svc_error *e);
+
+/* The group's invitations, newest first (see above for who sees which). */
+enum status invite_list(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, json_t **items, struct svc_error *e);
+
+/* Revokes one invitation (again is fine). *out is the revoked invitation. */
+enum status invite_revoke(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, const char *invite_id, json_t **out,
+	struct svc_error *e);
+
+/*
+ * user joins through code. *out is the group detail, or with *pending set
+ * the join request {status: "PENDING", groupId, userId, createdAt}.
+ * Already being a member is ST_OK and uses nothing.
+ */
+enum status invite_join(const struct svc_ctx *ctx, const char *user_id,
+	const char *code, json_t **out, int *pending, struct svc_error *e);
+
+/* Pending join requests of a group (OWNER and ADMIN only). */
+enum status invite_requests(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, json_t **items, struct svc_error *e);
+
+/*
+ * Approves (the user becomes a MEMBER; *out is the member) or rejects
+ * (*out NULL) user_id's pending request. OWNER and ADMIN only.
+ */
+enum status invite_decide(const struct svc_ctx *ctx, const char *actor_id,
+	const char *group_id, const char *user_id, int approve, json_t **out,
+	struct svc_error *e);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * invite_db.h - the SQL of invitations and join requests (invite.c).
+ * Prepared statements and row mapping only; 0 or -1 unless said otherwise.
+ */
+#ifndef PARLEY_INVITE_DB_H
+#define PARLEY_INVITE_DB_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "db.h"
+
+int invite_db_insert(struct db *db, const char *id, const char *gid,
+	const char *code, const char *title, const char *created_by,
+	int64_t max_uses, int require_approval, const char *expires_at);
+
+/*
+ * For the limits: invitations of gid created in the last 24 hours
+ * (*day), usable ones (*active), and seconds until the oldest of the
+ * last 24 hours leaves the window (*retry).
+ */
+int invite_db_counts(struct db *db, struct arena *a, const char *gid,
+	long *day, long *active, long *retry);
+
+/* gid's invitations, newest first; created_by NULL: everyone's. */
+int invite_db_list(struct db *db, struct arena *a, const char *gid,
+	const char *created_by, struct db_rows *out);
+
+/* One invitation of gid (0 rows: none). */
+int invite_db_get(struct db *db, struct arena *a, const char *gid,
+	const char *id, struct db_rows *out);
+
+int invite_db_revoke(struct db *db, const char *id);
+
+/* The group of code (no lock): 0 found, 1 none, -1. */
+int invite_db_group_of(struct db *db, struct arena *a, const char *code,
+	char gid[37]);
+
+/* The invitation of code, locked FOR UPDATE (0 rows: none). */
+int invite_db_lock_code(struct db *db, struct arena *a, const char *code,
+	struct db_rows *out);
+
+/* Counts one use. */
+int invite_db_use(struct db *db, const char *id);
+
+/* Join requests. */
+int invite_db_request_add(struct db *db, const char *gid, const char *uid,
+	const char *invitation_id);
+int invite_db_requests(struct db *db, struct arena *a, const char *gid,
+	struct db_rows *out);
+int invite_db_request_del(struct db *db, const char *gid, const char *uid,
+	uint64_t *affected);
+
+/* The invitation object of row i; public_url builds inviteUrl. */
+json_t *invite_db_json(const struct db_rows *r, size_t i,
+	const char *public_url);
+/* The join request object of invite_db_requests row i. */
+json_t *invite_db_request_json(const struct db_rows *r, size_t i);
+
+#endif

@@ -1,0 +1,105 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonx.h"
+#include "timefmt.h"
+#include "banned.h"
+
+int
+jsonx_depth(const char *buf, size_t len, int cap)
+{
+	int depth = 0, max = 0, in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > cap)
+				return -1;
+			if (depth > max)
+				max = depth;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return max;
+}
+
+int
+jsonx_parse(const char *buf, size_t len, int max_depth, json_t **out,
+	char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *v;
+
+	*out = NULL;
+	if (len == 0) {
+		snprintf(err, errlen, "request body is empty");
+		return -1;
+	}
+	if (memchr(buf, '\0', len)) {
+		snprintf(err, errlen, "request body contains a NUL byte");
+		return -1;
+	}
+	if (jsonx_depth(buf, len, max_depth) < 0) {
+		snprintf(err, errlen, "JSON nesting deeper than %d", max_depth);
+		return -1;
+	}
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!v) {
+		if (strstr(je.text, "duplicate"))
+			snprintf(err, errlen, "malformed JSON: %s", je.text);
+		else
+			snprintf(err, errlen,
+			    "malformed JSON at line %d column %d: %s", je.line,
+			    je.column, je.text);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+json_t *
+jsonx_field(const json_t *obj, const char *name, const char *alias)
+{
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return NULL;
+	v = json_object_get(obj, name);
+	if (!v && alias)
+		v = json_object_get(obj, alias);
+	return v;
+}
+
+const char *
+jsonx_str(const json_t *obj, const char *name, const char *alias)
+{
+	return json_string_value(jsonx_field(obj, name, alias));
+}
+
+void
+jsonx_set_str(json_t *obj, const char *key, const char *s)
+{
+	json_object_set_new(obj, key, s ? json_string(s) : json_null());
+}
+
+void
+jsonx_set_time(json_t *obj, const char *key, const char *db_time)
+{
+	char iso[TIMEFMT_LEN];
+
+	if (db_time && timefmt_from_db(db_time, iso) == 0)
+		json_object_set_new(obj, key, json_string(iso));
+	else
+		json_object_set_new(obj, key, json_null());
+}

@@ -1,0 +1,975 @@
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conv.h"
+#include "db.h"
+#include "group.h"
+#include "group_db.h"
+#include "histcache.h"
+#include "jsonx.h"
+#include "message.h"
+#include "message_db.h"
+#include "message_view.h"
+#include "metrics.h"
+#include "msgfmt.h"
+#include "svc.h"
+#include "user.h"
+#include "banned.h"
+
+static enum status
+not_found(struct svc_error *e)
+{
+	return svc_fail(e, ST_NOT_FOUND, NULL, "Message not found");
+}
+
+static enum status
+no_conversation(struct svc_error *e)
+{
+	return svc_fail(e, ST_NOT_FOUND, NULL, "Conversation not found");
+}
+
+static enum status
+invalid(struct svc_error *e, const char *field, const char *message)
+{
+	e->field = field;
+	return svc_fail(e, ST_INVALID, NULL, message);
+}
+
+static const char *const user_types[] = { "TEXT", "IMAGE", "FILE", "VOICE",
+	"VIDEO" };
+
+/* The canonical message type for s (user-sendable types only), or NULL. */
+static const char *
+type_name(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(user_types) / sizeof(user_types[0]); i++)
+		if (strcasecmp(s, user_types[i]) == 0)
+			return user_types[i];
+	return NULL;
+}
+
+static int
+b64_chars(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' ||
+		    c == '-' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * content: text of 1..5000 characters (*text), or an encrypted envelope
+ * (*envelope: normalised JSON, arena). NULL/absent leaves both NULL.
+ */
+static enum status
+parse_content(const struct svc_ctx *ctx, const json_t *v, const char **text,
+	char **envelope, struct svc_error *e)
+{
+	*text = NULL;
+	*envelope = NULL;
+	if (!v || json_is_null(v))
+		return ST_OK;
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+		long chars = msgfmt_utf8_chars(s, len);
+		int visible = 0;
+
+		if (chars < 0 || strlen(s) != len)
+			return invalid(e, "content", "content must be valid text");
+		for (size_t i = 0; i < len && !visible; i++)
+			visible = !strchr(" \t\r\n", s[i]);
+		if (!visible)
+			return invalid(e, "content", "content must not be empty");
+		if (chars > MESSAGE_CONTENT_MAX) {
+			e->field = "content";
+			return svc_fail(e, ST_INVALID, "MESSAGE_TOO_LONG",
+			    "content exceeds 5000 characters");
+		}
+		*text = s;
+		return ST_OK;
+	}
+	if (json_is_object(v)) {
+		const char *data = jsonx_str(v, "encryptedData", "encrypted_data");
+		const char *iv = jsonx_str(v, "iv", NULL);
+		json_t *kv = jsonx_field(v, "keyVersion", "key_version");
+		json_t *env;
+		char *dump;
+
+		if (!b64_chars(data, MESSAGE_ENVELOPE_DATA_MAX) ||
+		    !b64_chars(iv, 256) || !json_is_integer(kv) ||
+		    json_integer_value(kv) < 0 ||
+		    json_integer_value(kv) > 2147483647)
+			return invalid(e, "content",
+			    "an encrypted envelope needs encryptedData and iv"
+			    " (base64) and keyVersion (integer >= 0)");
+		env = json_pack("{s:s,s:s,s:I}", "encryptedData", data, "iv", iv,
+		    "keyVersion", (json_int_t)json_integer_value(kv));
+		dump = json_dumps(env, JSON_COMPACT);
+		json_decref(env);
+		*envelope = arena_strdup(ctx->arena, dump ? dump : "{}");
+		free(dump);
+		return ST_OK;
+	}
+	return invalid(e, "content",
+	    "content must be text or an encrypted envelope");
+}
+
+static int
+uuid_field(const json_t *obj, const char *name, const char *alias,
+	char out[IDS_UUID_LEN], int *present)
+{
+	json_t *v = jsonx_field(obj, name, alias);
+
+	*present = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || conv_id(json_string_value(v), out) == -1)
+		return -1;
+	*present = 1;
+	return 0;
+}
+
+/* Printable text without control characters, 1..max bytes. */
+static int
+token_ok(const char *s, size_t max, int ascii_only)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > max || msgfmt_utf8_chars(s, n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || (ascii_only && (c == ' ' || c > 0x7e)))
+			return 0;
+	}
+	return 1;
+}
+
+enum target { TARGET_NONE, TARGET_USER, TARGET_GROUP, TARGET_CONV };
+
+struct send_input {
+	const char *content;
+	char *envelope;
+	const char *type;
+	enum target target;
+	char target_id[IDS_UUID_LEN];
+	char parent[IDS_UUID_LEN], reply[IDS_UUID_LEN];
+	int has_parent, has_reply;
+	char *metadata;
+	const char *client_id;
+};
+
+static enum status
+parse_metadata(const struct svc_ctx *ctx, const json_t *meta,
+	struct send_input *si, struct svc_error *e)
+{
+	json_t *v, *x;
+	size_t i;
+	char *dump;
+
+	if (!meta || json_is_null(meta))
+		return ST_OK;
+	if (!json_is_object(meta))
+		return invalid(e, "metadata", "metadata must be an object");
+	v = json_object_get(meta, "mentions");
+	if (v) {
+		if (!json_is_array(v) || json_array_size(v) > 50)
+			return invalid(e, "metadata",
+			    "metadata.mentions must be an array of up to 50 user ids");
+		json_array_foreach(v, i, x)
+			if (!json_is_string(x) || !ids_is_uuid(json_string_value(x)))
+				return invalid(e, "metadata",
+				    "metadata.mentions must hold user ids");
+	}
+	v = json_object_get(meta, "attachments");
+	if (v) {
+		if (!json_is_array(v) || json_array_size(v) > 20)
+			return invalid(e, "metadata",
+			    "metadata.attachments must be an array of up to 20 objects");
+		json_array_foreach(v, i, x)
+			if (!json_is_object(x))
+				return invalid(e, "metadata",
+				    "metadata.attachments must hold objects");
+	}
+	if (json_object_size(meta) == 0)
+		return ST_OK;
+	dump = json_dumps(meta, JSON_COMPACT);
+	if (!dump || strlen(dump) > MESSAGE_METADATA_MAX) {
+		free(dump);
+		return invalid(e, "metadata", "metadata is larger than 8 KiB");
+	}
+	si->metadata = arena_strdup(ctx->arena, dump);
+	free(dump);
+	return ST_OK;
+}
+
+static enum status
+parse_send(const struct svc_ctx *ctx, const json_t *in, struct send_input *si,
+	struct svc_error *e)
+{
+	static const struct {
+		const char *name, *alias;
+		enum target t;
+	} targets[] = {
+		{ "receiverId", "receiver_id", TARGET_USER },
+		{ "groupId", "group_id", TARGET_GROUP },
+		{ "chatroomId", "chatroom_id", TARGET_GROUP },
+		{ "conversationId", "conversation_id", TARGET_CONV },
+	};
+	const json_t *meta = jsonx_field(in, "metadata", NULL);
+	json_t *v, *att;
+	enum status st;
+	int present, n = 0;
+
+	memset(si, 0, sizeof(*si));
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		if (uuid_field(in, targets[i].name, targets[i].alias,
+		    si->target_id, &present) == -1)
+			return invalid(e, targets[i].name,
+			    "must be a valid id");
+		if (present) {
+			n++;
+			si->target = targets[i].t;
+		}
+	}
+	if (n != 1)
+		return invalid(e, "receiverId",
+		    "give exactly one of receiverId, groupId, conversationId");
+	v = jsonx_field(in, "type", "message_type");
+	if (!v)
+		v = jsonx_field(in, "messageType", NULL);
+	si->type = "TEXT";
+	if (v && !json_is_null(v) && !(si->type = type_name(json_string_value(v))))
+		return invalid(e, "type",
+		    "type must be TEXT, IMAGE, FILE, VOICE or VIDEO");
+	st = parse_content(ctx, jsonx_field(in, "content", NULL), &si->content,
+	    &si->envelope, e);
+	if (st != ST_OK)
+		return st;
+	st = parse_metadata(ctx, meta, si, e);
+	if (st != ST_OK)
+		return st;
+	att = json_object_get(meta, "attachments");
+	if (!si->content && !si->envelope && (strcmp(si->type, "TEXT") == 0 ||
+	    json_array_size(att) == 0))
+		return invalid(e, "content", "content is required");
+	if (uuid_field(in, "parentId", "parent_id", si->parent,
+	    &si->has_parent) == -1)
+		return invalid(e, "parentId", "parentId must be a message id");
+	if (uuid_field(in, "replyTo", "reply_to", si->reply, &si->has_reply) == -1 ||
+	    (!si->has_reply && uuid_field(meta, "replyTo", "reply_to", si->reply,
+	    &si->has_reply) == -1))
+		return invalid(e, "replyTo", "replyTo must be a message id");
+	v = jsonx_field(in, "clientId", "client_id");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v) || !token_ok(json_string_value(v),
+		    MESSAGE_CLIENT_ID_MAX, 0))
+			return invalid(e, "clientId",
+			    "clientId must be 1-128 bytes of text");
+		si->client_id = json_string_value(v);
+	}
+	return ST_OK;
+}
+
+/* "<smaller id>:<larger id>" (arena). */
+static char *
+direct_key(const struct svc_ctx *ctx, const char *a, const char *b)
+{
+	return strcmp(a, b) < 0 ? arena_printf(ctx->arena, "%s:%s", a, b) :
+	    arena_printf(ctx->arena, "%s:%s", b, a);
+}
+
+static int
+emit_created(struct db *db, const char *cid, const char *uid, const char *peer)
+{
+	json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "conversationId", cid,
+	    "kind", "DIRECT", "userId", uid, "peerId", peer, "receiverId", peer);
+
+	return conv_event(db, OUTBOX_USER, uid, "conversation:created", p);
+}
+
+/* Finds or creates the DM of uid and peer; race-safe (unique direct_key). */
+static enum status
+direct_open(const struct svc_ctx *ctx, const char *uid, const char *peer,
+	const char *key, char cid[IDS_UUID_LEN], struct svc_error *e)
+{
+	struct db *db = ctx->db;
+	int rc = message_db_direct(db, ctx->arena, key, cid);
+
+	if (rc != 1)
+		return rc == 0 ? ST_OK : conv_db_error(db, e);
+	ids_uuid7(cid);
+	if (db_begin(db) == -1)
+		return conv_db_error(db, e);
+	if (message_db_direct_insert(db, cid, key, uid) == -1) {
+		if (db_errno(db) != DB_ERR_DUP)
+			return conv_db_error(db, e);
+		/* Someone opened it first: use theirs. */
+		db_rollback(db);
+		rc = message_db_direct(db, ctx->arena, key, cid);
+		return rc == 0 ? ST_OK : rc == 1 ? no_conversation(e) :
+		    conv_db_error(db, e);
+	}
+	rc = group_db_add_member(db, ctx->arena, cid, uid, "MEMBER", NULL, NULL,
+	    NULL);
+	if (rc == 0)
+		rc = group_db_add_member(db, ctx->arena, cid, peer, "MEMBER",
+		    NULL, NULL, NULL);
+	if (rc == 1) {
+		db_rollback(db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+	}
+	if (rc == -1 || emit_created(db, cid, uid, peer) == -1 ||
+	    emit_created(db, cid, peer, uid) == -1 || db_commit(db) == -1)
+		return conv_db_error(db, e);
+	outbox_nudge(ctx->cfg);
+	return ST_OK;
+}
+
+/* The message quoted or threaded under; must be in conversation cid. */
+static enum status
+locate(const struct svc_ctx *ctx, const char *id, const char *cid,
+	const char *field, const char **root, struct svc_error *e)
+{
+	const char *conv = NULL, *parent = NULL;
+	int rc = message_db_locate(ctx->db, ctx->arena, id, &conv, &parent);
+
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 1 || !conv || strcmp(conv, cid) != 0)
+		return invalid(e, field,
+		    "must name a message of the same conversation");
+	if (root)
+		*root = parent ? parent : id; /* threads are one level deep */
+	return ST_OK;
+}
+
+/* Who sends: username, displayName, avatar (the accounts service's cached view). */
+struct sender {
+	json_t *view; /* owns the strings below */
+	const char *username, *display, *avatar;
+};
+
+static enum status
+sender_load(const struct svc_ctx *ctx, const char *uid, struct sender *s,
+	struct svc_error *e)
+{
+	enum status st = user_get(ctx, uid, 0, &s->view, e);
+
+	if (st != ST_OK)
+		return st == ST_NOT_FOUND ? no_conversation(e) : st;
+	s->username = jsonx_str(s->view, "username", NULL);
+	s->display = jsonx_str(s->view, "displayName", NULL);
+	s->avatar = jsonx_str(s->view, "avatar", NULL);
+	return ST_OK;
+}
+
+/*
+ * The send transaction (message_db_send: one round trip): the
+ * membership-checked insert, its event and, in threads, the parent's reply
+ * count, committed together or not at all.
+ */
+static enum status
+send_tx(const struct svc_ctx *ctx, const struct msg_new *mn, const char *kind,
+	const json_t *msg, int *dup, struct svc_error *e)
+{
+	char *payload = json_dumps(msg, JSON_COMPACT);
+	int rc;
+
+	*dup = 0;
+	if (!payload)
+		return svc_fail(e, ST_INTERNAL, NULL, NULL);
+	rc = message_db_send(ctx->db, mn, kind, payload);
+	free(payload);
+	if (rc == -1 && db_errno(ctx->db) == DB_ERR_DUP) {
+		*dup = 1;
+		return ST_CONFLICT;
+	}
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 1)
+		return no_conversation(e);
+	metrics_count(MC_EVENTS_WRITTEN, 1);
+	outbox_nudge(ctx->cfg);
+	histcache_bump(ctx, mn->conversation_id);
+	return ST_OK;
+}
+
+/* The message object of a message about to be sent. */
+static json_t *
+new_message(const struct svc_ctx *ctx, const struct msg_new *mn,
+	const char *kind, const char *dkey, const struct sender *s)
+{
+	struct msg_row row;
+	struct db_rows r;
+
+	memset(&row, 0, sizeof(row));
+	row.id = mn->id;
+	row.conversation_id = mn->conversation_id;
+	row.kind = kind;
+	row.direct_key = dkey;
+	row.sender_id = mn->sender_id;
+	row.sender_username = s->username;
+	row.sender_display = s->display;
+	row.sender_avatar = s->avatar;
+	row.type = mn->type;
+	row.content = mn->content;
+	row.encrypted = mn->encrypted;
+	row.parent_id = mn->parent_id;
+	row.reply_to_id = mn->reply_to_id;
+	row.metadata = mn->metadata;
+	row.client_id = mn->client_id;
+	row.created_at = mn->created_at;
+	/* The quoted message (already checked to be in this conversation). */
+	if (mn->reply_to_id && message_db_get(ctx->db, ctx->arena, mn->sender_id,
+	    mn->reply_to_id, &r) == 0 && r.nrows) {
+		row.rp_id = mn->reply_to_id;
+		row.rp_sender = db_get(&r, 0, "sender_id");
+		row.rp_type = db_get(&r, 0, "type");
+		row.rp_content = db_get(&r, 0, "content");
+		row.rp_deleted = db_get(&r, 0, "deleted_at");
+		row.rp_encrypted = db_get(&r, 0, "encrypted") != NULL;
+	}
+	return message_view_json(&row, NULL, NULL);
+}
+
+enum status
+message_send(const struct svc_ctx *ctx, const char *sender_id,
+	const json_t *input, const char *idempotency_key, json_t **out,
+	int *created, struct svc_error *e)
+{
+	struct send_input si;
+	struct msg_new mn;
+	char id[IDS_UUID_LEN], cid[IDS_UUID_LEN], at[MSGFMT_DBTIME_LEN];
+	const char *kind = NULL, *dkey = NULL, *root = NULL;
+	struct sender snd;
+	enum status st;
+	json_t *msg;
+	int dup = 0, rc;
+
+	*out = NULL;
+	*created = 0;
+	if (idempotency_key && !token_ok(idempotency_key,
+	    MESSAGE_IDEMPOTENCY_KEY_MAX, 1))
+		return invalid(e, "Idempotency-Key",
+		    "Idempotency-Key must be 1-128 printable ASCII characters");
+	st = parse_send(ctx, input, &si, e);
+	if (st != ST_OK)
+		return st;
+	switch (si.target) {
+	case TARGET_USER:
+		if (strcmp(si.target_id, sender_id) == 0)
+			return invalid(e, "receiverId",
+			    "you cannot send a direct message to yourself");
+		dkey = direct_key(ctx, sender_id, si.target_id);
+		st = direct_open(ctx, sender_id, si.target_id, dkey, cid, e);
+		if (st != ST_OK)
+			return st;
+		kind = "DIRECT";
+		break;
+	case TARGET_GROUP:
+		memcpy(cid, si.target_id, IDS_UUID_LEN);
+		kind = "GROUP";
+		break;
+	default:
+		memcpy(cid, si.target_id, IDS_UUID_LEN);
+		switch (message_db_conversation(ctx->db, ctx->arena, cid, &kind,
+		    &dkey)) {
+		case -1:
+			return conv_db_error(ctx->db, e);
+		case 1:
+			return no_conversation(e);
+		}
+		break;
+	}
+	if (si.has_parent) {
+		st = locate(ctx, si.parent, cid, "parentId", &root, e);
+		if (st != ST_OK)
+			return st;
+	}
+	if (si.has_reply && strcmp(si.reply, si.parent) != 0) {
+		st = locate(ctx, si.reply, cid, "replyTo", NULL, e);
+		if (st != ST_OK)
+			return st;
+	}
+	ids_uuid7(id);
+	msgfmt_db_time(msgfmt_uuid7_ms(id), at);
+	memset(&mn, 0, sizeof(mn));
+	mn.id = id;
+	mn.conversation_id = cid;
+	mn.sender_id = sender_id;
+	mn.type = si.type;
+	mn.content = si.content;
+	mn.encrypted = si.envelope;
+	mn.parent_id = root;
+	mn.reply_to_id = si.has_reply ? si.reply : si.has_parent ? si.parent :
+	    NULL;
+	mn.metadata = si.metadata;
+	mn.client_id = si.client_id;
+	mn.idempotency_key = idempotency_key;
+	mn.created_at = at;
+	st = sender_load(ctx, sender_id, &snd, e);
+	if (st != ST_OK)
+		return st;
+	msg = new_message(ctx, &mn, kind, dkey, &snd);
+	json_decref(snd.view);
+	for (int attempt = 0;; attempt++) {
+		st = send_tx(ctx, &mn, kind, msg, &dup, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st == ST_OK) {
+		*out = msg;
+		*created = 1;
+		return ST_OK;
+	}
+	if (!dup) {
+		json_decref(msg);
+		return st;
+	}
+	/*
+	 * Our own id already there: the first attempt committed but its
+	 * answer was lost with the connection (db.c then retries once).
+	 */
+	rc = message_db_exists(ctx->db, ctx->arena, id);
+	if (rc == 1) {
+		*out = msg;
+		*created = 1;
+		return ST_OK;
+	}
+	json_decref(msg);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	/* A retry of an earlier send: answer with the original message. */
+	switch (message_db_find_retry(ctx->db, ctx->arena, sender_id,
+	    si.client_id, idempotency_key, id)) {
+	case -1:
+		return conv_db_error(ctx->db, e);
+	case 1:
+		return svc_fail(e, ST_CONFLICT, NULL,
+		    "A concurrent request with this key failed; retry");
+	}
+	return message_get(ctx, sender_id, id, out, e);
+}
+
+/*
+ * Reads message id for reader uid: the row (*m), and the receipts of its
+ * conversation (*rc, may be NULL). Not visible -> ST_NOT_FOUND.
+ */
+static enum status
+load(const struct svc_ctx *ctx, const char *uid, const char *id_in,
+	struct msg_row *m, struct receipts *rc, struct svc_error *e)
+{
+	char id[IDS_UUID_LEN];
+	struct db_rows r, q;
+	struct msg_row *rows;
+
+	if (conv_id(id_in, id) == -1)
+		return not_found(e);
+	if (message_db_get(ctx->db, ctx->arena, uid, id, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	if (r.nrows == 0)
+		return not_found(e);
+	message_db_rows(&r, ctx->arena, &rows);
+	if (!rows[0].my_role || rows[0].conv_deleted)
+		return not_found(e);
+	*m = rows[0];
+	if (!rc)
+		return ST_OK;
+	if (message_db_receipts(ctx->db, ctx->arena, m->conversation_id, uid,
+	    &q) == -1)
+		return conv_db_error(ctx->db, e);
+	message_view_receipts(&q, rc);
+	return rc->member ? ST_OK : not_found(e);
+}
+
+enum status
+message_get(const struct svc_ctx *ctx, const char *user_id,
+	const char *message_id, json_t **out, struct svc_error *e)
+{
+	struct msg_row m;
+	struct receipts rc;
+	enum status st;
+
+	*out = NULL;
+	st = load(ctx, user_id, message_id, &m, &rc, e);
+	if (st != ST_OK)
+		return st;
+	*out = message_view_json(&m, user_id, &rc);
+	return ST_OK;
+}
+
+static enum status
+edit_tx(const struct svc_ctx *ctx, const char *uid, struct msg_row *m,
+	const struct receipts *rc, json_t **out, struct svc_error *e)
+{
+	struct conv_now now;
+	uint64_t affected = 0;
+	json_t *msg;
+
+	conv_now(&now);
+	if (db_begin(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	if (message_db_edit(ctx->db, m->id, uid, m->content, m->encrypted,
+	    now.db, &affected) == -1)
+		return conv_db_error(ctx->db, e);
+	if (affected == 0) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
+		    "This message can no longer be edited");
+	}
+	m->edited_at = arena_strdup(ctx->arena, now.db);
+	msg = message_view_json(m, NULL, rc);
+	if (conv_event(ctx->db, OUTBOX_CONVERSATION, m->conversation_id,
+	    "message:edit", msg) == -1 || db_commit(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	outbox_nudge(ctx->cfg);
+	histcache_bump(ctx, m->conversation_id);
+	*out = message_view_json(m, uid, rc);
+	return ST_OK;
+}
+
+enum status
+message_edit(const struct svc_ctx *ctx, const char *user_id,
+	const char *message_id, const json_t *input, json_t **out,
+	struct svc_error *e)
+{
+	struct msg_row m;
+	struct receipts rc;
+	const char *text;
+	char *envelope;
+	enum status st;
+
+	*out = NULL;
+	st = load(ctx, user_id, message_id, &m, &rc, e);
+	if (st != ST_OK)
+		return st;
+	if (!m.sender_id || strcmp(m.sender_id, user_id) != 0)
+		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
+		    "You can only edit your own messages");
+	if (m.deleted_at)
+		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
+		    "A deleted message cannot be edited");
+	st = parse_content(ctx, jsonx_field(input, "content", NULL), &text,
+	    &envelope, e);
+	if (st != ST_OK)
+		return st;
+	if (!text && !envelope)
+		return invalid(e, "content", "content is required");
+	if ((m.encrypted != NULL) != (envelope != NULL))
+		return invalid(e, "content", m.encrypted ?
+		    "an encrypted message is edited with an envelope" :
+		    "a plain message is edited with text");
+	m.content = text;
+	m.encrypted = envelope;
+	for (int attempt = 0;; attempt++) {
+		st = edit_tx(ctx, user_id, &m, &rc, out, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			return st;
+	}
+}
+
+enum status
+message_versions(const struct svc_ctx *ctx, const char *user_id,
+	const char *message_id, json_t **items, struct svc_error *e)
+{
+	struct msg_row m;
+	struct db_rows r;
+	enum status st;
+
+	*items = NULL;
+	st = load(ctx, user_id, message_id, &m, NULL, e);
+	if (st != ST_OK)
+		return st;
+	if (message_db_edits(ctx->db, ctx->arena, m.id, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	*items = json_array();
+	for (size_t i = 0; i < r.nrows; i++) {
+		json_t *v = json_object();
+		const char *enc = db_get(&r, i, "encrypted");
+
+		if (enc)
+			json_object_set_new(v, "content", json_loads(enc, 0, NULL));
+		else
+			jsonx_set_str(v, "content", db_get(&r, i, "content"));
+		json_object_set_new(v, "isEncrypted", json_boolean(enc != NULL));
+		jsonx_set_time(v, "validFrom", db_get(&r, i, "valid_from"));
+		jsonx_set_time(v, "replacedAt", db_get(&r, i, "replaced_at"));
+		json_array_append_new(*items, v);
+	}
+	return ST_OK;
+}
+
+static json_t *
+deleted_json(const struct msg_row *m, const char *by, const char *at)
+{
+	json_t *o = json_object();
+	int direct = m->kind && strcmp(m->kind, "DIRECT") == 0;
+
+	jsonx_set_str(o, "id", m->id);
+	jsonx_set_str(o, "messageId", m->id);
+	jsonx_set_str(o, "conversationId", m->conversation_id);
+	jsonx_set_str(o, "groupId", direct ? NULL : m->conversation_id);
+	json_object_set_new(o, "deleted", json_true());
+	jsonx_set_str(o, "deletedBy", by);
+	jsonx_set_time(o, "deletedAt", at);
+	return o;
+}
+
+static enum status
+delete_tx(const struct svc_ctx *ctx, const char *uid, const struct msg_row *m,
+	json_t **out, struct svc_error *e)
+{
+	struct conv_now now;
+	uint64_t affected = 0;
+
+	conv_now(&now);
+	if (db_begin(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	if (message_db_delete(ctx->db, m->id, uid, now.db, &affected) == -1)
+		return conv_db_error(ctx->db, e);
+	if (affected == 0) {
+		/* Deleted meanwhile: same answer as a repeated delete. */
+		db_rollback(ctx->db);
+		*out = deleted_json(m, NULL, now.db);
+		return ST_OK;
+	}
+	*out = deleted_json(m, uid, now.db);
+	if (conv_event(ctx->db, OUTBOX_CONVERSATION, m->conversation_id,
+	    "message:delete", json_deep_copy(*out)) == -1 ||
+	    db_commit(ctx->db) == -1) {
+		json_decref(*out);
+		*out = NULL;
+		return conv_db_error(ctx->db, e);
+	}
+	outbox_nudge(ctx->cfg);
+	histcache_bump(ctx, m->conversation_id);
+	return ST_OK;
+}
+
+enum status
+message_delete(const struct svc_ctx *ctx, const char *user_id,
+	const char *message_id, json_t **out, struct svc_error *e)
+{
+	struct msg_row m;
+	enum status st;
+	int own, moderator;
+
+	*out = NULL;
+	st = load(ctx, user_id, message_id, &m, NULL, e);
+	if (st != ST_OK)
+		return st;
+	own = m.sender_id && strcmp(m.sender_id, user_id) == 0;
+	moderator = m.kind && strcmp(m.kind, "GROUP") == 0 &&
+	    group_role_parse(m.my_role) >= GROUP_ROLE_MODERATOR;
+	if (!own && !moderator)
+		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_DELETE_DENIED",
+		    "You cannot delete this message");
+	if (m.deleted_at) {
+		*out = deleted_json(&m, NULL, m.deleted_at);
+		return ST_OK;
+	}
+	for (int attempt = 0;; attempt++) {
+		st = delete_tx(ctx, user_id, &m, out, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			return st;
+	}
+}
+
+static int
+emit_status(struct db *db, const struct db_rows *r, const char *uid,
+	const char *mid, const char *status, const char *at)
+{
+	const char *cid = db_get(r, 0, "conversation_id");
+	const char *kind = db_get(r, 0, "kind");
+	const char *sender = db_get(r, 0, "sender_id");
+	int direct = kind && strcmp(kind, "DIRECT") == 0;
+	json_t *p = json_object();
+	int rc;
+
+	jsonx_set_str(p, "messageId", mid);
+	jsonx_set_str(p, "conversationId", cid);
+	jsonx_set_str(p, "groupId", direct ? NULL : cid);
+	jsonx_set_str(p, "userId", uid);
+	jsonx_set_str(p, "status", status);
+	jsonx_set_str(p, "at", at);
+	if (direct) {
+		rc = outbox_add(db, OUTBOX_CONVERSATION, cid, "message:status", p);
+	} else {
+		/* Group receipts go to the people they concern, not the room. */
+		rc = outbox_add(db, OUTBOX_USER, uid, "message:status", p);
+		if (rc == 0 && sender && strcmp(sender, uid) != 0)
+			rc = outbox_add(db, OUTBOX_USER, sender, "message:status",
+			    p);
+	}
+	json_decref(p);
+	return rc;
+}
+
+static enum status
+mark_tx(const struct svc_ctx *ctx, const char *uid, const char *mid,
+	const struct db_rows *r, enum message_mark mark, const char **status,
+	struct svc_error *e)
+{
+	const char *cid = db_get(r, 0, "conversation_id");
+	const char *at = db_get(r, 0, "created_at");
+	const char *read_at = db_get(r, 0, "last_read_at");
+	const char *read_id = db_get(r, 0, "last_read_message_id");
+	uint64_t d = 0, s = 0;
+	struct conv_now now;
+	int seen_before;
+
+	seen_before = read_at && (strcmp(read_at, at) > 0 ||
+	    (strcmp(read_at, at) == 0 && read_id && strcmp(read_id, mid) >= 0));
+	*status = mark == MESSAGE_MARK_SEEN || seen_before ? "SEEN" : "DELIVERED";
+	if (db_begin(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	if (message_db_advance(ctx->db, cid, uid, 0, at, mid, &d) == -1 ||
+	    (mark == MESSAGE_MARK_SEEN && message_db_advance(ctx->db, cid, uid,
+	    1, at, mid, &s) == -1))
+		return conv_db_error(ctx->db, e);
+	if (d == 0 && s == 0) {
+		db_rollback(ctx->db);
+		return ST_OK; /* already there: nothing to announce */
+	}
+	conv_now(&now);
+	if (emit_status(ctx->db, r, uid, mid, s ? "SEEN" : "DELIVERED",
+	    now.iso) == -1 || db_commit(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	outbox_nudge(ctx->cfg);
+	histcache_bump(ctx, cid);
+	return ST_OK;
+}
+
+enum status
+message_mark(const struct svc_ctx *ctx, const char *user_id,
+	const char *message_id, enum message_mark mark, json_t **out,
+	struct svc_error *e)
+{
+	char mid[IDS_UUID_LEN];
+	const char *status = NULL;
+	struct db_rows r;
+	enum status st;
+
+	*out = NULL;
+	if (conv_id(message_id, mid) == -1)
+		return not_found(e);
+	if (message_db_mark_access(ctx->db, ctx->arena, user_id, mid, &r) == -1)
+		return conv_db_error(ctx->db, e);
+	if (r.nrows == 0)
+		return not_found(e);
+	for (int attempt = 0;; attempt++) {
+		st = mark_tx(ctx, user_id, mid, &r, mark, &status, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	*out = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", mid, "messageId", mid,
+	    "conversationId", db_get(&r, 0, "conversation_id"), "userId",
+	    user_id, "status", status);
+	return ST_OK;
+}
+
+static enum status
+react_tx(const struct svc_ctx *ctx, const char *uid, const struct msg_row *m,
+	const char *emoji, int add, const char **concat, size_t *len,
+	struct svc_error *e)
+{
+	struct db *db = ctx->db;
+	uint64_t affected = 0;
+	long mine = 0;
+	json_t *p;
+
+	if (db_begin(db) == -1)
+		return conv_db_error(db, e);
+	if (add) {
+		if (message_db_react_count(db, ctx->arena, m->id, uid, &mine) == -1)
+			return conv_db_error(db, e);
+		if (mine >= MESSAGE_REACTIONS_PER_USER) {
+			db_rollback(db);
+			return invalid(e, "emoji",
+			    "at most 20 different reactions per message");
+		}
+		if (message_db_react_add(db, m->id, uid, emoji) == -1) {
+			if (db_errno(db) != DB_ERR_DUP)
+				return conv_db_error(db, e);
+		} else {
+			affected = 1;
+		}
+	} else if (message_db_react_del(db, m->id, uid, emoji, &affected) == -1) {
+		return conv_db_error(db, e);
+	}
+	if (affected == 0) {
+		db_rollback(db);
+		if (message_db_reactions(db, ctx->arena, m->id, concat, len) == -1)
+			return conv_db_error(db, e);
+		return ST_OK;
+	}
+	if (message_db_reactions(db, ctx->arena, m->id, concat, len) == -1)
+		return conv_db_error(db, e);
+	p = json_object();
+	jsonx_set_str(p, "messageId", m->id);
+	jsonx_set_str(p, "conversationId", m->conversation_id);
+	jsonx_set_str(p, "groupId", strcmp(m->kind, "DIRECT") == 0 ? NULL :
+	    m->conversation_id);
+	jsonx_set_str(p, "userId", uid);
+	jsonx_set_str(p, "emoji", emoji);
+	jsonx_set_str(p, "action", add ? "add" : "remove");
+	json_object_set_new(p, "reactions",
+	    message_view_reactions(*concat, *len, NULL));
+	if (conv_event(db, OUTBOX_CONVERSATION, m->conversation_id,
+	    "message:react", p) == -1 || db_commit(db) == -1)
+		return conv_db_error(db, e);
+	outbox_nudge(ctx->cfg);
+	histcache_bump(ctx, m->conversation_id);
+	return ST_OK;
+}
+
+enum status
+message_react(const struct svc_ctx *ctx, const char *user_id,
+	const char *message_id, const char *emoji, int add, json_t **out,
+	struct svc_error *e)
+{
+	const char *concat = NULL;
+	struct msg_row m;
+	size_t len = 0;
+	enum status st;
+
+	*out = NULL;
+	if (!emoji || !msgfmt_emoji_ok(emoji))
+		return invalid(e, "emoji",
+		    "emoji must be one emoji (at most 32 bytes)");
+	st = load(ctx, user_id, message_id, &m, NULL, e);
+	if (st != ST_OK)
+		return st;
+	if (m.deleted_at)
+		return svc_fail(e, ST_CONFLICT, NULL,
+		    "A deleted message cannot be reacted to");
+	for (int attempt = 0;; attempt++) {
+		st = react_tx(ctx, user_id, &m, emoji, add, &concat, &len, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	*out = json_object();
+	jsonx_set_str(*out, "messageId", m.id);
+	jsonx_set_str(*out, "emoji", emoji);
+	jsonx_set_str(*out, "action", add ? "add" : "remove");
+	json_object_set_new(*out, "reactions",
+	    message_view_reactions(concat, len, user_id));
+	return ST_OK;
+}

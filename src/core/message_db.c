@@ -1,0 +1,493 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "message_db.h"
+#include "banned.h"
+
+/*
+ * The columns every message read returns (m = messages, c =
+ * conversations, u = the sender, rp = the message replied to). Reactions
+ * come with each row, concatenated in the order they were made, so a page
+ * of history is one statement.
+ */
+#define MSG_COLS \
+	"m.id, m.conversation_id, c.kind, c.direct_key, m.sender_id," \
+	" u.username AS s_username, u.display_name AS s_display," \
+	" u.avatar_url AS s_avatar, m.type, m.content, m.encrypted," \
+	" m.parent_id, m.reply_to_id, m.metadata, m.client_id, m.edited_at," \
+	" m.deleted_at, m.created_at, m.reply_count, rp.id AS rp_id," \
+	" rp.sender_id AS rp_sender, rp.content AS rp_content," \
+	" rp.type AS rp_type, rp.deleted_at AS rp_deleted," \
+	" rp.encrypted IS NOT NULL AS rp_enc," \
+	" (SELECT GROUP_CONCAT(r.emoji, '\x1f', r.user_id" \
+	" ORDER BY r.created_at, r.user_id SEPARATOR '\x1e')" \
+	" FROM reactions r WHERE r.message_id = m.id) AS reactions"
+#define MSG_FROM \
+	" FROM messages m JOIN conversations c ON c.id = m.conversation_id" \
+	" LEFT JOIN users u ON u.id = m.sender_id" \
+	" LEFT JOIN messages rp ON rp.id = m.reply_to_id"
+
+static const char sql_get[] =
+	"SELECT " MSG_COLS ", c.deleted_at AS conv_deleted, mb.role AS my_role"
+	MSG_FROM
+	" LEFT JOIN members mb ON mb.conversation_id = m.conversation_id"
+	" AND mb.user_id = ? WHERE m.id = ?";
+static const char sql_receipts[] =
+	"(SELECT 'M' AS k, mb.user_id, mb.role, c.kind, c.direct_key,"
+	" (SELECT COUNT(*) FROM messages x WHERE x.conversation_id = c.id) AS n,"
+	" NULL AS at, NULL AS mid"
+	" FROM members mb JOIN conversations c ON c.id = mb.conversation_id"
+	" AND c.deleted_at IS NULL"
+	" WHERE mb.conversation_id = ? AND mb.user_id = ?)"
+	" UNION ALL (SELECT 'R', user_id, NULL, NULL, NULL, NULL, last_read_at,"
+	" last_read_message_id FROM members WHERE conversation_id = ?"
+	" ORDER BY last_read_at, last_read_message_id LIMIT 2)"
+	" UNION ALL (SELECT 'D', user_id, NULL, NULL, NULL, NULL,"
+	" last_delivered_at, last_delivered_message_id FROM members"
+	" WHERE conversation_id = ?"
+	" ORDER BY last_delivered_at, last_delivered_message_id LIMIT 2)";
+static const char sql_direct[] =
+	"SELECT id FROM conversations WHERE direct_key = ?"
+	" AND deleted_at IS NULL";
+static const char sql_direct_insert[] =
+	"INSERT INTO conversations (id, kind, direct_key, created_by)"
+	" VALUES (?, 'DIRECT', ?, ?)";
+static const char sql_locate[] =
+	"SELECT conversation_id, parent_id FROM messages WHERE id = ?";
+/* schema/003-conversations.sql: the whole send transaction. */
+static const char sql_send[] =
+	"CALL parley_message_send(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char sql_exists[] =
+	"SELECT id FROM messages WHERE id = ?";
+static const char sql_conversation[] =
+	"SELECT kind, direct_key FROM conversations"
+	" WHERE id = ? AND deleted_at IS NULL";
+static const char sql_count_reply[] =
+	"UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?";
+static const char sql_find_client[] =
+	"SELECT id FROM messages WHERE sender_id = ? AND client_id = ?";
+static const char sql_find_idem[] =
+	"SELECT id FROM messages WHERE sender_id = ? AND idempotency_key = ?";
+static const char sql_save_version[] =
+	"INSERT INTO message_edits (message_id, content, encrypted, valid_from)"
+	" SELECT id, content, encrypted, COALESCE(edited_at, created_at)"
+	" FROM messages WHERE id = ? AND sender_id = ? AND deleted_at IS NULL";
+static const char sql_edit[] =
+	"UPDATE messages SET content = ?, encrypted = ?, edited_at = ?"
+	" WHERE id = ? AND sender_id = ? AND deleted_at IS NULL";
+static const char sql_edits[] =
+	"SELECT content, encrypted, valid_from, replaced_at FROM message_edits"
+	" WHERE message_id = ? ORDER BY id";
+static const char sql_delete[] =
+	"UPDATE messages SET content = NULL, encrypted = NULL, metadata = NULL,"
+	" deleted_at = ?, deleted_by = ? WHERE id = ? AND deleted_at IS NULL";
+static const char sql_delete_edits[] =
+	"DELETE FROM message_edits WHERE message_id = ?";
+static const char sql_delete_reactions[] =
+	"DELETE FROM reactions WHERE message_id = ?";
+static const char sql_mark_access[] =
+	"SELECT m.conversation_id, m.sender_id, m.created_at, c.kind,"
+	" c.direct_key, mb.last_read_at, mb.last_read_message_id,"
+	" mb.last_delivered_at, mb.last_delivered_message_id"
+	" FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+	" AND c.deleted_at IS NULL"
+	" JOIN members mb ON mb.conversation_id = m.conversation_id"
+	" AND mb.user_id = ? WHERE m.id = ?";
+static const char sql_advance_read[] =
+	"UPDATE members SET last_read_at = ?, last_read_message_id = ?"
+	" WHERE conversation_id = ? AND user_id = ? AND (last_read_at IS NULL"
+	" OR last_read_at < ? OR (last_read_at = ? AND last_read_message_id < ?))";
+static const char sql_advance_delivered[] =
+	"UPDATE members SET last_delivered_at = ?, last_delivered_message_id = ?"
+	" WHERE conversation_id = ? AND user_id = ? AND (last_delivered_at IS NULL"
+	" OR last_delivered_at < ? OR (last_delivered_at = ?"
+	" AND last_delivered_message_id < ?))";
+static const char sql_react_add[] =
+	"INSERT INTO reactions (message_id, user_id, emoji) VALUES (?, ?, ?)";
+static const char sql_react_del[] =
+	"DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?";
+static const char sql_react_count[] =
+	"SELECT COUNT(*) AS n FROM reactions WHERE message_id = ? AND user_id = ?";
+static const char sql_reactions[] =
+	"SELECT GROUP_CONCAT(r.emoji, '\x1f', r.user_id"
+	" ORDER BY r.created_at, r.user_id SEPARATOR '\x1e') AS reactions"
+	" FROM reactions r WHERE r.message_id = ?";
+
+/*
+ * History. Optional filters are "? IS NULL OR ..." (MariaDB folds the
+ * parameter as a constant per execution, so an absent filter costs
+ * nothing and a cursor is an index range). Positions are (created_at, id).
+ * The status filter compares positions with the recipients' pointers: a
+ * message by ex_user is judged against the ex thresholds, any other
+ * against the common ones (see message.c, receipts).
+ */
+#define LE "(m.created_at, m.id) <= (?, ?)"
+#define STATUS_EXPR \
+	"CASE WHEN IF(m.sender_id <=> ?, " LE ", " LE ") THEN 'SEEN'" \
+	" WHEN IF(m.sender_id <=> ?, " LE ", " LE ") THEN 'DELIVERED'" \
+	" ELSE 'SENT' END"
+#define HISTORY_WHERE \
+	" WHERE m.conversation_id = ? AND m.type = COALESCE(?, m.type)" \
+	" AND m.created_at >= COALESCE(?, m.created_at)" \
+	" AND m.created_at <= COALESCE(?, m.created_at)" \
+	" AND m.parent_id <=> COALESCE(?, m.parent_id)" \
+	" AND (? IS NULL OR m.created_at < ? OR (m.created_at = ? AND m.id < ?))" \
+	" AND (? IS NULL OR m.created_at > ? OR (m.created_at = ? AND m.id > ?))" \
+	" AND (? IS NULL OR " STATUS_EXPR " = ?)"
+#define HISTORY_TYPES "sssssssssssssssssssssssss"
+static const char sql_history_desc[] =
+	"SELECT " MSG_COLS MSG_FROM HISTORY_WHERE
+	" ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?";
+static const char sql_history_asc[] =
+	"SELECT " MSG_COLS MSG_FROM HISTORY_WHERE
+	" ORDER BY m.created_at, m.id LIMIT ? OFFSET ?";
+static const char sql_history_count[] =
+	"SELECT COUNT(*) AS n FROM messages m" HISTORY_WHERE;
+
+#define SEARCH_WHERE \
+	" JOIN members mb ON mb.conversation_id = m.conversation_id" \
+	" AND mb.user_id = ?" \
+	" WHERE MATCH(m.content) AGAINST (? IN BOOLEAN MODE)" \
+	" AND m.deleted_at IS NULL AND c.deleted_at IS NULL" \
+	" AND (? IS NULL OR m.conversation_id = ?)" \
+	" AND (? IS NULL OR m.sender_id = ?)" \
+	" AND m.type = COALESCE(?, m.type)" \
+	" AND (? IS NULL OR m.created_at >= ?)" \
+	" AND (? IS NULL OR m.created_at <= ?)"
+static const char sql_search[] =
+	"SELECT " MSG_COLS ", MATCH(m.content) AGAINST (? IN BOOLEAN MODE)"
+	" AS score" MSG_FROM SEARCH_WHERE
+	" ORDER BY score DESC, m.created_at DESC, m.id DESC LIMIT ? OFFSET ?";
+static const char sql_search_count[] =
+	"SELECT COUNT(*) AS n FROM messages m"
+	" JOIN conversations c ON c.id = m.conversation_id" SEARCH_WHERE;
+
+enum {
+	C_ID, C_CONV, C_KIND, C_DKEY, C_SENDER, C_SUSER, C_SDISP, C_SAVATAR,
+	C_TYPE, C_CONTENT, C_ENC, C_PARENT, C_REPLY, C_META, C_CLIENT,
+	C_EDITED, C_DELETED, C_CREATED, C_RCOUNT, C_RPID, C_RPSENDER,
+	C_RPCONTENT, C_RPTYPE, C_RPDELETED, C_RPENC, C_REACT, C_ROLE,
+	C_CONVDEL, C_SCORE, C__N
+};
+
+static const char *const col_names[C__N] = {
+	[C_ID] = "id", [C_CONV] = "conversation_id", [C_KIND] = "kind",
+	[C_DKEY] = "direct_key", [C_SENDER] = "sender_id",
+	[C_SUSER] = "s_username", [C_SDISP] = "s_display",
+	[C_SAVATAR] = "s_avatar", [C_TYPE] = "type", [C_CONTENT] = "content",
+	[C_ENC] = "encrypted", [C_PARENT] = "parent_id",
+	[C_REPLY] = "reply_to_id", [C_META] = "metadata",
+	[C_CLIENT] = "client_id", [C_EDITED] = "edited_at",
+	[C_DELETED] = "deleted_at", [C_CREATED] = "created_at",
+	[C_RCOUNT] = "reply_count", [C_RPID] = "rp_id",
+	[C_RPSENDER] = "rp_sender", [C_RPCONTENT] = "rp_content",
+	[C_RPTYPE] = "rp_type", [C_RPDELETED] = "rp_deleted",
+	[C_RPENC] = "rp_enc", [C_REACT] = "reactions", [C_ROLE] = "my_role",
+	[C_CONVDEL] = "conv_deleted", [C_SCORE] = "score",
+};
+
+void
+message_db_rows(const struct db_rows *r, struct arena *a, struct msg_row **out)
+{
+	int col[C__N];
+	struct msg_row *rows = arena_zalloc(a, (r->nrows + 1) * sizeof(*rows));
+
+	for (int c = 0; c < C__N; c++)
+		col[c] = db_col(r, col_names[c]);
+	for (size_t i = 0; i < r->nrows; i++) {
+		struct msg_row *m = &rows[i];
+		const char *v[C__N];
+
+		for (int c = 0; c < C__N; c++)
+			v[c] = col[c] < 0 ? NULL : db_cell(r, i, (unsigned)col[c]);
+		m->id = v[C_ID];
+		m->conversation_id = v[C_CONV];
+		m->kind = v[C_KIND];
+		m->direct_key = v[C_DKEY];
+		m->sender_id = v[C_SENDER];
+		m->sender_username = v[C_SUSER];
+		m->sender_display = v[C_SDISP];
+		m->sender_avatar = v[C_SAVATAR];
+		m->type = v[C_TYPE];
+		m->content = v[C_CONTENT];
+		m->encrypted = v[C_ENC];
+		m->parent_id = v[C_PARENT];
+		m->reply_to_id = v[C_REPLY];
+		m->metadata = v[C_META];
+		m->client_id = v[C_CLIENT];
+		m->edited_at = v[C_EDITED];
+		m->deleted_at = v[C_DELETED];
+		m->created_at = v[C_CREATED];
+		m->reply_count = v[C_RCOUNT] ? strtol(v[C_RCOUNT], NULL, 10) : 0;
+		m->rp_id = v[C_RPID];
+		m->rp_sender = v[C_RPSENDER];
+		m->rp_content = v[C_RPCONTENT];
+		m->rp_type = v[C_RPTYPE];
+		m->rp_deleted = v[C_RPDELETED];
+		m->rp_encrypted = v[C_RPENC] && strcmp(v[C_RPENC], "1") == 0;
+		m->reactions = v[C_REACT];
+		m->reactions_len = col[C_REACT] < 0 ? 0 :
+		    r->lens[i * r->ncols + (unsigned)col[C_REACT]];
+		m->my_role = v[C_ROLE];
+		m->conv_deleted = v[C_CONVDEL];
+		m->score = v[C_SCORE] ? strtod(v[C_SCORE], NULL) : 0.0;
+	}
+	*out = rows;
+}
+
+int
+message_db_get(struct db *db, struct arena *a, const char *uid, const char *id,
+	struct db_rows *out)
+{
+	return db_query(db, a, out, sql_get, "ss", uid, id);
+}
+
+int
+message_db_receipts(struct db *db, struct arena *a, const char *cid,
+	const char *uid, struct db_rows *out)
+{
+	return db_query(db, a, out, sql_receipts, "ssss", cid, uid, cid, cid);
+}
+
+int
+message_db_direct(struct db *db, struct arena *a, const char *direct_key,
+	char id[IDS_UUID_LEN])
+{
+	struct db_rows r;
+	const char *v;
+
+	if (db_query(db, a, &r, sql_direct, "s", direct_key) == -1)
+		return -1;
+	v = r.nrows ? db_cell(&r, 0, 0) : NULL;
+	if (!v || strlen(v) != 36)
+		return 1;
+	memcpy(id, v, IDS_UUID_LEN);
+	return 0;
+}
+
+int
+message_db_direct_insert(struct db *db, const char *id, const char *direct_key,
+	const char *created_by)
+{
+	return db_exec(db, NULL, sql_direct_insert, "sss", id, direct_key,
+	    created_by);
+}
+
+int
+message_db_locate(struct db *db, struct arena *a, const char *id,
+	const char **conversation_id, const char **parent_id)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_locate, "s", id) == -1)
+		return -1;
+	if (r.nrows == 0)
+		return 1;
+	*conversation_id = db_get(&r, 0, "conversation_id");
+	*parent_id = db_get(&r, 0, "parent_id");
+	return 0;
+}
+
+int
+message_db_send(struct db *db, const struct msg_new *m, const char *kind,
+	const char *payload)
+{
+	if (db_exec(db, NULL, sql_send, "ssssssssssssss", m->id,
+	    m->conversation_id, m->sender_id, kind, m->type, m->content,
+	    m->encrypted, m->parent_id, m->reply_to_id, m->metadata,
+	    m->client_id, m->idempotency_key, m->created_at, payload) == 0)
+		return 0;
+	/* SIGNAL SQLSTATE '45000' in the procedure: not a member. */
+	return db_errno(db) == DB_ERR_SIGNAL ? 1 : -1;
+}
+
+int
+message_db_exists(struct db *db, struct arena *a, const char *id)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_exists, "s", id) == -1)
+		return -1;
+	return r.nrows ? 1 : 0;
+}
+
+int
+message_db_conversation(struct db *db, struct arena *a, const char *cid,
+	const char **kind, const char **direct_key)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_conversation, "s", cid) == -1)
+		return -1;
+	if (r.nrows == 0)
+		return 1;
+	*kind = db_get(&r, 0, "kind");
+	*direct_key = db_get(&r, 0, "direct_key");
+	return 0;
+}
+
+int
+message_db_count_reply(struct db *db, const char *parent_id)
+{
+	return db_exec(db, NULL, sql_count_reply, "s", parent_id);
+}
+
+int
+message_db_find_retry(struct db *db, struct arena *a, const char *sender,
+	const char *client_id, const char *idem_key, char id[IDS_UUID_LEN])
+{
+	struct db_rows r;
+	const char *v;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *key = pass == 0 ? client_id : idem_key;
+
+		if (!key)
+			continue;
+		if (db_query(db, a, &r, pass == 0 ? sql_find_client :
+		    sql_find_idem, "ss", sender, key) == -1)
+			return -1;
+		v = r.nrows ? db_cell(&r, 0, 0) : NULL;
+		if (v && strlen(v) == 36) {
+			memcpy(id, v, IDS_UUID_LEN);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int
+message_db_edit(struct db *db, const char *id, const char *sender,
+	const char *content, const char *encrypted, const char *edited_at,
+	uint64_t *affected)
+{
+	if (db_exec(db, NULL, sql_save_version, "ss", id, sender) == -1)
+		return -1;
+	return db_exec(db, affected, sql_edit, "sssss", content, encrypted,
+	    edited_at, id, sender);
+}
+
+int
+message_db_edits(struct db *db, struct arena *a, const char *id,
+	struct db_rows *out)
+{
+	return db_query(db, a, out, sql_edits, "s", id);
+}
+
+int
+message_db_delete(struct db *db, const char *id, const char *by,
+	const char *at, uint64_t *affected)
+{
+	if (db_exec(db, affected, sql_delete, "sss", at, by, id) == -1)
+		return -1;
+	if (*affected == 0)
+		return 0;
+	if (db_exec(db, NULL, sql_delete_edits, "s", id) == -1)
+		return -1;
+	return db_exec(db, NULL, sql_delete_reactions, "s", id);
+}
+
+int
+message_db_mark_access(struct db *db, struct arena *a, const char *uid,
+	const char *id, struct db_rows *out)
+{
+	return db_query(db, a, out, sql_mark_access, "ss", uid, id);
+}
+
+int
+message_db_advance(struct db *db, const char *cid, const char *uid, int read,
+	const char *at, const char *mid, uint64_t *affected)
+{
+	return db_exec(db, affected, read ? sql_advance_read :
+	    sql_advance_delivered, "sssssss", at, mid, cid, uid, at, at, mid);
+}
+
+int
+message_db_react_add(struct db *db, const char *id, const char *uid,
+	const char *emoji)
+{
+	return db_exec(db, NULL, sql_react_add, "sss", id, uid, emoji);
+}
+
+int
+message_db_react_del(struct db *db, const char *id, const char *uid,
+	const char *emoji, uint64_t *affected)
+{
+	return db_exec(db, affected, sql_react_del, "sss", id, uid, emoji);
+}
+
+int
+message_db_react_count(struct db *db, struct arena *a, const char *id,
+	const char *uid, long *n)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_react_count, "ss", id, uid) == -1)
+		return -1;
+	*n = (long)db_get_int(&r, 0, "n");
+	return 0;
+}
+
+int
+message_db_reactions(struct db *db, struct arena *a, const char *id,
+	const char **out, size_t *len)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_reactions, "s", id) == -1)
+		return -1;
+	*out = r.nrows ? db_cell(&r, 0, 0) : NULL;
+	*len = *out ? r.lens[0] : 0;
+	return 0;
+}
+
+#define HISTORY_ARGS(f) \
+	f->conversation_id, f->type, f->from, f->to, f->parent_id, \
+	f->before_at, f->before_at, f->before_at, f->before_id, f->after_at, \
+	f->after_at, f->after_at, f->after_id, f->status, f->read_ex_user, \
+	f->read_ex_at, f->read_ex_id, f->read_at, f->read_id, f->del_ex_user, \
+	f->del_ex_at, f->del_ex_id, f->del_at, f->del_id, f->status
+
+int
+message_db_history(struct db *db, struct arena *a, const struct msg_filter *f,
+	long limit, long offset, struct db_rows *out)
+{
+	return db_query(db, a, out, f->desc ? sql_history_desc :
+	    sql_history_asc, HISTORY_TYPES "ii", HISTORY_ARGS(f),
+	    (int64_t)limit, (int64_t)offset);
+}
+
+int
+message_db_history_count(struct db *db, struct arena *a,
+	const struct msg_filter *f, long *total)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_history_count, HISTORY_TYPES,
+	    HISTORY_ARGS(f)) == -1)
+		return -1;
+	*total = (long)db_get_int(&r, 0, "n");
+	return 0;
+}
+
+int
+message_db_search(struct db *db, struct arena *a, const char *uid,
+	const struct msg_search_filter *f, long limit, long offset,
+	struct db_rows *out, long *total)
+{
+	struct db_rows n;
+
+	if (db_query(db, a, &n, sql_search_count, "sssssssssss", uid,
+	    f->boolean, f->conversation_id, f->conversation_id, f->sender_id,
+	    f->sender_id, f->type, f->from, f->from, f->to, f->to) == -1)
+		return -1;
+	*total = (long)db_get_int(&n, 0, "n");
+	if (*total == 0 || offset >= *total) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return db_query(db, a, out, sql_search, "ssssssssssssii", f->boolean,
+	    uid, f->boolean, f->conversation_id, f->conversation_id,
+	    f->sender_id, f->sender_id, f->type, f->from, f->from, f->to, f->to,
+	    (int64_t)limit, (int64_t)offset);
+}

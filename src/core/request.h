@@ -1,0 +1,85 @@
+/*
+ * request.h - one HTTP request as the handlers see it.
+ *
+ * Transport-neutral: the FastCGI server (src/fcgi_server.c) fills it in;
+ * unit tests can build one by hand. Everything hanging off a request lives
+ * in req->arena or is released by request_release() after the response is
+ * written. Handlers get per-thread db and cache handles through it and must
+ * not keep any pointer past the request.
+ */
+#ifndef PARLEY_REQUEST_H
+#define PARLEY_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "arena.h"
+#include "ids.h"
+#include "router.h"
+
+struct config;
+struct db;
+struct cache;
+
+/* Who is calling; filled by auth for ROUTE_AUTH routes. */
+struct identity {
+	int authenticated;
+	char user_id[IDS_UUID_LEN];
+	char session_id[IDS_UUID_LEN];
+	int is_admin;
+};
+
+struct request {
+	struct arena *arena;
+	const char *method;
+	const char *path;      /* normalized (see router_normalize) */
+	const char *query;     /* raw query string without '?', never NULL */
+	const char *client_ip; /* after trusted-proxy handling */
+	const char *body;      /* raw body, NUL-terminated, or NULL */
+	size_t body_len;
+	json_t *json;          /* parsed body for ROUTE_JSON routes; owned */
+	const struct route *route;
+	struct route_params params;
+	struct identity me;
+	int64_t start_us;      /* monotonic start, for latency */
+
+	const struct config *cfg;
+	struct db *db;
+	struct cache *cache;
+
+	/* Transport: CGI-style variable lookup ("HTTP_AUTHORIZATION"). */
+	const char *(*getenv)(void *transport, const char *name);
+	void *transport;
+};
+
+/* A CGI variable ("CONTENT_TYPE", "HTTP_ORIGIN", ...) or NULL. Borrowed. */
+const char *request_env(const struct request *req, const char *name);
+
+/*
+ * The percent-decoded value of query parameter name, or NULL if absent.
+ * Arena memory. A malformed escape reads as absent.
+ */
+const char *request_query(const struct request *req, const char *name);
+
+/* The {name} path parameter (already decoded) or NULL. */
+const char *request_param(const struct request *req, const char *name);
+
+struct page {
+	long page;   /* 1-based */
+	long limit;  /* 1..100, default 20 */
+	long offset; /* (page - 1) * limit */
+};
+
+/* Reads ?page= and ?limit=, clamping to sane values (never fails). */
+void request_page(const struct request *req, struct page *pg);
+
+struct svc_ctx;
+/* The service context for this request (handles borrowed from req). */
+void request_svc(const struct request *req, struct svc_ctx *ctx);
+
+/* Releases the parsed JSON body. */
+void request_release(struct request *req);
+
+#endif

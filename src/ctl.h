@@ -1,0 +1,25 @@
+/*
+ * ctl.h - parleyctl commands beyond the built-in ones.
+ *
+ * A module with its own admin commands (users, keys, ...) defines them in
+ * src/ctl_<module>.c and lists them in ctl_extra_commands[] (ctl_commands.c).
+ */
+#ifndef PARLEY_CTL_H
+#define PARLEY_CTL_H
+
+#include <stddef.h>
+
+struct config;
+
+struct ctl_command {
+	const char *name;
+	/* argv[0] is the command name. Returns the exit status. */
+	int (*run)(struct config *cfg, int argc, char **argv);
+	int needs_db;
+	const char *help;
+};
+
+extern const struct ctl_command ctl_extra_commands[];
+extern const size_t ctl_extra_commands_count;
+
+#endif

@@ -1,0 +1,16 @@
+/* ctl_commands.c - the table of module commands for parleyctl (see ctl.h). */
+#include <stddef.h>
+
+#include "ctl.h"
+#include "ctl_users.h"
+#include "core/banned.h"
+
+const struct ctl_command ctl_extra_commands[] = {
+	{ "keys", ctl_keys, 0, "JWT signing keys: init | rotate | list" },
+	{ "user", ctl_user, 1, "accounts: create [--admin] | reset-password" },
+	{ NULL, NULL, 0, NULL },
+};
+
+/* The NULL entry closes the table and is not counted. */
+const size_t ctl_extra_commands_count =
+	sizeof(ctl_extra_commands) / sizeof(ctl_extra_commands[0]) - 1;

@@ -1,0 +1,333 @@
+/*
+ * ctl_users.c - parleyctl commands for accounts and signing keys:
+ *
+ *   parleyctl keys init      create [auth] keys_file (mode 0600) if missing
+ *   parleyctl keys rotate    new signing key first; the previous two stay
+ *                            for verification until their tokens expire
+ *   parleyctl keys list      the kids, signing key first (never secrets)
+ *   parleyctl user create [--admin] --username U --email E
+ *                            [--display-name D] [--password-stdin]
+ *   parleyctl user reset-password (--username U | --email E | --id ID)
+ *                            [--password-stdin]
+ *
+ * Passwords never come from the command line (it shows in ps and shell
+ * history): on a terminal they are asked for twice without echo, else
+ * (or with --password-stdin) read from the first line of standard input.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "ctl.h"
+#include "ctl_users.h"
+#include "core/arena.h"
+#include "core/cache.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/jwt.h"
+#include "core/password.h"
+#include "core/svc.h"
+#include "core/user.h"
+#include "core/banned.h"
+
+#define KEYS_KEPT 3 /* the signing key and two previous ones */
+
+static int
+keys_init(const struct config *cfg)
+{
+	struct jwt_keyset ks;
+	char err[512];
+	struct stat st;
+
+	if (stat(cfg->keys_file, &st) == 0) {
+		if (jwt_keyset_load(cfg->keys_file, &ks, err, sizeof(err)) == -1) {
+			fprintf(stderr, "parleyctl: %s exists but is not usable: %s\n",
+			    cfg->keys_file, err);
+			return 1;
+		}
+		printf("%s already exists (%d keys); nothing done\n",
+		    cfg->keys_file, ks.n);
+		OPENSSL_cleanse(&ks, sizeof(ks));
+		return 0;
+	}
+	memset(&ks, 0, sizeof(ks));
+	jwt_key_generate(&ks.keys[0]);
+	ks.n = 1;
+	if (jwt_keyset_save(cfg->keys_file, &ks, err, sizeof(err)) == -1) {
+		fprintf(stderr, "parleyctl: %s\n", err);
+		OPENSSL_cleanse(&ks, sizeof(ks));
+		return 1;
+	}
+	printf("created %s (signing key %s)\n", cfg->keys_file, ks.keys[0].kid);
+	OPENSSL_cleanse(&ks, sizeof(ks));
+	return 0;
+}
+
+static int
+keys_rotate(const struct config *cfg)
+{
+	struct jwt_keyset old, ks;
+	char err[512];
+
+	if (jwt_keyset_load(cfg->keys_file, &old, err, sizeof(err)) == -1) {
+		fprintf(stderr, "parleyctl: %s\n", err);
+		return 1;
+	}
+	memset(&ks, 0, sizeof(ks));
+	jwt_key_generate(&ks.keys[0]);
+	ks.n = 1;
+	for (int i = 0; i < old.n && ks.n < KEYS_KEPT; i++) {
+		if (strcmp(old.keys[i].kid, ks.keys[0].kid) == 0)
+			continue;
+		ks.keys[ks.n++] = old.keys[i];
+	}
+	if (jwt_keyset_save(cfg->keys_file, &ks, err, sizeof(err)) == -1) {
+		fprintf(stderr, "parleyctl: %s\n", err);
+		OPENSSL_cleanse(&ks, sizeof(ks));
+		OPENSSL_cleanse(&old, sizeof(old));
+		return 1;
+	}
+	printf("new signing key %s; %d previous key(s) still verify\n",
+	    ks.keys[0].kid, ks.n - 1);
+	printf("running workers pick it up within %d seconds\n", JWT_RELOAD_S);
+	OPENSSL_cleanse(&ks, sizeof(ks));
+	OPENSSL_cleanse(&old, sizeof(old));
+	return 0;
+}
+
+static int
+keys_list(const struct config *cfg)
+{
+	struct jwt_keyset ks;
+	char err[512];
+
+	if (jwt_keyset_load(cfg->keys_file, &ks, err, sizeof(err)) == -1) {
+		fprintf(stderr, "parleyctl: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < ks.n; i++)
+		printf("%s%s\n", ks.keys[i].kid, i == 0 ? " (signing)" : "");
+	OPENSSL_cleanse(&ks, sizeof(ks));
+	return 0;
+}
+
+int
+ctl_keys(struct config *cfg, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "init") == 0)
+		return keys_init(cfg);
+	if (argc == 2 && strcmp(argv[1], "rotate") == 0)
+		return keys_rotate(cfg);
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return keys_list(cfg);
+	fprintf(stderr, "usage: parleyctl keys init|rotate|list\n");
+	return 2;
+}
+
+/* ---------------------------------------------------------------- users */
+
+struct user_args {
+	const char *username, *email, *id, *display_name;
+	int admin, password_stdin;
+};
+
+static int
+parse_user_args(int argc, char **argv, struct user_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i];
+		const char **slot = NULL;
+
+		if (strcmp(o, "--admin") == 0) {
+			a->admin = 1;
+			continue;
+		}
+		if (strcmp(o, "--password-stdin") == 0) {
+			a->password_stdin = 1;
+			continue;
+		}
+		if (strcmp(o, "--username") == 0)
+			slot = &a->username;
+		else if (strcmp(o, "--email") == 0)
+			slot = &a->email;
+		else if (strcmp(o, "--id") == 0)
+			slot = &a->id;
+		else if (strcmp(o, "--display-name") == 0)
+			slot = &a->display_name;
+		if (!slot || i + 1 >= argc) {
+			fprintf(stderr, "parleyctl: unexpected argument '%s'\n", o);
+			return -1;
+		}
+		*slot = argv[++i];
+	}
+	return 0;
+}
+
+/* The first line of stdin, without its newline. 0 or -1. */
+static int
+read_line(char *buf, size_t cap)
+{
+	size_t len;
+
+	if (!fgets(buf, (int)cap, stdin)) {
+		fprintf(stderr, "parleyctl: no password on standard input\n");
+		return -1;
+	}
+	len = strcspn(buf, "\r\n");
+	if (buf[len] == '\0' && len == cap - 1) {
+		fprintf(stderr, "parleyctl: password too long\n");
+		return -1;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Prompts on the terminal with echo off. 0 or -1. */
+static int
+prompt_line(const char *prompt, char *buf, size_t cap)
+{
+	struct termios old, quiet;
+	int rc;
+
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (tcgetattr(STDIN_FILENO, &old) != 0)
+		return -1;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	rc = read_line(buf, cap);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	fputc('\n', stderr);
+	return rc;
+}
+
+static int
+read_password(const struct user_args *a, char *buf, size_t cap)
+{
+	char again[PASSWORD_MAX_BYTES + 2];
+	int rc;
+
+	if (a->password_stdin || !isatty(STDIN_FILENO))
+		return read_line(buf, cap);
+	if (prompt_line("New password: ", buf, cap) == -1 ||
+	    prompt_line("Repeat it: ", again, sizeof(again)) == -1)
+		return -1;
+	rc = strcmp(buf, again) == 0 ? 0 : -1;
+	OPENSSL_cleanse(again, sizeof(again));
+	if (rc == -1)
+		fprintf(stderr, "parleyctl: the passwords differ\n");
+	return rc;
+}
+
+static void
+report(const char *what, enum status st, const struct svc_error *e)
+{
+	const char *msg = e->message ? e->message : status_message(st);
+
+	if (e->field)
+		fprintf(stderr, "parleyctl: %s: %s (%s)\n", what, msg, e->field);
+	else
+		fprintf(stderr, "parleyctl: %s: %s\n", what, msg);
+}
+
+static int
+user_create_cmd(const struct svc_ctx *ctx, const struct user_args *a,
+	const char *password)
+{
+	struct user_new in = { 0 };
+	struct svc_error e = { 0 };
+	char id[IDS_UUID_LEN];
+	enum status st;
+
+	in.username = a->username;
+	in.email = a->email;
+	in.password = password;
+	in.display_name = a->display_name;
+	in.role = a->admin ? "ADMIN" : "USER";
+	st = user_create(ctx, &in, id, &e);
+	if (st != ST_CREATED) {
+		report("cannot create the user", st, &e);
+		return 1;
+	}
+	printf("%s\n", id);
+	return 0;
+}
+
+static int
+user_reset_cmd(const struct svc_ctx *ctx, const struct user_args *a,
+	const char *password)
+{
+	struct svc_error e = { 0 };
+	const char *id = a->id, *role, *hash;
+	enum status st;
+	int found;
+
+	if (!id) {
+		const char *login = a->username ? a->username : a->email;
+
+		if (!login) {
+			fprintf(stderr, "parleyctl: name the user with --username, "
+			    "--email or --id\n");
+			return 2;
+		}
+		found = user_find_login(ctx, login, &id, &role, &hash);
+		if (found != 1) {
+			fprintf(stderr, "parleyctl: %s\n", found == 0 ?
+			    "no such active user" : "database unavailable");
+			return 1;
+		}
+	}
+	st = user_set_password(ctx, id, password, &e);
+	if (st != ST_OK) {
+		report("cannot set the password", st, &e);
+		return 1;
+	}
+	printf("password changed; every session of %s was revoked\n", id);
+	return 0;
+}
+
+int
+ctl_user(struct config *cfg, int argc, char **argv)
+{
+	struct user_args a;
+	struct svc_ctx ctx;
+	struct arena arena;
+	char password[PASSWORD_MAX_BYTES + 2];
+	int rc, create;
+
+	if (argc < 2 || (strcmp(argv[1], "create") != 0 &&
+	    strcmp(argv[1], "reset-password") != 0)) {
+		fprintf(stderr, "usage: parleyctl user create [--admin] --username U "
+		    "--email E [--display-name D] [--password-stdin]\n"
+		    "       parleyctl user reset-password (--username U | --email E "
+		    "| --id ID) [--password-stdin]\n");
+		return 2;
+	}
+	create = strcmp(argv[1], "create") == 0;
+	if (parse_user_args(argc, argv, &a) == -1)
+		return 2;
+	if (read_password(&a, password, sizeof(password)) == -1)
+		return 1;
+	db_thread_init();
+	arena_init(&arena);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	ctx.db = db_new(cfg);
+	ctx.cache = cache_new(cfg);
+	ctx.arena = &arena;
+	rc = create ? user_create_cmd(&ctx, &a, password) :
+	    user_reset_cmd(&ctx, &a, password);
+	OPENSSL_cleanse(password, sizeof(password));
+	cache_free(ctx.cache);
+	db_free(ctx.db);
+	arena_release(&arena);
+	db_thread_release();
+	return rc;
+}

@@ -1,0 +1,461 @@
+"""Foundation: probes, errors for unknown routes and bad bodies, metrics,
+the served OpenAPI document, parleyctl, the Apache fronts, and readiness
+while MariaDB / memcached go down and come back.
+
+The destructive tests (marked `destructive`) are last in this module and
+restore what they stop in a finally block, waiting until the stack is ready
+again, so the modules after this one see a healthy stack.
+"""
+
+import datetime
+import pathlib
+import re
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+import yaml
+
+from parley_api import assert_error, assert_ok, metric_value, parse_metrics
+
+OPENAPI = pathlib.Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+LOGIN = "/api/v1/auth/login"
+HEALTH_PATHS = ["/health", "/livez", "/api/v1/health", "/api/health"]
+READY_PATHS = ["/health/ready", "/readyz", "/api/v1/health/ready", "/api/health/ready"]
+
+
+def parse_ts(s):
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", s), s
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+# ------------------------------------------------------------------ health
+
+@pytest.mark.parametrize("path", HEALTH_PATHS)
+def test_health(api, path):
+    r = api.get(path)
+    data = assert_ok(r)
+    assert r.headers["Content-Type"].replace(" ", "").lower() == "application/json;charset=utf-8"
+    assert data["status"] == "ok"
+    skew = abs((parse_ts(data["timestamp"]) - datetime.datetime.now(datetime.timezone.utc))
+               .total_seconds())
+    assert skew < 120, "timestamp %s is %.0fs off" % (data["timestamp"], skew)
+    assert data["uptime"] >= 0
+    assert data["version"]
+
+
+def test_health_trailing_slash_is_the_same_route(api):
+    assert_ok(api.get("/api/v1/health/"))
+
+
+def test_uptime_is_seconds(api):
+    # uptime is per serving process: only check it is a sane number of
+    # seconds (not milliseconds, not an epoch).
+    data = assert_ok(api.get("/health"))
+    assert 0 <= data["uptime"] < 10 * 365 * 86400
+
+
+@pytest.mark.parametrize("path", READY_PATHS)
+def test_ready(api, path):
+    data = assert_ok(api.get(path))
+    assert data["status"] == "ready"
+    assert data["checks"]["database"] == "ok"
+    assert data["checks"]["memcached"] == "ok"
+
+
+# ------------------------------------------------------- unknown routes, 405
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "PUT", "PATCH"])
+@pytest.mark.parametrize("path", [
+    "/nope",
+    "/api/v1/nope",
+    "/api/v1/nope/deeper/still",
+    "/api/nope",
+    "/api/v2/health",
+    "/healthz-not",
+    "/api/v1/health/extra",
+])
+def test_unknown_route_404(api, method, path):
+    kw = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+    body = assert_error(api.request(method, path, **kw), 404, "NOT_FOUND")
+    assert "error" in body
+
+
+def test_unknown_route_with_query_string(api):
+    assert_error(api.get("/api/v1/no-such-thing?x=%ff&y=1"), 404, "NOT_FOUND")
+    assert_error(api.get("/nope?health"), 404, "NOT_FOUND")
+
+
+def test_unknown_route_does_not_echo_internals(api):
+    r = api.get("/api/v1/<script>alert(1)</script>")
+    body = assert_error(r, 404, "NOT_FOUND")
+    assert "<script>" not in r.text
+    assert "/usr/" not in r.text and ".c:" not in r.text, body
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/api/v1/health"),
+    ("DELETE", "/health"),
+    ("PUT", "/api/v1/health/ready"),
+    ("PATCH", "/livez"),
+    ("POST", "/metrics"),
+    ("POST", "/api/health"),
+    ("GET", LOGIN),
+])
+def test_wrong_method_405(api, method, path):
+    r = api.request(method, path)
+    assert_error(r, 405, "METHOD_NOT_ALLOWED")
+    allow = {m.strip().upper() for m in r.headers["Allow"].split(",")}
+    expected = "POST" if path == LOGIN else "GET"
+    assert expected in allow, r.headers["Allow"]
+
+
+@pytest.mark.parametrize("path,method", [("/api/v1/health", "GET"), ("/health", "GET"),
+                                         (LOGIN, "POST")])
+def test_options_lists_methods(api, path, method):
+    r = api.options(path)
+    assert r.status_code == 204, r.text
+    assert method in {m.strip().upper() for m in r.headers["Allow"].split(",")}
+
+
+def test_head_is_get_without_body(api):
+    r = api.head("/health")
+    assert r.status_code == 200 and r.content == b""
+    assert api.head("/nope").status_code == 404
+
+
+# ------------------------------------------------------------ JSON bodies
+
+def post_raw(api, body, content_type="application/json"):
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return api.post(LOGIN, data=body, headers={"Content-Type": content_type})
+
+
+@pytest.mark.parametrize("body", [
+    '{"login": "alice", "password": ',
+    '{"login": "alice" "password": "x"}',
+    "{'login': 'alice'}",
+    '{"login": "alice", "password": "x",}',
+    '{"login": "alice", "password": "x"} trailing',
+    '{"login": "alice", "password": NaN}',
+    "",
+    "   ",
+])
+def test_malformed_json_400(api, body):
+    assert_error(post_raw(api, body), 400, "VALIDATION_ERROR")
+
+
+def test_invalid_utf8_400(api):
+    assert_error(post_raw(api, b'{"login": "\xff\xfe", "password": "x"}'), 400, "VALIDATION_ERROR")
+
+
+def test_duplicate_keys_400(api):
+    assert_error(post_raw(api, '{"login": "a", "password": "x", "login": "b"}'),
+                 400, "VALIDATION_ERROR")
+
+
+def test_duplicate_keys_nested_400(api):
+    assert_error(post_raw(api, '{"login": "a", "password": "x", "meta": {"k": 1, "k": 2}}'),
+                 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("depth", [40, 100000])
+def test_nesting_too_deep_400(api, depth):
+    body = '{"login": "a", "password": "x", "deep": ' + "[" * depth + "]" * depth + "}"
+    assert_error(post_raw(api, body), 400, "VALIDATION_ERROR")
+    # and the worker that parsed it is still fine
+    assert_ok(api.get("/health"))
+
+
+@pytest.mark.parametrize("body", ["[]", '["login", "password"]', '"text"', "42", "null", "true"])
+def test_top_level_not_object_400(api, body):
+    assert_error(post_raw(api, body), 400, "VALIDATION_ERROR")
+
+
+def login_body(size):
+    """A valid login JSON object of exactly `size` bytes, for unknown credentials."""
+    head = b'{"login": "nobody_' + uuid.uuid4().hex[:12].encode() + \
+        b'", "password": "Wrong-pass1", "pad": "'
+    tail = b'"}'
+    body = head + b"a" * (size - len(head) - len(tail)) + tail
+    assert len(body) == size
+    return body
+
+
+@pytest.mark.parametrize("size", [1024 * 1024 + 1, 3 * 1024 * 1024])
+def test_body_too_large_413(api, size):
+    assert_error(post_raw(api, login_body(size)), 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_body_at_limit_is_parsed(api):
+    # max_body_bytes (1 MiB in the test stack) itself is allowed: the request
+    # gets past the body checks to the credentials check.
+    assert_error(post_raw(api, login_body(1024 * 1024)), 401, "AUTH_INVALID_CREDENTIALS")
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded",
+                                   "multipart/form-data; boundary=x", "application/jsonx"])
+def test_wrong_content_type_415(api, ctype):
+    assert_error(post_raw(api, '{"login": "a", "password": "x"}', ctype),
+                 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_json_with_charset_is_accepted(api):
+    # A well-formed request with unknown credentials: past every body check.
+    r = post_raw(api, '{"login": "nobody_%s", "password": "Wrong-pass1"}' % uuid.uuid4().hex[:12],
+                 "application/json; charset=utf-8")
+    assert_error(r, 401, "AUTH_INVALID_CREDENTIALS")
+
+
+# ---------------------------------------------------------------- openapi
+
+@pytest.mark.parametrize("path", ["/api/v1/openapi.yaml", "/api/openapi.yaml"])
+def test_openapi_served(api, path):
+    r = api.get(path)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].split(";")[0].strip() == "application/yaml"
+    served = r.content
+    assert served == OPENAPI.read_bytes(), \
+        "served document differs from docs/openapi.yaml (stale install?)"
+    doc = yaml.safe_load(served)
+    assert doc["openapi"].startswith("3.1")
+
+
+# ---------------------------------------------------------------- metrics
+
+def scrape(api):
+    r = api.get("/metrics")
+    assert r.status_code == 200
+    ctype = r.headers["Content-Type"]
+    assert ctype.split(";")[0].strip() == "text/plain", ctype
+    assert "version=0.0.4" in ctype.replace(" ", ""), ctype
+    return r.text
+
+
+def test_metrics_pass_promtool(api):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    api.get("/health")
+    api.get("/api/v1/definitely-unknown")
+    text = scrape(api)
+    p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, "promtool check metrics failed:\n%s%s" % (p.stdout, p.stderr)
+
+
+def test_metrics_count_requests_across_workers(api):
+    labels = {"route": "/health", "method": "GET", "status": "200"}
+    before = parse_metrics(scrape(api))
+    n = 20
+    for _ in range(n):
+        # a fresh connection each time, so requests spread over workers
+        r = api.get("/health", headers={"Connection": "close"})
+        assert r.status_code == 200
+    c0 = metric_value(before, "parley_http_requests_total", **labels)
+    h0 = metric_value(before, "parley_http_request_duration_seconds_count", **labels)
+    # A worker records a request after it has sent the response, so a scrape
+    # can overtake the last few: poll briefly instead of scraping once.
+    deadline = time.monotonic() + 2.0
+    while True:
+        after = parse_metrics(scrape(api))
+        c1 = metric_value(after, "parley_http_requests_total", **labels)
+        h1 = metric_value(after, "parley_http_request_duration_seconds_count", **labels)
+        if (c1 - c0 >= n and h1 - h0 >= n) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert c1 - c0 >= n, "parley_http_requests_total%s rose by %s, expected >= %d" % (
+        labels, c1 - c0, n)
+    assert h1 - h0 >= n, "parley_http_request_duration_seconds_count rose by %s" % (h1 - h0)
+
+
+def test_metrics_histogram_shape(api):
+    api.get("/health")
+    samples = parse_metrics(scrape(api))
+    labels = {"route": "/health", "method": "GET", "status": "200"}
+    buckets = [(l["le"], v) for n, l, v in samples
+               if n == "parley_http_request_duration_seconds_bucket"
+               and all(l.get(k) == w for k, w in labels.items())]
+    assert buckets, "no parley_http_request_duration_seconds_bucket for %s" % labels
+    les = [float("inf") if le == "+Inf" else float(le) for le, _ in buckets]
+    assert les == sorted(les) and les[-1] == float("inf"), les
+    counts = [v for _, v in buckets]
+    assert counts == sorted(counts), "bucket counts must be cumulative: %s" % counts
+    count = metric_value(samples, "parley_http_request_duration_seconds_count", **labels)
+    assert counts[-1] == count
+    assert metric_value(samples, "parley_http_request_duration_seconds_sum", **labels) >= 0
+
+
+def test_metrics_unmatched_route_label(api):
+    marker = uuid.uuid4().hex
+    assert_error(api.get("/api/v1/nothing-here-%s" % marker), 404, "NOT_FOUND")
+    text = scrape(api)
+    assert marker not in text, "raw request paths must not become label values"
+    samples = parse_metrics(text)
+    assert metric_value(samples, "parley_http_requests_total", route="unmatched",
+                        status="404") >= 1
+    for n, l, _ in samples:
+        if n == "parley_http_requests_total":
+            route = l.get("route", "")
+            assert route == "unmatched" or route.startswith("/"), l
+
+
+# ------------------------------------------------------------- parleyctl
+
+def migrations(db):
+    with db.cursor() as c:
+        c.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+        return c.fetchall()
+
+
+def test_migrate_twice_is_a_no_op(db, parleyctl):
+    rows0 = migrations(db)
+    assert rows0, "schema_migrations is empty: the stack should have migrated"
+    first = parleyctl("migrate", check=True)
+    rows1 = migrations(db)
+    second = parleyctl("migrate", check=True)
+    rows2 = migrations(db)
+    assert rows1 == rows0, "migrate on an up-to-date database changed schema_migrations"
+    assert rows2 == rows1, "second migrate changed schema_migrations"
+    for p in (first, second):
+        out = p.stdout + p.stderr
+        applied = re.findall(r"(?im)^\s*applied\s+(?!0\b|no\b|nothing\b)(\S+)", out)
+        assert not applied, "migrate reported applying %s on an up-to-date database:\n%s" % (
+            applied, out)
+
+
+def test_check_config_valid(parley_env, parleyctl, tmp_path):
+    cfg = parley_env.get("PARLEY_CONFIG") or pytest.skip("PARLEY_CONFIG not set")
+    p = parleyctl("check-config", config=cfg)
+    assert p.returncode == 0, p.stdout + p.stderr
+    copy = tmp_path / "parley.conf"
+    shutil.copyfile(cfg, copy)
+    p = parleyctl("check-config", config=copy)
+    assert p.returncode == 0, "an unmodified copy of the config must pass:\n" + p.stdout + p.stderr
+
+
+def test_check_config_misspelt_key(parley_env, parleyctl, tmp_path):
+    cfg = parley_env.get("PARLEY_CONFIG") or pytest.skip("PARLEY_CONFIG not set")
+    copy = tmp_path / "parley.conf"
+    text = open(cfg, encoding="utf-8").read()
+    copy.write_text(text.rstrip("\n") + "\n\n[server]\nbase_pth = x\n", encoding="utf-8")
+    p = parleyctl("check-config", config=copy)
+    assert p.returncode != 0, "check-config accepted a misspelt key:\n" + p.stdout + p.stderr
+    assert "base_pth" in p.stderr, "stderr should name the key:\n" + p.stderr
+
+
+# ----------------------------------------------------------- Apache fronts
+
+def _front_smoke(client):
+    data = assert_ok(client.get("/health"))
+    assert data["status"] == "ok"
+    assert_ok(client.get("/api/v1/health"))
+    assert_error(client.get("/api/v1/no-such-route"), 404, "NOT_FOUND")
+    assert_error(client.get("/no-such-route-outside-api"), 404, "NOT_FOUND")
+    # No token: UNAUTHORIZED. A bogus token must reach the app (Apache drops
+    # Authorization unless configured) and be judged invalid.
+    assert_error(client.get("/api/v1/auth/me"), 401, "UNAUTHORIZED")
+    assert_error(client.get("/api/v1/auth/me", token="x"), 401, "AUTH_TOKEN_INVALID")
+    # JSON body errors come from the app, not from the web server.
+    assert_error(client.post(LOGIN, data=b'{"login": ', headers={"Content-Type": "application/json"}),
+                 400, "VALIDATION_ERROR")
+    # Bodies up to max_body_bytes reach the app (mod_fcgid's default limit is
+    # 128 KiB); larger ones get the app's 413 envelope, not a server page.
+    r = client.post(LOGIN, data=login_body(900 * 1024), headers={"Content-Type": "application/json"})
+    assert_error(r, 401, "AUTH_INVALID_CREDENTIALS")
+    r = client.post(LOGIN, data=login_body(1024 * 1024 + 1),
+                    headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_lighttpd_front(api):
+    _front_smoke(api)
+
+
+def test_apache_proxy_fcgi_front(apache_proxy_api):
+    _front_smoke(apache_proxy_api)
+
+
+def test_apache_fcgid_front(apache_fcgid_api):
+    _front_smoke(apache_fcgid_api)
+
+
+# ------------------------------------------- readiness (destructive, last)
+
+def _ready_status(api):
+    try:
+        r = api.get("/health/ready", timeout=1.0)
+    except Exception:  # noqa: BLE001 - a timeout counts as "no answer yet"
+        return None, None
+    return r.status_code, r
+
+
+def _wait_down(api, words, dep, budget=1.0):
+    """Polls until /health/ready answers 503 naming the dependency, within budget seconds."""
+    start = time.monotonic()
+    seen = []
+    while True:
+        status, r = _ready_status(api)
+        elapsed = time.monotonic() - start
+        seen.append((round(elapsed, 3), status))
+        if status == 503:
+            assert elapsed <= budget + 0.05, "503 came after %.2fs (budget %.1fs)" % (elapsed, budget)
+            body = assert_error(r, 503, "SERVICE_UNAVAILABLE", message_contains=words)
+            assert body["error"]["details"]["checks"][dep] == "down", body
+            return
+        if elapsed >= budget:
+            raise AssertionError("/health/ready did not answer 503 within %.1fs: %s" % (budget, seen))
+        time.sleep(0.05)
+
+
+def _wait_ready(api, timeout=30.0, consecutive=10):
+    """Polls until /health/ready answers 200 `consecutive` times in a row."""
+    deadline = time.monotonic() + timeout
+    streak, last = 0, None
+    while time.monotonic() < deadline:
+        status, r = _ready_status(api)
+        last = (status, r.text[:300] if r is not None else None)
+        streak = streak + 1 if status == 200 else 0
+        if streak >= consecutive:
+            return
+        time.sleep(0.1 if streak else 0.25)
+    raise AssertionError("/health/ready not 200 %d times in a row within %.0fs; last %s"
+                         % (consecutive, timeout, last))
+
+
+@pytest.mark.destructive
+def test_ready_tracks_mariadb(api, stack):
+    _wait_ready(api, consecutive=1)
+    try:
+        stack("mariadb-kill")
+        _wait_down(api, ("database", "mariadb"), "database")
+        # every worker sees it, not only the one that answered first
+        for _ in range(6):
+            status, r = _ready_status(api)
+            assert status == 503, "a worker still reports ready with MariaDB down: %s" % (
+                r.text if r is not None else "no answer")
+        # liveness does not depend on the database
+        assert_ok(api.get("/health"))
+    finally:
+        stack("mariadb-start")
+    _wait_ready(api, timeout=30.0)
+
+
+@pytest.mark.destructive
+def test_ready_tracks_memcached(api, stack):
+    _wait_ready(api, consecutive=1)
+    try:
+        stack("memcached-stop")
+        _wait_down(api, ("memcached", "cache"), "memcached")
+        for _ in range(6):
+            status, r = _ready_status(api)
+            assert status == 503, "a worker still reports ready with memcached down: %s" % (
+                r.text if r is not None else "no answer")
+        assert_ok(api.get("/health"))
+    finally:
+        stack("memcached-start")
+    _wait_ready(api, timeout=30.0)

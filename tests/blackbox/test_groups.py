@@ -1,0 +1,448 @@
+"""Groups (seed 002 /groups, seed 003 /chatrooms): creation and validation,
+details and lists, updates by role, members and roles, leaving and
+ownership hand-over, public joins, invitations with their limits and
+approvals, and the events every change writes to the outbox.
+"""
+
+import datetime
+import os
+import socket
+import configparser
+
+import pytest
+
+from conv_util import (GROUPS, add_member, create_group, events, last_event_id, missing_id,
+                       send)
+from parley_api import assert_error, assert_ok
+
+CHATROOMS = "/api/v1/chatrooms"
+
+
+def gurl(gid, tail=""):
+    return "%s/%s%s" % (GROUPS, gid, tail)
+
+
+# ------------------------------------------------------------- creation
+
+def test_create_group_owner_and_defaults(api, make_user, db):
+    a = make_user()
+    since = last_event_id(db)
+    g = create_group(api, a, title="Project Team", description="Discussion",
+                     cover="https://example.com/c.jpg", type="private")
+    assert g["title"] == g["name"] == "Project Team"
+    assert g["type"] == "PRIVATE" and g["isPrivate"] is True
+    assert g["role"] == g["userRole"] == "OWNER"
+    assert g["ownerId"] == a.id and g["createdBy"] == a.id
+    assert g["memberCount"] == 1 and g["maxMembers"] == 1000
+    assert g["settings"] == {"allowInvites": True, "messageRetentionDays": None,
+                             "autoSummaryEnabled": True, "summaryThreshold": 50}
+    assert [m["userId"] for m in g["members"]] == [a.id]
+    assert g["members"][0]["role"] == "OWNER" and g["members"][0]["isOnline"] is False
+    assert g["unreadCount"] == 0 and g["lastMessage"] is None
+    ev = events(db, "group:member:join", a.id, since)
+    assert len(ev) == 1 and ev[0]["target_kind"] == "USER"
+    assert ev[0]["payload"]["groupId"] == g["id"] and ev[0]["payload"]["role"] == "OWNER"
+
+
+def test_create_chatroom_seed003_spelling(api, make_user):
+    a, b = make_user(), make_user()
+    r = api.post(CHATROOMS, token=a.token, json={
+        "name": "General", "is_private": False, "max_members": 50,
+        "auto_summary_enabled": False, "summary_threshold": 80, "members": [b.id]})
+    g = assert_ok(r, 201)
+    assert g["title"] == "General" and g["type"] == "PUBLIC" and g["isPrivate"] is False
+    assert g["maxMembers"] == 50 and g["memberCount"] == 2
+    assert g["settings"]["autoSummaryEnabled"] is False
+    assert g["settings"]["summaryThreshold"] == 80
+    roles = {m["userId"]: m["role"] for m in g["members"]}
+    assert roles == {a.id: "OWNER", b.id: "MEMBER"}
+    # The alias reads the same group.
+    assert assert_ok(api.get("%s/%s" % (CHATROOMS, g["id"]), token=b.token))["id"] == g["id"]
+
+
+@pytest.mark.parametrize("body,field", [
+    ({}, "title"),
+    ({"title": ""}, "title"),
+    ({"title": "   "}, "title"),
+    ({"title": "x" * 101}, "title"),
+    ({"title": 5}, "title"),
+    ({"title": "ok", "description": "d" * 501}, "description"),
+    ({"title": "ok", "type": "OPEN"}, "type"),
+    ({"title": "ok", "type": "PUBLIC", "isPrivate": True}, "isPrivate"),
+    ({"title": "ok", "maxMembers": 1}, "maxMembers"),
+    ({"title": "ok", "maxMembers": 10001}, "maxMembers"),
+    ({"title": "ok", "cover": "javascript:alert(1)"}, "cover"),
+    ({"title": "ok", "settings": {"summaryThreshold": "many"}}, "summaryThreshold"),
+    ({"title": "ok", "settings": []}, "settings"),
+    ({"title": "ok", "members": ["not-an-id"]}, "members"),
+])
+def test_create_group_validation(api, make_user, body, field):
+    a = make_user()
+    body = assert_error(api.post(GROUPS, json=body, token=a.token), 400, "VALIDATION_ERROR")
+    assert field in body["error"]["details"]["fields"]
+
+
+def test_create_group_limits_are_characters(api, make_user):
+    a = make_user()
+    g = create_group(api, a, title="\u00e9" * 100, description="\u4e2d" * 500)
+    assert len(g["title"]) == 100
+
+
+def test_create_group_unknown_member(api, make_user):
+    a = make_user()
+    assert_error(api.post(GROUPS, json={"title": "x", "members": [missing_id()]}, token=a.token),
+                 404, "NOT_FOUND")
+
+
+def test_create_requires_auth_and_json(api, make_user):
+    a = make_user()
+    assert_error(api.post(GROUPS, json={"title": "x"}), 401, "UNAUTHORIZED")
+    assert_error(api.post(GROUPS, data="title=x", token=a.token,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}),
+                 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+# ------------------------------------------------------ reading groups
+
+def test_get_group_members_and_presence(api, make_user):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.read(os.environ.get("PARLEY_CONFIG", ""))
+    prefix = cp.get("memcached", "prefix", fallback="parley:")
+    host, port = os.environ["PARLEY_MEMCACHED"].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=2) as s:
+        key = prefix + "presence:" + b.id
+        s.sendall(("set %s 0 60 1\r\n1\r\n" % key).encode())
+        assert s.recv(100).startswith(b"STORED")
+    d = assert_ok(api.get(gurl(g["id"]), token=a.token))
+    members = {m["userId"]: m for m in d["members"]}
+    assert members[b.id]["isOnline"] is True and members[a.id]["isOnline"] is False
+    assert members[b.id]["role"] == "MEMBER" and members[b.id]["joinedAt"]
+    assert members[b.id]["username"] == b.username
+    assert d["userRole"] == "OWNER"
+    page = api.get(gurl(g["id"], "/members"), token=b.token, params={"limit": 1})
+    assert len(assert_ok(page)) == 1 and page.parley_json["pagination"]["total"] == 2
+    assert page.headers["X-Pagination-Total"] == "2"
+
+
+def test_non_member_gets_same_404(api, make_user):
+    a, c = make_user(), make_user()
+    g = create_group(api, a)
+    r1 = assert_error(api.get(gurl(g["id"]), token=c.token), 404, "NOT_FOUND")
+    r2 = assert_error(api.get(gurl(missing_id()), token=c.token), 404, "NOT_FOUND")
+    r3 = assert_error(api.get(gurl("not-a-uuid"), token=c.token), 404, "NOT_FOUND")
+    assert r1 == r2 == r3
+
+
+def test_list_my_groups(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    g1 = create_group(api, a, members=[b], title="Alpha")
+    g2 = create_group(api, b, title="Beta")
+    create_group(api, c, title="Gamma")
+    send(api, a, groupId=g1["id"], content="hello from a")
+    r = api.get(GROUPS, token=b.token)
+    items = assert_ok(r)
+    assert [g["id"] for g in items] == [g1["id"], g2["id"]]  # last activity first
+    assert items[0]["role"] == "MEMBER" and items[1]["role"] == "OWNER"
+    assert items[0]["unreadCount"] == 1 and items[0]["memberCount"] == 2
+    assert items[0]["lastMessage"]["content"] == "hello from a"
+    assert r.parley_json["pagination"]["total"] == 2
+    assert r.headers["X-Pagination-Total"] == "2"
+    found = assert_ok(api.get(CHATROOMS, token=b.token, params={"search": "alp"}))
+    assert [g["id"] for g in found] == [g1["id"]]
+
+
+# -------------------------------------------------------------- updates
+
+def test_update_by_role(api, make_user, db):
+    a, mod, mem = make_user(), make_user(), make_user()
+    g = create_group(api, a, members=[mem])
+    add_member(api, a, g["id"], mod, "MODERATOR")
+    since = last_event_id(db)
+    d = assert_ok(api.patch(gurl(g["id"]), json={"title": "Renamed", "settings": {
+        "allowInvites": False}}, token=mod.token))
+    assert d["title"] == "Renamed" and d["settings"]["allowInvites"] is False
+    assert d["settings"]["summaryThreshold"] == 50  # untouched keys stay
+    ev = events(db, "group:update", g["id"], since)
+    assert len(ev) == 1 and ev[0]["payload"]["title"] == "Renamed"
+    assert "role" not in ev[0]["payload"]
+    assert_error(api.patch(gurl(g["id"]), json={"title": "No"}, token=mem.token),
+                 403, "FORBIDDEN")
+    d = assert_ok(api.put("%s/%s" % (CHATROOMS, g["id"]), json={"name": "Via PUT",
+                                                               "is_private": False},
+                          token=a.token))
+    assert d["title"] == "Via PUT" and d["type"] == "PUBLIC"
+    assert_error(api.patch(gurl(g["id"]), json={"maxMembers": 2}, token=a.token), 400,
+                 "VALIDATION_ERROR")
+
+
+def test_delete_owner_only(api, make_user, db):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    assert_error(api.delete(gurl(g["id"]), token=b.token), 403, "CHATROOM_OWNER_REQUIRED")
+    since = last_event_id(db)
+    assert assert_ok(api.delete(gurl(g["id"]), token=a.token)) is None
+    ev = events(db, "group:delete", since=since)
+    assert {e["target_id"] for e in ev} == {a.id, b.id}
+    assert all(e["target_kind"] == "USER" for e in ev)
+    assert_error(api.get(gurl(g["id"]), token=a.token), 404, "NOT_FOUND")
+    assert_error(api.post("/api/v1/messages", json={"groupId": g["id"], "content": "x"},
+                          token=b.token), 404, "NOT_FOUND")
+    assert g["id"] not in [x["id"] for x in assert_ok(api.get(GROUPS, token=b.token))]
+
+
+# -------------------------------------------------------------- members
+
+def test_add_member_rules(api, make_user, db):
+    a, adm, b, c, d = (make_user() for _ in range(5))
+    g = create_group(api, a)
+    since = last_event_id(db)
+    m = add_member(api, a, g["id"], adm, "ADMIN")
+    assert m["userId"] == adm.id and m["role"] == "ADMIN"
+    ev = events(db, "group:member:join", since=since)
+    assert {(e["target_kind"], e["target_id"]) for e in ev} == {
+        ("CONVERSATION", g["id"]), ("USER", adm.id)}
+    assert ev[0]["payload"]["user"]["username"] == adm.username
+    assert ev[0]["payload"]["addedBy"] == a.id
+    # An admin adds members and moderators, not admins.
+    add_member(api, adm, g["id"], b)
+    assert_error(api.post(gurl(g["id"], "/members"), json={"userId": c.id, "role": "ADMIN"},
+                          token=adm.token), 403, "FORBIDDEN")
+    assert_error(api.post(gurl(g["id"], "/members"), json={"userId": c.id},
+                          token=b.token), 403, "FORBIDDEN")
+    assert_error(api.post(gurl(g["id"], "/members"), json={"userId": b.id},
+                          token=a.token), 409, "CONFLICT")
+    assert_error(api.post(gurl(g["id"], "/members"), json={"userId": missing_id()},
+                          token=a.token), 404, "NOT_FOUND")
+    assert_error(api.post(gurl(g["id"], "/members"), json={"userId": c.id, "role": "OWNER"},
+                          token=a.token), 400, "VALIDATION_ERROR")
+    assert_error(api.post(gurl(g["id"], "/members"), json={"role": "MEMBER"},
+                          token=a.token), 400, "VALIDATION_ERROR")
+    assert_error(api.post(gurl(g["id"], "/members"), json={"userId": c.id},
+                          token=d.token), 404, "NOT_FOUND")
+
+
+def test_max_members_enforced(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    g = create_group(api, a, maxMembers=2, type="PUBLIC")
+    add_member(api, a, g["id"], b)
+    assert_error(api.post(gurl(g["id"], "/members"), json={"userId": c.id}, token=a.token),
+                 409, "CHATROOM_FULL")
+    assert_error(api.post(gurl(g["id"], "/join"), token=c.token), 409, "CHATROOM_FULL")
+    assert_error(api.post(GROUPS, json={"title": "x", "maxMembers": 2,
+                                        "members": [b.id, c.id]}, token=a.token),
+                 400, "VALIDATION_ERROR")
+
+
+def test_remove_member_and_roles(api, make_user, db):
+    a, adm, b, c = (make_user() for _ in range(4))
+    g = create_group(api, a, members=[b, c])
+    add_member(api, a, g["id"], adm, "ADMIN")
+    assert_error(api.delete(gurl(g["id"], "/members/" + c.id), token=b.token), 403,
+                 "FORBIDDEN")
+    assert_error(api.delete(gurl(g["id"], "/members/" + a.id), token=adm.token), 403,
+                 "FORBIDDEN")
+    since = last_event_id(db)
+    assert assert_ok(api.delete(gurl(g["id"], "/members/" + c.id), token=adm.token)) is None
+    ev = events(db, "group:member:leave", since=since)
+    assert {(e["target_kind"], e["target_id"]) for e in ev} == {
+        ("CONVERSATION", g["id"]), ("USER", c.id)}
+    assert ev[0]["payload"]["reason"] == "removed" and ev[0]["payload"]["removedBy"] == adm.id
+    assert_error(api.get(gurl(g["id"]), token=c.token), 404, "NOT_FOUND")
+    assert_error(api.delete(gurl(g["id"], "/members/" + c.id), token=a.token), 404,
+                 "NOT_FOUND")
+    # Roles: admins manage lower roles; only the owner grants ADMIN.
+    m = assert_ok(api.patch(gurl(g["id"], "/members/" + b.id), json={"role": "moderator"},
+                            token=adm.token))
+    assert m["role"] == "MODERATOR"
+    assert_error(api.patch(gurl(g["id"], "/members/" + b.id), json={"role": "ADMIN"},
+                           token=adm.token), 403, "FORBIDDEN")
+    assert_error(api.patch(gurl(g["id"], "/members/" + b.id), json={"role": "KING"},
+                           token=a.token), 400, "VALIDATION_ERROR")
+    assert_error(api.patch(gurl(g["id"], "/members/" + a.id), json={"role": "MEMBER"},
+                           token=a.token), 400, "VALIDATION_ERROR")
+    # Handing over ownership.
+    since = last_event_id(db)
+    m = assert_ok(api.patch(gurl(g["id"], "/members/" + b.id), json={"role": "OWNER"},
+                            token=a.token))
+    assert m["role"] == "OWNER"
+    d = assert_ok(api.get(gurl(g["id"]), token=a.token))
+    assert d["userRole"] == "ADMIN" and d["ownerId"] == b.id
+    ev = events(db, "group:member:update", g["id"], since)
+    assert {(e["payload"]["userId"], e["payload"]["role"]) for e in ev} == {
+        (b.id, "OWNER"), (a.id, "ADMIN")}
+
+
+def test_leave_hands_over_ownership(api, make_user, db):
+    a, b, adm, c = (make_user() for _ in range(4))
+    g = create_group(api, a, members=[b])
+    add_member(api, a, g["id"], adm, "ADMIN")
+    add_member(api, a, g["id"], c)
+    since = last_event_id(db)
+    d = assert_ok(api.post(gurl(g["id"], "/leave"), token=a.token))
+    assert d == {"newOwnerId": adm.id}   # the oldest admin, not the oldest member
+    assert assert_ok(api.get(gurl(g["id"]), token=adm.token))["userRole"] == "OWNER"
+    ev = events(db, "group:member:leave", since=since)
+    assert {e["target_id"] for e in ev} == {g["id"], a.id}
+    assert ev[0]["payload"]["reason"] == "left" and ev[0]["payload"]["newOwnerId"] == adm.id
+    assert_error(api.post(gurl(g["id"], "/leave"), token=a.token), 404, "NOT_FOUND")
+    # Without admins the oldest member inherits.
+    assert assert_ok(api.post("%s/%s/leave" % (CHATROOMS, g["id"]), token=adm.token)) == {
+        "newOwnerId": b.id}
+    # A member leaving hands nothing over; the last one deletes the group.
+    assert assert_ok(api.delete(gurl(g["id"], "/members/" + c.id), token=c.token)) is None
+    since = last_event_id(db)
+    assert assert_ok(api.post(gurl(g["id"], "/leave"), token=b.token)) == {"newOwnerId": None}
+    assert events(db, "group:delete", b.id, since)
+    assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
+
+
+def test_join_public_group_only(api, make_user, db):
+    a, b = make_user(), make_user()
+    pub = create_group(api, a, type="PUBLIC")
+    priv = create_group(api, a, type="PRIVATE")
+    secret = create_group(api, a, type="SECRET")
+    since = last_event_id(db)
+    d = assert_ok(api.post(gurl(pub["id"], "/join"), token=b.token))
+    assert d["userRole"] == "MEMBER" and d["memberCount"] == 2
+    assert events(db, "group:member:join", b.id, since)
+    assert assert_ok(api.post(gurl(pub["id"], "/join"), token=b.token))["memberCount"] == 2
+    for g in (priv, secret):
+        assert_error(api.post(gurl(g["id"], "/join"), token=b.token), 404, "NOT_FOUND")
+    assert_error(api.post(gurl(missing_id(), "/join"), token=b.token), 404, "NOT_FOUND")
+
+
+def test_joiner_does_not_inherit_unread_history(api, make_user):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, type="PUBLIC")
+    for i in range(3):
+        send(api, a, groupId=g["id"], content="before %d" % i)
+    assert assert_ok(api.post(gurl(g["id"], "/join"), token=b.token))["unreadCount"] == 0
+    send(api, a, groupId=g["id"], content="after")
+    assert assert_ok(api.get(gurl(g["id"]), token=b.token))["unreadCount"] == 1
+
+
+# ---------------------------------------------------------- invitations
+
+def test_invitation_lifecycle(api, make_user, db, parley_env):
+    a, b, c, d = (make_user() for _ in range(4))
+    g = create_group(api, a)
+    inv = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token,
+                             json={"maxUses": 2, "expiresInHours": 48, "title": "For friends"}),
+                    201)
+    assert inv["maxUses"] == 2 and inv["currentUses"] == 0 and inv["isActive"] is True
+    assert inv["inviteCode"] == inv["code"] and len(inv["code"]) == 16
+    assert inv["inviteUrl"] == parley_env["PARLEY_URL"] + "/join/" + inv["code"]
+    exp = datetime.datetime.fromisoformat(inv["expiresAt"].replace("Z", "+00:00"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(hours=47) < exp - now < datetime.timedelta(hours=49)
+    since = last_event_id(db)
+    joined = assert_ok(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=b.token))
+    assert joined["id"] == g["id"] and joined["userRole"] == "MEMBER"
+    ev = events(db, "group:member:join", since=since)
+    assert {e["target_id"] for e in ev} == {g["id"], b.id}
+    assert ev[0]["payload"]["via"] == "invite"
+    # Joining again uses nothing; the seed 003 spelling works too.
+    assert assert_ok(api.post("%s/join/%s" % (CHATROOMS, inv["code"]), token=b.token))["id"] \
+        == g["id"]
+    assert_ok(api.post("%s/join/%s" % (CHATROOMS, inv["code"]), token=c.token))
+    listed = assert_ok(api.get(gurl(g["id"], "/invitations"), token=a.token))
+    assert listed[0]["id"] == inv["id"] and listed[0]["currentUses"] == 2
+    assert listed[0]["isActive"] is False
+    # Used up.
+    assert_error(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=d.token), 400,
+                 "CHATROOM_INVITE_INVALID")
+
+
+def test_invalid_codes_look_alike(api, make_user, db):
+    a, b = make_user(), make_user()
+    g = create_group(api, a)
+    revoked = assert_ok(api.post(gurl(g["id"], "/invite"), token=a.token), 201)
+    r = assert_ok(api.delete(gurl(g["id"], "/invitations/" + revoked["id"]), token=a.token))
+    assert r["revokedAt"] and r["isActive"] is False
+    expired = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token), 201)
+    with db.cursor() as cur:
+        cur.execute("UPDATE invitations SET expires_at = NOW(3) - INTERVAL 1 SECOND"
+                    " WHERE id = %s", (expired["id"],))
+    deleted_group = create_group(api, a)
+    gone = assert_ok(api.post(gurl(deleted_group["id"], "/invitations"), token=a.token), 201)
+    assert_ok(api.delete(gurl(deleted_group["id"]), token=a.token))
+    bodies = [assert_error(api.post("%s/join/%s" % (GROUPS, code), token=b.token), 400,
+                           "CHATROOM_INVITE_INVALID")
+              for code in (revoked["code"], expired["code"], gone["code"], "nosuchcode123",
+                           "bad code!")]
+    assert all(x == bodies[0] for x in bodies)
+    assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
+
+
+def test_invitation_input_and_permissions(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    for body in ({"maxUses": 0}, {"maxUses": "two"}, {"expiresInHours": 0},
+                 {"expiresInHours": 24, "expireDate": "2030-01-01T00:00:00Z"},
+                 {"expireDate": "2000-01-01T00:00:00Z"}, {"expireDate": "soon"},
+                 {"requireApproval": "yes"}):
+        assert_error(api.post(gurl(g["id"], "/invitations"), json=body, token=a.token), 400,
+                     "VALIDATION_ERROR")
+    forever = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token,
+                                 json={"maxUses": None, "expiresInHours": None}), 201)
+    assert forever["maxUses"] is None and forever["expiresAt"] is None
+    # Members may invite while allowInvites is on, and see only their own.
+    mine = assert_ok(api.post(gurl(g["id"], "/invitations"), token=b.token), 201)
+    assert [i["id"] for i in assert_ok(api.get(gurl(g["id"], "/invitations"),
+                                               token=b.token))] == [mine["id"]]
+    assert_error(api.delete(gurl(g["id"], "/invitations/" + forever["id"]), token=b.token),
+                 403, "FORBIDDEN")
+    assert_ok(api.patch(gurl(g["id"]), json={"settings": {"allowInvites": False}},
+                        token=a.token))
+    assert_error(api.post(gurl(g["id"], "/invitations"), token=b.token), 403, "FORBIDDEN")
+    # Non-members: 404 on every invitation endpoint.
+    assert_error(api.post(gurl(g["id"], "/invitations"), token=c.token), 404, "NOT_FOUND")
+    assert_error(api.get(gurl(g["id"], "/invitations"), token=c.token), 404, "NOT_FOUND")
+    assert_error(api.delete(gurl(g["id"], "/invitations/" + mine["id"]), token=c.token), 404,
+                 "NOT_FOUND")
+    assert_error(api.delete(gurl(g["id"], "/invitations/" + missing_id()), token=a.token), 404,
+                 "NOT_FOUND")
+
+
+def test_invitation_limits(api, make_user):
+    """Seed 000: at most 30 invitations per group per day, and a cap on
+    active ones ([groups] max_active_invites, default 20)."""
+    a = make_user()
+    g = create_group(api, a)
+    made = [assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token), 201)
+            for _ in range(20)]
+    assert_error(api.post(gurl(g["id"], "/invitations"), token=a.token), 403,
+                 "MAX_INVITES_REACHED")
+    for inv in made:
+        assert_ok(api.delete(gurl(g["id"], "/invitations/" + inv["id"]), token=a.token))
+    for _ in range(10):
+        assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token), 201)
+    body = assert_error(api.post(gurl(g["id"], "/invitations"), token=a.token), 429,
+                        "RATE_LIMIT_EXCEEDED")
+    assert 0 < body["retryAfter"] <= 86400
+
+
+def test_invitation_requiring_approval(api, make_user, db):
+    a, b, c = make_user(), make_user(), make_user()
+    g = create_group(api, a)
+    inv = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token,
+                             json={"requireApproval": True, "maxUses": 5}), 201)
+    p = assert_ok(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=b.token), 202)
+    assert p["status"] == "PENDING" and p["groupId"] == g["id"]
+    assert_ok(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=c.token), 202)
+    assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
+    reqs = assert_ok(api.get(gurl(g["id"], "/join-requests"), token=a.token))
+    assert [r["userId"] for r in reqs] == [b.id, c.id]
+    assert reqs[0]["user"]["username"] == b.username
+    since = last_event_id(db)
+    m = assert_ok(api.post(gurl(g["id"], "/join-requests/%s/approve" % b.id), token=a.token))
+    assert m["userId"] == b.id and m["role"] == "MEMBER"
+    assert events(db, "group:member:join", b.id, since)
+    assert assert_ok(api.delete(gurl(g["id"], "/join-requests/" + c.id), token=a.token)) is None
+    assert_error(api.get(gurl(g["id"]), token=c.token), 404, "NOT_FOUND")
+    assert assert_ok(api.get(gurl(g["id"], "/join-requests"), token=a.token)) == []
+    assert_error(api.get(gurl(g["id"], "/join-requests"), token=b.token), 403, "FORBIDDEN")
+    assert_error(api.delete(gurl(g["id"], "/join-requests/" + c.id), token=a.token), 404,
+                 "NOT_FOUND")

@@ -1,0 +1,560 @@
+"""Messages: sending to groups and users (DMs made on first use), content
+and envelope validation, idempotent retries (also racing), reading,
+editing with history, deleting to tombstones, receipts and unread counts,
+reactions, threads, history pages with cursors and filters, the
+conversation list, and the outbox rows every change writes.
+"""
+
+import concurrent.futures
+import datetime
+import threading
+import uuid
+
+import pytest
+
+from conv_util import (CONVERSATIONS, GROUPS, MESSAGES, add_member, create_group, events,
+                       history, last_event_id, missing_id, send)
+from parley_api import assert_error, assert_ok
+
+THUMBS = "\U0001F44D"
+HEART = "\u2764\ufe0f"
+
+
+def murl(mid, tail=""):
+    return "%s/%s%s" % (MESSAGES, mid, tail)
+
+
+def count_rows(db, sql, *args):
+    with db.cursor() as c:
+        c.execute(sql, args)
+        return list(c.fetchone().values())[0]
+
+
+# -------------------------------------------------------------- sending
+
+def test_send_to_group_and_event(api, make_user, db):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    since = last_event_id(db)
+    m = send(api, a, groupId=g["id"], content="Hello, group!", type="text",
+             metadata={"mentions": [b.id], "attachments": [{"url": "/media/x.png"}]})
+    assert m["conversationId"] == m["groupId"] == g["id"] and m["receiverId"] is None
+    assert m["senderId"] == a.id and m["sender"]["username"] == a.username
+    assert m["sender"]["displayName"] == a.displayName
+    assert m["content"] == "Hello, group!" and m["type"] == "TEXT" and m["status"] == "SENT"
+    assert m["attachments"] == [{"url": "/media/x.png"}]
+    assert m["metadata"]["mentions"] == [b.id]
+    assert m["reactions"] == [] and m["deleted"] is False and m["editedAt"] is None
+    assert m["isEncrypted"] is False and m["replyTo"] is None and m["parentId"] is None
+    ev = events(db, "message:received", since=since)
+    assert len(ev) == 1
+    assert ev[0]["target_kind"] == "CONVERSATION" and ev[0]["target_id"] == g["id"]
+    assert ev[0]["payload"]["id"] == m["id"] and ev[0]["payload"]["content"] == "Hello, group!"
+    assert ev[0]["payload"]["conversationId"] == g["id"]
+    got = assert_ok(api.get(murl(m["id"]), token=b.token))
+    assert got["content"] == "Hello, group!" and got["createdAt"] == m["createdAt"]
+
+
+def test_direct_message_creates_conversation_once(api, make_user, db):
+    a, b = make_user(), make_user()
+    since = last_event_id(db)
+    m1 = send(api, a, receiverId=b.id, content="hi b")
+    m2 = send(api, b, receiver_id=a.id, content="hi a")
+    assert m1["conversationId"] == m2["conversationId"]
+    assert m1["groupId"] is None and m1["receiverId"] == b.id and m2["receiverId"] == a.id
+    created = events(db, "conversation:created", since=since)
+    assert {(e["target_id"], e["payload"]["peerId"]) for e in created} == {
+        (a.id, b.id), (b.id, a.id)}
+    assert all(e["payload"]["kind"] == "DIRECT" for e in created)
+    ev = events(db, "message:received", m1["conversationId"], since)
+    assert [e["payload"]["id"] for e in ev] == [m1["id"], m2["id"]]
+    # conversationId addressing works for DMs too.
+    m3 = send(api, a, conversationId=m1["conversationId"], content="again")
+    assert m3["receiverId"] == b.id
+
+
+def test_direct_conversation_race(api, make_user, db):
+    """Two first messages racing from both sides make one conversation."""
+    a, b = make_user(), make_user()
+    barrier = threading.Barrier(8)
+
+    def one(i):
+        u, peer = (a, b) if i % 2 == 0 else (b, a)
+        barrier.wait()
+        return api.post(MESSAGES, token=u.token, json={"receiverId": peer.id,
+                                                       "content": "race %d" % i})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        rs = list(ex.map(one, range(8)))
+    convs = {assert_ok(r, 201)["conversationId"] for r in rs}
+    assert len(convs) == 1
+    key = ":".join(sorted([a.id, b.id]))
+    assert count_rows(db, "SELECT COUNT(*) FROM conversations WHERE direct_key = %s", key) == 1
+
+
+@pytest.mark.parametrize("body,field,code", [
+    ({"content": ""}, "content", "VALIDATION_ERROR"),
+    ({"content": "  \n\t "}, "content", "VALIDATION_ERROR"),
+    ({"content": "x" * 5001}, "content", "MESSAGE_TOO_LONG"),
+    ({"content": 12}, "content", "VALIDATION_ERROR"),
+    ({}, "content", "VALIDATION_ERROR"),
+    ({"content": "hi", "type": "SYSTEM"}, "type", "VALIDATION_ERROR"),
+    ({"content": "hi", "type": "GIF"}, "type", "VALIDATION_ERROR"),
+    ({"content": "hi", "metadata": "x"}, "metadata", "VALIDATION_ERROR"),
+    ({"content": "hi", "metadata": {"mentions": ["nope"]}}, "metadata", "VALIDATION_ERROR"),
+    ({"content": "hi", "metadata": {"blob": "x" * 9000}}, "metadata", "VALIDATION_ERROR"),
+    ({"content": "hi", "clientId": "x" * 129}, "clientId", "VALIDATION_ERROR"),
+    ({"content": "hi", "parentId": "nope"}, "parentId", "VALIDATION_ERROR"),
+    ({"content": {"encryptedData": "abc"}}, "content", "VALIDATION_ERROR"),
+    ({"content": {"encryptedData": "a b", "iv": "x", "keyVersion": 1}}, "content",
+     "VALIDATION_ERROR"),
+])
+def test_send_validation(api, make_user, body, field, code):
+    a = make_user()
+    g = create_group(api, a)
+    body = dict(body, groupId=g["id"])
+    r = assert_error(api.post(MESSAGES, json=body, token=a.token), 400, code)
+    assert field in r["error"]["details"]["fields"]
+
+
+def test_send_targets(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    g = create_group(api, a)
+    for body in ({"content": "x"}, {"content": "x", "groupId": g["id"], "receiverId": b.id},
+                 {"content": "x", "receiverId": "not-an-id"},
+                 {"content": "x", "receiverId": a.id}):
+        assert_error(api.post(MESSAGES, json=body, token=a.token), 400, "VALIDATION_ERROR")
+    # Missing and foreign conversations look the same.
+    r1 = assert_error(api.post(MESSAGES, json={"groupId": g["id"], "content": "x"},
+                               token=c.token), 404, "NOT_FOUND")
+    r2 = assert_error(api.post(MESSAGES, json={"groupId": missing_id(), "content": "x"},
+                               token=c.token), 404, "NOT_FOUND")
+    assert r1 == r2
+    assert_error(api.post(MESSAGES, json={"receiverId": missing_id(), "content": "x"},
+                          token=c.token), 404, "NOT_FOUND")
+    # A DM id is not a group.
+    dm = send(api, a, receiverId=b.id)
+    assert_error(api.post(MESSAGES, json={"groupId": dm["conversationId"], "content": "x"},
+                          token=a.token), 404, "NOT_FOUND")
+
+
+def test_length_is_counted_in_characters(api, make_user):
+    a = make_user()
+    g = create_group(api, a)
+    m = send(api, a, groupId=g["id"], content="\U0001F600" * 5000)
+    assert len(m["content"]) == 5000
+    assert_error(api.post(MESSAGES, json={"groupId": g["id"], "content": "\u00e9" * 5001},
+                          token=a.token), 400, "MESSAGE_TOO_LONG")
+
+
+def test_failed_send_writes_nothing(api, make_user, db):
+    a, c = make_user(), make_user()
+    g = create_group(api, a)
+    since = last_event_id(db)
+    n = count_rows(db, "SELECT COUNT(*) FROM messages")
+    assert_error(api.post(MESSAGES, json={"groupId": g["id"], "content": "intruder"},
+                          token=c.token), 404, "NOT_FOUND")
+    assert count_rows(db, "SELECT COUNT(*) FROM messages WHERE content = 'intruder'") == 0
+    assert events(db, "message:received", g["id"], since) == []
+    assert count_rows(db, "SELECT COUNT(*) FROM messages") >= n
+
+
+def test_encrypted_envelope_is_opaque(api, make_user, db):
+    a, b = make_user(), make_user()
+    env = {"encrypted_data": "U2VjcmV0IG1lc3NhZ2U=", "iv": "AAECAwQFBgcICQoL", "key_version": 3}
+    m = send(api, a, receiverId=b.id, content=env)
+    assert m["isEncrypted"] is True
+    assert m["content"] == {"encryptedData": env["encrypted_data"], "iv": env["iv"],
+                            "keyVersion": 3}
+    got = assert_ok(api.get(murl(m["id"]), token=b.token))
+    assert got["content"] == m["content"]
+    with db.cursor() as c:
+        c.execute("SELECT content, encrypted FROM messages WHERE id = %s", (m["id"],))
+        row = c.fetchone()
+    assert row["content"] is None and "U2VjcmV0" in row["encrypted"]
+    # Editing keeps the form.
+    assert_error(api.patch(murl(m["id"]), json={"content": "plain now"}, token=a.token), 400,
+                 "VALIDATION_ERROR")
+    e = assert_ok(api.patch(murl(m["id"]), token=a.token, json={"content": {
+        "encryptedData": "bmV3", "iv": "AAEC", "keyVersion": 4}}))
+    assert e["content"]["keyVersion"] == 4 and e["editedAt"]
+
+
+# ---------------------------------------------------------- idempotency
+
+def test_client_id_retry_returns_original(api, make_user, db):
+    a = make_user()
+    g = create_group(api, a)
+    since = last_event_id(db)
+    r1 = api.post(MESSAGES, token=a.token, json={"groupId": g["id"], "content": "once",
+                                                 "clientId": "c-1"})
+    r2 = api.post(MESSAGES, token=a.token, json={"groupId": g["id"], "content": "once",
+                                                 "client_id": "c-1"})
+    m1, m2 = assert_ok(r1, 201), assert_ok(r2, 201)
+    assert m1["id"] == m2["id"] and m2["clientId"] == "c-1"
+    assert r2.headers.get("Idempotent-Replayed") == "true"
+    assert "Idempotent-Replayed" not in r1.headers
+    assert len(events(db, "message:received", g["id"], since)) == 1
+    # Another sender may use the same clientId.
+    b = make_user()
+    add_member(api, a, g["id"], b)
+    assert send(api, b, groupId=g["id"], clientId="c-1")["id"] != m1["id"]
+
+
+def test_idempotency_key_header(api, make_user, db):
+    a = make_user()
+    g = create_group(api, a)
+    h = {"Idempotency-Key": "key-" + uuid.uuid4().hex}
+    m1 = send(api, a, headers=h, groupId=g["id"], content="header once")
+    m2 = send(api, a, headers=h, groupId=g["id"], content="header once")
+    assert m1["id"] == m2["id"]
+    assert count_rows(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = %s",
+                      g["id"]) == 1
+    assert_error(api.post(MESSAGES, json={"groupId": g["id"], "content": "x"}, token=a.token,
+                          headers={"Idempotency-Key": "bad key"}), 400, "VALIDATION_ERROR")
+
+
+def test_racing_retries_make_one_message(api, make_user, db):
+    a = make_user()
+    g = create_group(api, a)
+    barrier = threading.Barrier(10)
+    key = "race-" + uuid.uuid4().hex
+
+    def one(i):
+        barrier.wait()
+        return api.post(MESSAGES, token=a.token, headers={"Idempotency-Key": key},
+                        json={"groupId": g["id"], "content": "racing", "clientId": key})
+
+    with concurrent.futures.ThreadPoolExecutor(10) as ex:
+        rs = list(ex.map(one, range(10)))
+    ids = {assert_ok(r, 201)["id"] for r in rs}
+    assert len(ids) == 1
+    assert count_rows(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = %s",
+                      g["id"]) == 1
+    assert len(events(db, "message:received", g["id"])) == 1
+
+
+# ------------------------------------------------------- edit and delete
+
+def test_edit_own_only_with_history(api, make_user, db):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    m = send(api, a, groupId=g["id"], content="first")
+    since = last_event_id(db)
+    e = assert_ok(api.patch(murl(m["id"]), json={"content": "second"}, token=a.token))
+    assert e["content"] == "second" and e["editedAt"] and e["id"] == m["id"]
+    assert_ok(api.patch(murl(m["id"]), json={"content": "third"}, token=a.token))
+    versions = assert_ok(api.get(murl(m["id"], "/history"), token=b.token))
+    assert [v["content"] for v in versions] == ["first", "second"]
+    assert versions[0]["validFrom"] == m["createdAt"]
+    ev = events(db, "message:edit", g["id"], since)
+    assert [x["payload"]["content"] for x in ev] == ["second", "third"]
+    assert_error(api.patch(murl(m["id"]), json={"content": "hijack"}, token=b.token), 403,
+                 "MESSAGE_EDIT_DENIED")
+    assert_error(api.patch(murl(m["id"]), json={"content": ""}, token=a.token), 400,
+                 "VALIDATION_ERROR")
+    assert_error(api.patch(murl(m["id"]), json={}, token=a.token), 400, "VALIDATION_ERROR")
+
+
+def test_delete_rules_and_tombstone(api, make_user, db):
+    a, mod, b = make_user(), make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    add_member(api, a, g["id"], mod, "MODERATOR")
+    m1 = send(api, b, groupId=g["id"], content="by b")
+    m2 = send(api, a, groupId=g["id"], content="by owner")
+    assert_error(api.delete(murl(m2["id"]), token=b.token), 403, "MESSAGE_DELETE_DENIED")
+    since = last_event_id(db)
+    d = assert_ok(api.delete(murl(m1["id"]), token=mod.token))
+    assert d["deleted"] is True and d["deletedBy"] == mod.id and d["deletedAt"]
+    ev = events(db, "message:delete", g["id"], since)
+    assert len(ev) == 1 and ev[0]["payload"]["messageId"] == m1["id"]
+    t = assert_ok(api.get(murl(m1["id"]), token=b.token))
+    assert t["deleted"] is True and t["content"] is None and t["metadata"] == {}
+    assert t["deletedAt"]
+    # Again: same answer, no second event; a tombstone cannot be edited.
+    assert assert_ok(api.delete(murl(m1["id"]), token=b.token))["deleted"] is True
+    assert len(events(db, "message:delete", g["id"], since)) == 1
+    assert_error(api.patch(murl(m1["id"]), json={"content": "x"}, token=b.token), 403,
+                 "MESSAGE_EDIT_DENIED")
+    assert assert_ok(api.delete(murl(m2["id"]), token=a.token))["deleted"] is True
+    # In a DM nobody deletes the other's messages.
+    dm = send(api, a, receiverId=b.id, content="mine")
+    assert_error(api.delete(murl(dm["id"]), token=b.token), 403, "MESSAGE_DELETE_DENIED")
+
+
+# ------------------------------------------------------------- receipts
+
+def test_direct_receipts_and_unread(api, make_user, db):
+    a, b = make_user(), make_user()
+    m1 = send(api, a, receiverId=b.id, content="one")
+    m2 = send(api, a, receiverId=b.id, content="two")
+    cid = m1["conversationId"]
+    convs = assert_ok(api.get(CONVERSATIONS, token=b.token))
+    assert convs[0]["id"] == cid and convs[0]["unreadCount"] == 2
+    assert convs[0]["peer"]["id"] == a.id and convs[0]["kind"] == "DIRECT"
+    since = last_event_id(db)
+    r = assert_ok(api.post(murl(m1["id"], "/delivered"), token=b.token))
+    assert r == {"id": m1["id"], "messageId": m1["id"], "conversationId": cid,
+                 "userId": b.id, "status": "DELIVERED"}
+    assert assert_ok(api.get(murl(m1["id"]), token=a.token))["status"] == "DELIVERED"
+    assert assert_ok(api.get(murl(m2["id"]), token=a.token))["status"] == "SENT"
+    ev = events(db, "message:status", since=since)
+    assert len(ev) == 1 and ev[0]["target_id"] == cid
+    assert ev[0]["payload"]["status"] == "DELIVERED" and ev[0]["payload"]["userId"] == b.id
+    # Seen implies delivered, and covers everything before it.
+    assert assert_ok(api.post(murl(m2["id"], "/seen"), token=b.token))["status"] == "SEEN"
+    assert assert_ok(api.get(murl(m1["id"]), token=a.token))["status"] == "SEEN"
+    assert assert_ok(api.get(murl(m2["id"]), token=b.token))["status"] == "SEEN"
+    assert assert_ok(api.get(CONVERSATIONS, token=b.token))[0]["unreadCount"] == 0
+    assert assert_ok(api.get(CONVERSATIONS, token=b.token, params={"unread": "true"})) == []
+    # Going backwards changes nothing and announces nothing.
+    since = last_event_id(db)
+    assert assert_ok(api.post(murl(m1["id"], "/delivered"), token=b.token))["status"] == "SEEN"
+    assert events(db, "message:status", since=since) == []
+    # The sender's own receipts do not make their messages seen.
+    m3 = send(api, a, receiverId=b.id, content="three")
+    assert_ok(api.post(murl(m3["id"], "/seen"), token=a.token))
+    assert assert_ok(api.get(murl(m3["id"]), token=a.token))["status"] == "SENT"
+    assert len(assert_ok(api.get(CONVERSATIONS, token=b.token, params={"unread": "true"}))) == 1
+
+
+def test_group_status_is_lowest_of_others(api, make_user, db):
+    a, b, c = make_user(), make_user(), make_user()
+    g = create_group(api, a, members=[b, c])
+    m = send(api, a, groupId=g["id"], content="to all")
+    since = last_event_id(db)
+    assert_ok(api.post(murl(m["id"], "/seen"), token=b.token))
+    assert assert_ok(api.get(murl(m["id"]), token=a.token))["status"] == "SENT"
+    ev = events(db, "message:status", since=since)
+    assert {(e["target_kind"], e["target_id"]) for e in ev} == {("USER", b.id), ("USER", a.id)}
+    assert_ok(api.post(murl(m["id"], "/delivered"), token=c.token))
+    assert assert_ok(api.get(murl(m["id"]), token=a.token))["status"] == "DELIVERED"
+    assert_ok(api.post(murl(m["id"], "/seen"), token=c.token))
+    assert assert_ok(api.get(murl(m["id"]), token=a.token))["status"] == "SEEN"
+    assert assert_ok(api.get(GROUPS, token=c.token))[0]["unreadCount"] == 0
+    msgs, _ = history(api, a, "%s/%s/messages" % (GROUPS, g["id"]), status="SEEN")
+    assert [x["id"] for x in msgs] == [m["id"]]
+    assert history(api, a, "%s/%s/messages" % (GROUPS, g["id"]), status="SENT")[0] == []
+
+
+def test_receipts_need_membership(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    m = send(api, a, receiverId=b.id)
+    for what in ("/delivered", "/seen"):
+        assert_error(api.post(murl(m["id"], what), token=c.token), 404, "NOT_FOUND")
+        assert_error(api.post(murl(missing_id(), what), token=c.token), 404, "NOT_FOUND")
+
+
+# ------------------------------------------------------------ reactions
+
+def test_reactions(api, make_user, db):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    m = send(api, a, groupId=g["id"])
+    since = last_event_id(db)
+    r = assert_ok(api.post(murl(m["id"], "/react"), json={"emoji": THUMBS}, token=a.token))
+    assert r["action"] == "add"
+    assert r["reactions"] == [{"emoji": THUMBS, "count": 1, "reacted": True, "userIds": [a.id]}]
+    r = assert_ok(api.post(murl(m["id"], "/react"), json={"emoji": THUMBS}, token=a.token))
+    assert r["reactions"][0]["count"] == 1     # one of each emoji per user
+    assert_ok(api.post(murl(m["id"], "/react"), json={"emoji": THUMBS}, token=b.token))
+    assert_ok(api.post(murl(m["id"], "/react"), json={"emoji": HEART}, token=b.token))
+    got = assert_ok(api.get(murl(m["id"]), token=a.token))
+    assert [(x["emoji"], x["count"], x["reacted"]) for x in got["reactions"]] == [
+        (THUMBS, 2, True), (HEART, 1, False)]
+    ev = events(db, "message:react", g["id"], since)
+    assert len(ev) == 3 and ev[-1]["payload"]["emoji"] == HEART
+    assert ev[-1]["payload"]["userId"] == b.id and ev[-1]["payload"]["action"] == "add"
+    r = assert_ok(api.delete(murl(m["id"], "/react"), json={"emoji": THUMBS}, token=a.token))
+    assert r["action"] == "remove"
+    assert [(x["emoji"], x["count"]) for x in r["reactions"]] == [(THUMBS, 1), (HEART, 1)]
+    r = assert_ok(api.delete(murl(m["id"], "/react"), params={"emoji": HEART}, token=b.token))
+    assert [x["emoji"] for x in r["reactions"]] == [THUMBS]
+    assert len(events(db, "message:react", g["id"], since)) == 5
+
+
+@pytest.mark.parametrize("emoji", ["a", "1", ":+1:", " ", "", THUMBS * 9, "\u202e" + THUMBS,
+                                   "\U0001F44D\n", "caf\u00e9"])
+def test_reaction_emoji_is_validated(api, make_user, emoji):
+    a = make_user()
+    m = send(api, a, groupId=create_group(api, a)["id"])
+    assert_error(api.post(murl(m["id"], "/react"), json={"emoji": emoji}, token=a.token), 400,
+                 "VALIDATION_ERROR")
+
+
+def test_reaction_rules(api, make_user):
+    a, c = make_user(), make_user()
+    m = send(api, a, groupId=create_group(api, a)["id"])
+    assert_error(api.post(murl(m["id"], "/react"), json={"emoji": THUMBS}, token=c.token), 404,
+                 "NOT_FOUND")
+    assert_error(api.post(murl(m["id"], "/react"), json={}, token=a.token), 400,
+                 "VALIDATION_ERROR")
+    assert_ok(api.post(murl(m["id"], "/react"), json={"emoji": "1\ufe0f\u20e3"}, token=a.token))
+    assert_ok(api.delete(murl(m["id"]), token=a.token))
+    assert_error(api.post(murl(m["id"], "/react"), json={"emoji": THUMBS}, token=a.token), 409,
+                 "CONFLICT")
+
+
+# -------------------------------------------------------------- threads
+
+def test_threads_and_reply_to(api, make_user):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    root = send(api, a, groupId=g["id"], content="root")
+    r1 = send(api, b, groupId=g["id"], content="reply 1", parentId=root["id"])
+    r2 = send(api, a, groupId=g["id"], content="reply 2", parent_id=r1["id"])
+    assert r1["parentId"] == root["id"] and r1["replyTo"]["id"] == root["id"]
+    assert r1["replyTo"]["content"] == "root"
+    assert r2["parentId"] == root["id"]            # threads are one level deep
+    assert r2["replyTo"]["id"] == r1["id"]
+    quote = send(api, b, groupId=g["id"], content="quoting",
+                 metadata={"replyTo": root["id"]})
+    assert quote["parentId"] is None and quote["replyTo"]["id"] == root["id"]
+    assert assert_ok(api.get(murl(root["id"]), token=b.token))["replyCount"] == 2
+    thread, page = history(api, b, MESSAGES, conversationId=g["id"], parentId=root["id"])
+    assert [m["id"] for m in thread] == [r2["id"], r1["id"]] and page["total"] == 2
+    other = create_group(api, a)
+    foreign = send(api, a, groupId=other["id"])
+    assert_error(api.post(MESSAGES, json={"groupId": g["id"], "content": "x",
+                                          "parentId": foreign["id"]}, token=a.token),
+                 400, "VALIDATION_ERROR")
+    assert_error(api.post(MESSAGES, json={"groupId": g["id"], "content": "x",
+                                          "replyTo": missing_id()}, token=a.token),
+                 400, "VALIDATION_ERROR")
+
+
+# -------------------------------------------------------------- history
+
+@pytest.fixture
+def thirty(api, make_user):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    ids = []
+    for i in range(30):
+        u = a if i % 2 == 0 else b
+        ids.append(send(api, u, groupId=g["id"], content="msg %02d" % i,
+                        type="IMAGE" if i % 10 == 0 else "TEXT")["id"])
+    return a, b, g, ids
+
+
+def test_history_pages_and_cursors(api, thirty):
+    a, b, g, ids = thirty
+    path = "%s/group/%s" % (MESSAGES, g["id"])
+    r = api.get(path, token=b.token, params={"limit": 10})
+    page1 = assert_ok(r)
+    p = r.parley_json["pagination"]
+    assert [m["id"] for m in page1] == ids[::-1][:10]
+    assert p["total"] == 30 and p["totalPages"] == 3 and p["hasMore"] is True
+    assert p["nextCursor"] == ids[20] and r.headers["X-Pagination-Total"] == "30"
+    page2, p2 = history(api, b, path, limit=10, before=p["nextCursor"])
+    assert [m["id"] for m in page2] == ids[::-1][10:20] and p2["total"] == 20
+    page3, p3 = history(api, b, path, limit=10, before=p2["nextCursor"])
+    assert [m["id"] for m in page3] == ids[::-1][20:] and "nextCursor" not in p3
+    assert p3["hasMore"] is False
+    # after: ascending from the cursor.
+    newer, pa = history(api, b, path, limit=5, after=ids[24])
+    assert [m["id"] for m in newer] == ids[25:] and pa["total"] == 5
+    # page/limit without a cursor.
+    second, _ = history(api, b, path, limit=10, page=2)
+    assert [m["id"] for m in second] == ids[::-1][10:20]
+    # A timestamp cursor.
+    created = assert_ok(api.get(murl(ids[5]), token=a.token))["createdAt"]
+    older, _ = history(api, b, path, before=created, limit=100)
+    assert set(m["id"] for m in older) <= set(ids[:6]) and ids[4] in [m["id"] for m in older]
+    for bad in ("yesterday", "0193b7a4-6c2e-4d10-9f3a-2b1c4d5e6f70", "' OR 1=1"):
+        assert_error(api.get(path, token=b.token, params={"before": bad}), 400,
+                     "VALIDATION_ERROR")
+
+
+def test_history_filters_and_aliases(api, thirty):
+    a, b, g, ids = thirty
+    images, p = history(api, a, "%s/%s/messages" % (GROUPS, g["id"]), type="image")
+    assert [m["id"] for m in images] == [ids[20], ids[10], ids[0]] and p["total"] == 3
+    same, _ = history(api, a, "/api/v1/chatrooms/%s/messages" % g["id"], type="IMAGE")
+    assert [m["id"] for m in same] == [m["id"] for m in images]
+    via_q, _ = history(api, a, MESSAGES, conversation_id=g["id"], type="IMAGE")
+    assert [m["id"] for m in via_q] == [m["id"] for m in images]
+    future = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+              ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert history(api, a, MESSAGES, conversationId=g["id"], **{"from": future})[0] == []
+    everything, p = history(api, a, MESSAGES, conversationId=g["id"], to=future, limit=100)
+    assert len(everything) == 30
+    for params in ({"type": "GIF"}, {"status": "READ"}, {"from": "soon"}, {"order": "up"},
+                   {"parentId": "x"}):
+        assert_error(api.get(MESSAGES, token=a.token, params=dict(params, conversationId=g["id"])),
+                     400, "VALIDATION_ERROR")
+    assert_error(api.get(MESSAGES, token=a.token), 400, "VALIDATION_ERROR")
+
+
+def test_history_is_members_only(api, thirty, make_user):
+    a, b, g, ids = thirty
+    c = make_user()
+    for path in ("%s/group/%s" % (MESSAGES, g["id"]), "%s/%s/messages" % (GROUPS, g["id"])):
+        r1 = assert_error(api.get(path, token=c.token), 404, "NOT_FOUND")
+        r2 = assert_error(api.get(path.replace(g["id"], missing_id()), token=c.token), 404,
+                          "NOT_FOUND")
+        assert r1 == r2
+    assert_error(api.get(MESSAGES, token=c.token, params={"conversationId": g["id"]}), 404,
+                 "NOT_FOUND")
+    # Removed members lose access at once, cached pages included.
+    path = "%s/group/%s" % (MESSAGES, g["id"])
+    assert_ok(api.get(path, token=b.token))
+    assert_ok(api.get(path, token=b.token))
+    assert_ok(api.delete("%s/%s/members/%s" % (GROUPS, g["id"], b.id), token=a.token))
+    assert_error(api.get(path, token=b.token), 404, "NOT_FOUND")
+    assert_error(api.get(murl(ids[0]), token=b.token), 404, "NOT_FOUND")
+
+
+def test_cached_history_sees_changes(api, thirty):
+    a, b, g, ids = thirty
+    path = "%s/group/%s" % (MESSAGES, g["id"])
+    first, _ = history(api, b, path, limit=5)
+    again, _ = history(api, b, path, limit=5)
+    assert first == again
+    new = send(api, a, groupId=g["id"], content="fresh")
+    after, p = history(api, b, path, limit=5)
+    assert after[0]["id"] == new["id"] and p["total"] == 31
+    assert_ok(api.patch(murl(new["id"]), json={"content": "fresh, edited"}, token=a.token))
+    assert history(api, b, path, limit=5)[0][0]["content"] == "fresh, edited"
+    assert_ok(api.post(murl(new["id"], "/react"), json={"emoji": THUMBS}, token=b.token))
+    assert history(api, b, path, limit=5)[0][0]["reactions"][0]["reacted"] is True
+    assert history(api, a, path, limit=5)[0][0]["reactions"][0]["reacted"] is False
+    assert_ok(api.post(murl(new["id"], "/seen"), token=b.token))
+    assert history(api, a, path, limit=5)[0][0]["status"] == "SEEN"
+    assert_ok(api.delete(murl(new["id"]), token=a.token))
+    assert history(api, b, path, limit=5)[0][0]["deleted"] is True
+
+
+def test_direct_history(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    assert history(api, a, "%s/direct/%s" % (MESSAGES, b.id))[0] == []
+    m1 = send(api, a, receiverId=b.id, content="1")
+    m2 = send(api, b, receiverId=a.id, content="2")
+    msgs, p = history(api, b, "%s/direct/%s" % (MESSAGES, a.id))
+    assert [m["id"] for m in msgs] == [m2["id"], m1["id"]] and p["total"] == 2
+    assert history(api, c, "%s/direct/%s" % (MESSAGES, a.id))[0] == []
+    assert_error(api.get("%s/direct/%s" % (MESSAGES, "nope"), token=a.token), 404, "NOT_FOUND")
+
+
+# -------------------------------------------------------- conversations
+
+def test_conversation_list(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    g = create_group(api, a, members=[b], title="Team chat")
+    dm = send(api, b, receiverId=a.id, content="dm first")
+    send(api, b, groupId=g["id"], content="group later")
+    r = api.get(CONVERSATIONS, token=a.token)
+    items = assert_ok(r)
+    assert [x["id"] for x in items] == [g["id"], dm["conversationId"]]
+    assert items[0]["kind"] == "GROUP" and items[0]["title"] == "Team chat"
+    assert items[0]["lastMessage"]["content"] == "group later"
+    assert items[0]["unreadCount"] == 1 and items[0]["role"] == "OWNER"
+    assert items[1]["kind"] == "DIRECT" and items[1]["peer"]["username"] == b.username
+    assert items[1]["title"] == b.displayName
+    assert r.parley_json["pagination"]["total"] == 2
+    assert [x["id"] for x in assert_ok(api.get(CONVERSATIONS, token=a.token,
+                                               params={"kind": "direct"}))] == [dm["conversationId"]]
+    assert assert_ok(api.get(CONVERSATIONS, token=c.token)) == []
+    assert_error(api.get(CONVERSATIONS, token=a.token, params={"unread": "maybe"}), 400,
+                 "VALIDATION_ERROR")
+    assert_error(api.get(CONVERSATIONS), 401, "UNAUTHORIZED")

@@ -1,0 +1,123 @@
+"""Message search (MariaDB FULLTEXT): only over the caller's conversations,
+relevance, matched terms and context, filters, sanitised queries, and
+seed 003's POST /chatrooms/{id}/search.
+"""
+
+import datetime
+
+import pytest
+
+from conv_util import MESSAGES, create_group, missing_id, send
+from parley_api import assert_error, assert_ok
+
+SEARCH = MESSAGES + "/search"
+
+
+@pytest.fixture
+def corpus(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    g = create_group(api, a, members=[b], title="Search team")
+    other = create_group(api, c, title="Elsewhere")
+    m = {
+        "plan": send(api, a, groupId=g["id"], content="Quarterly planning meeting tomorrow"),
+        "lunch": send(api, b, groupId=g["id"], content="Lunch plans for Friday, anyone?"),
+        "img": send(api, b, groupId=g["id"], content="planning board photo", type="IMAGE"),
+        "dm": send(api, a, receiverId=b.id, content="private planning notes"),
+        "foreign": send(api, c, groupId=other["id"], content="planning in another group"),
+        "enc": send(api, a, groupId=g["id"], content={"encryptedData": "cGxhbm5pbmc=",
+                                                        "iv": "AAAA", "keyVersion": 1}),
+    }
+    gone = send(api, a, groupId=g["id"], content="planning that was deleted")
+    assert_ok(api.delete("%s/%s" % (MESSAGES, gone["id"]), token=a.token))
+    return a, b, c, g, other, m
+
+
+def ids(items):
+    return {x["id"] for x in items}
+
+
+def test_search_only_my_conversations(api, corpus):
+    a, b, c, g, other, m = corpus
+    r = api.get(SEARCH, token=b.token, params={"query": "planning"})
+    items = assert_ok(r)
+    assert ids(items) == {m["plan"]["id"], m["img"]["id"], m["dm"]["id"]}
+    assert r.parley_json["pagination"]["total"] == 3
+    hit = next(x for x in items if x["id"] == m["plan"]["id"])
+    assert hit["relevanceScore"] > 0 and hit["matchedTerms"] == ["planning"]
+    assert hit["context"] == {"before": "Quarterly ", "match": "planning",
+                              "after": " meeting tomorrow"}
+    assert hit["sender"]["id"] == a.id and hit["content"] == m["plan"]["content"]
+    assert ids(assert_ok(api.get(SEARCH, token=c.token, params={"q": "planning"}))) == {
+        m["foreign"]["id"]}
+
+
+def test_words_are_prefixes_and_all_required(api, corpus):
+    a, b, c, g, other, m = corpus
+    assert ids(assert_ok(api.get(SEARCH, token=a.token, params={"query": "plan"}))) == {
+        m["plan"]["id"], m["lunch"]["id"], m["img"]["id"], m["dm"]["id"]}
+    both = assert_ok(api.get(SEARCH, token=a.token, params={"query": "planning meeting"}))
+    assert ids(both) == {m["plan"]["id"]}
+    assert sorted(both[0]["matchedTerms"]) == ["meeting", "planning"]
+    assert assert_ok(api.get(SEARCH, token=a.token, params={"query": "planning lunch"})) == []
+    # Case and operators do not matter; short and common words are ignored.
+    q = '+PLANNING -"the" (meeting*) @@ ~< a of'
+    assert ids(assert_ok(api.get(SEARCH, token=a.token, params={"query": q}))) == {
+        m["plan"]["id"]}
+
+
+def test_filters(api, corpus):
+    a, b, c, g, other, m = corpus
+    in_group = assert_ok(api.get(SEARCH, token=a.token, params={"query": "planning",
+                                                                 "groupId": g["id"]}))
+    assert ids(in_group) == {m["plan"]["id"], m["img"]["id"]}
+    by_b = assert_ok(api.get(SEARCH, token=a.token, params={"query": "plan", "userId": b.id}))
+    assert ids(by_b) == {m["lunch"]["id"], m["img"]["id"]}
+    images = assert_ok(api.get(SEARCH, token=a.token, params={"query": "planning",
+                                                               "type": "image"}))
+    assert ids(images) == {m["img"]["id"]}
+    future = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+              ).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert assert_ok(api.get(SEARCH, token=a.token, params={"query": "planning",
+                                                             "from": future})) == []
+    assert len(assert_ok(api.get(SEARCH, token=a.token, params={"query": "planning",
+                                                                 "to": future}))) == 3
+    page = api.get(SEARCH, token=a.token, params={"query": "planning", "limit": 1, "page": 2})
+    assert len(assert_ok(page)) == 1 and page.parley_json["pagination"]["total"] == 3
+    # A conversation the caller is not in: the same 404 as one that does not exist.
+    r1 = assert_error(api.get(SEARCH, token=a.token, params={"query": "planning",
+                                                              "groupId": other["id"]}),
+                      404, "NOT_FOUND")
+    r2 = assert_error(api.get(SEARCH, token=a.token, params={"query": "planning",
+                                                              "groupId": missing_id()}),
+                      404, "NOT_FOUND")
+    assert r1 == r2
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"query": ""}, {"query": "a an of"}, {"query": "++--**"}, {"query": "x" * 201},
+    {"query": "planning", "type": "GIF"}, {"query": "planning", "from": "later"},
+    {"query": "planning", "userId": "me"},
+])
+def test_bad_queries(api, make_user, params):
+    a = make_user()
+    assert_error(api.get(SEARCH, token=a.token, params=params), 400, "VALIDATION_ERROR")
+
+
+def test_room_search_seed003(api, corpus):
+    a, b, c, g, other, m = corpus
+    r = assert_ok(api.post("/api/v1/chatrooms/%s/search" % g["id"], token=b.token,
+                           json={"query": "planning", "limit": 10}))
+    assert r["totalResults"] == 2 and r["searchTimeMs"] >= 0
+    assert {x["message"]["id"] for x in r["results"]} == {m["plan"]["id"], m["img"]["id"]}
+    first = r["results"][0]
+    assert first["relevanceScore"] > 0 and first["matchedTerms"] == ["planning"]
+    assert first["context"]["match"].lower() == "planning"
+    r = assert_ok(api.post("%s/%s/search" % ("/api/v1/groups", g["id"]), token=b.token,
+                           json={"query": "planning", "message_type": "image"}))
+    assert [x["message"]["id"] for x in r["results"]] == [m["img"]["id"]]
+    assert_error(api.post("/api/v1/chatrooms/%s/search" % g["id"], token=c.token,
+                          json={"query": "planning"}), 404, "NOT_FOUND")
+    assert_error(api.post("/api/v1/chatrooms/%s/search" % g["id"], token=b.token,
+                          json={"limit": 5}), 400, "VALIDATION_ERROR")
+    assert_error(api.post("/api/v1/chatrooms/%s/search" % g["id"], token=b.token,
+                          json={"query": "planning", "limit": "ten"}), 400, "VALIDATION_ERROR")

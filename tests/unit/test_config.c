@@ -1,0 +1,133 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/parley-test-config-XXXXXX";
+
+static const char *
+write_file(const char *name, const char *text)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void
+test_defaults_and_values(void)
+{
+	struct config c;
+	char err[256] = "";
+	char path[512];
+
+	config_init(&c);
+	CHECK(c.threads == 8);
+	CHECK(c.access_log == 1);
+	CHECK_STR(c.db_name, "parley");
+	snprintf(path, sizeof(path), "%s", write_file("parley.conf",
+	    "[server]\nthreads = 4\naccess_log = no\nbase_path = /chat\n"
+	    "; comment\n[database]\nname = other\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == 0);
+	CHECK(c.threads == 4);
+	CHECK(c.access_log == 0);
+	CHECK_STR(c.base_path, "/chat");
+	CHECK_STR(c.db_name, "other");
+	config_release(&c);
+}
+
+static void
+test_conf_d_overrides(void)
+{
+	struct config c;
+	char err[256] = "";
+	char path[512], sub[600];
+
+	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	mkdir(sub, 0700);
+	snprintf(path, sizeof(path), "%s", write_file("parley.conf",
+	    "[server]\nthreads = 4\n"));
+	write_file("conf.d/10-a.conf", "[server]\nthreads = 6\n");
+	write_file("conf.d/20-b.conf", "[memcached]\ntimeout_ms = 20\n");
+	config_init(&c);
+	CHECK(config_load(&c, path, err, sizeof(err)) == 0);
+	CHECK(c.threads == 6);
+	CHECK(c.mc_timeout_ms == 20);
+	config_release(&c);
+	unlink(write_file("conf.d/10-a.conf", ""));
+	unlink(write_file("conf.d/20-b.conf", ""));
+	rmdir(sub);
+}
+
+static void
+test_errors_name_the_key(void)
+{
+	struct config c;
+	char err[256] = "";
+	char path[512];
+
+	config_init(&c);
+	snprintf(path, sizeof(path), "%s", write_file("bad.conf",
+	    "[server]\nthreads = 4\nbase_pth = /x\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "base_pth") != NULL);
+	CHECK(strstr(err, ":3:") != NULL);
+
+	snprintf(path, sizeof(path), "%s", write_file("bad2.conf",
+	    "[server]\nthreads = lots\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "threads") != NULL);
+
+	snprintf(path, sizeof(path), "%s", write_file("bad3.conf",
+	    "[server]\nthreads = 100000\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+
+	snprintf(path, sizeof(path), "%s", write_file("bad4.conf",
+	    "[nosuch]\nkey = 1\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "nosuch") != NULL);
+
+	snprintf(path, sizeof(path), "%s", write_file("bad5.conf",
+	    "[server]\naccess_log = maybe\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+
+	CHECK(config_load(&c, "/nonexistent/parley.conf", err, sizeof(err)) == -1);
+	config_release(&c);
+}
+
+static void
+test_default_path(void)
+{
+	CHECK_STR(config_default_path("/x.conf"), "/x.conf");
+	setenv("PARLEY_CONFIG", "/env.conf", 1);
+	CHECK_STR(config_default_path(NULL), "/env.conf");
+	unsetenv("PARLEY_CONFIG");
+	CHECK(strstr(config_default_path(NULL), "parley/parley.conf") != NULL);
+}
+
+int
+main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	RUN(test_defaults_and_values);
+	RUN(test_conf_d_overrides);
+	RUN(test_errors_name_the_key);
+	RUN(test_default_path);
+	unlink(write_file("parley.conf", ""));
+	unlink(write_file("bad.conf", ""));
+	unlink(write_file("bad2.conf", ""));
+	unlink(write_file("bad3.conf", ""));
+	unlink(write_file("bad4.conf", ""));
+	unlink(write_file("bad5.conf", ""));
+	rmdir(dir);
+	return unit_done();
+}

@@ -1,0 +1,66 @@
+#include <string.h>
+
+#include "core/jsonx.h"
+#include "unit.h"
+
+static int
+parses(const char *s)
+{
+	json_t *v = NULL;
+	char err[200];
+	int rc = jsonx_parse(s, strlen(s), JSONX_MAX_DEPTH, &v, err, sizeof(err));
+
+	json_decref(v);
+	return rc == 0;
+}
+
+static void
+test_parse(void)
+{
+	char deep[200], ok[100];
+	json_t *v = NULL;
+	char err[200];
+
+	CHECK(parses("{\"a\":1}"));
+	CHECK(parses("[1,2]"));
+	CHECK(!parses(""));
+	CHECK(!parses("{"));
+	CHECK(!parses("{\"a\":1,\"a\":2}"));
+	CHECK(jsonx_parse("{\"a\":1,\"a\":2}", 13, 32, &v, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "duplicate") != NULL);
+	CHECK(jsonx_parse("{\"a\":\0}", 7, 32, &v, err, sizeof(err)) == -1);
+	memset(deep, '[', 40);
+	memset(deep + 40, ']', 40);
+	deep[80] = '\0';
+	CHECK(!parses(deep));
+	memset(ok, '[', 32);
+	memset(ok + 32, ']', 32);
+	ok[64] = '\0';
+	CHECK(parses(ok));
+	/* Brackets inside strings do not count. */
+	CHECK(jsonx_depth("{\"a\":\"[[[[[\\\"[[[\"}", 18, 2) == 1);
+	CHECK(!parses("{\"a\":\"\xff\"}")); /* invalid UTF-8 */
+}
+
+static void
+test_fields(void)
+{
+	json_t *o = json_pack("{s:s,s:i}", "display_name", "Ann", "n", 3);
+
+	CHECK_STR(jsonx_str(o, "displayName", "display_name"), "Ann");
+	CHECK(jsonx_str(o, "n", NULL) == NULL);
+	CHECK(jsonx_field(o, "missing", NULL) == NULL);
+	jsonx_set_time(o, "t", "2025-01-02 03:04:05.678");
+	CHECK_STR(json_string_value(json_object_get(o, "t")), "2025-01-02T03:04:05.678Z");
+	jsonx_set_time(o, "u", NULL);
+	CHECK(json_is_null(json_object_get(o, "u")));
+	json_decref(o);
+}
+
+int
+main(void)
+{
+	RUN(test_parse);
+	RUN(test_fields);
+	return unit_done();
+}

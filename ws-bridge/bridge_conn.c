@@ -1,0 +1,329 @@
+/*
+ * bridge_conn.c - one client connection and its bounded send queue.
+ *
+ * A struct conn outlives its socket while jobs still point at it (refs):
+ * lws holds one reference until LWS_CALLBACK_CLOSED, each job in flight
+ * another. The send queue is a ring of shared frames, allocated only while
+ * something is queued so idle connections cost no queue memory. It is
+ * bounded by [bridge] send_queue: a full queue drops ephemeral frames
+ * (typing, presence) first, then disconnects the slow consumer, which can
+ * come back with ?since= and lose nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "core/config.h"
+#include "core/strbuf.h"
+#include "core/xalloc.h"
+#include "core/banned.h"
+
+/* lws 4.1's private LWS_WRITE_CLOSE (the public enum leaves 4 for it). */
+#define WRITE_CLOSE ((enum lws_write_protocol)4)
+
+struct conn *conns_all;
+
+struct conn *
+conn_new(struct lws *wsi)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->wsi = wsi;
+	c->refs = 1;
+	c->state = CS_NEW;
+	c->since = -1;
+	c->last_rx_ms = bridge_now_ms();
+	c->tokens = bridge.cfg->bridge_events_per_minute * 1000;
+	c->tokens_ms = c->last_rx_ms;
+	c->anext = conns_all;
+	if (conns_all)
+		conns_all->aprev = c;
+	conns_all = c;
+	bridge.nconns++;
+	return c;
+}
+
+static void
+queue_clear(struct conn *c)
+{
+	while (c->qlen) {
+		frame_unref(c->q[c->qhead]);
+		c->qhead = (c->qhead + 1) % c->qcap;
+		c->qlen--;
+	}
+	free(c->q);
+	c->q = NULL;
+	c->qcap = c->qhead = 0;
+}
+
+void
+conn_closed(struct conn *c)
+{
+	struct buser *u = c->user;
+
+	c->wsi = NULL;
+	c->state = CS_CLOSED;
+	queue_clear(c);
+	free(c->rx);
+	c->rx = NULL;
+	free(c->token);
+	c->token = NULL;
+	if (c->aprev)
+		c->aprev->anext = c->anext;
+	else if (conns_all == c)
+		conns_all = c->anext;
+	if (c->anext)
+		c->anext->aprev = c->aprev;
+	c->anext = c->aprev = NULL;
+	bridge.nconns--;
+	if (!u)
+		return;
+	if (c->uprev)
+		c->uprev->unext = c->unext;
+	else
+		u->conns = c->unext;
+	if (c->unext)
+		c->unext->uprev = c->uprev;
+	c->user = NULL;
+	u->nconns--;
+	bridge.nauthed--;
+	if (u->nconns == 0)
+		typing_user_gone(u);
+	presence_disconnect(u, c->counted);
+	c->counted = 0;
+	if (u->nconns == 0 && !u->rooms_job)
+		users_remove(u);
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->refs)
+		return;
+	free(c->muted);
+	free(c);
+}
+
+static void
+queue_push(struct conn *c, struct frame *f)
+{
+	if (c->qlen == c->qcap) {
+		uint32_t cap = c->qcap ? c->qcap * 2 : 8;
+		struct frame **q = xmalloc(cap * sizeof(*q));
+
+		for (uint32_t i = 0; i < c->qlen; i++)
+			q[i] = c->q[(c->qhead + i) % c->qcap];
+		free(c->q);
+		c->q = q;
+		c->qcap = cap;
+		c->qhead = 0;
+	}
+	c->q[(c->qhead + c->qlen) % c->qcap] = frame_ref(f);
+	if (c->qlen++ == 0)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* Drops the oldest queued ephemeral frame; 0 if there was none. */
+static int
+drop_ephemeral(struct conn *c)
+{
+	for (uint32_t i = 0; i < c->qlen; i++) {
+		uint32_t at = (c->qhead + i) % c->qcap;
+
+		if (!c->q[at]->ephemeral)
+			continue;
+		frame_unref(c->q[at]);
+		for (; i + 1 < c->qlen; i++) {
+			uint32_t to = (c->qhead + i) % c->qcap;
+
+			c->q[to] = c->q[(to + 1) % c->qcap];
+		}
+		c->qlen--;
+		return 1;
+	}
+	return 0;
+}
+
+int
+conn_send(struct conn *c, struct frame *f)
+{
+	if (!c->wsi || c->closing)
+		return -1;
+	if (c->qlen >= bridge.cfg->bridge_send_queue) {
+		if (f->ephemeral || !drop_ephemeral(c)) {
+			if (f->ephemeral) {
+				bmetrics_count(BM_DROPS_EPHEMERAL, 1);
+				return -1;
+			}
+			bmetrics_count(BM_SLOW_CONSUMERS, 1);
+			conn_kill(c);
+			return -1;
+		}
+		bmetrics_count(BM_DROPS_EPHEMERAL, 1);
+	}
+	queue_push(c, f);
+	return 0;
+}
+
+int
+conn_send_replay(struct conn *c, struct frame *f)
+{
+	if (!c->wsi || c->closing || c->qlen >= 65000)
+		return -1;
+	queue_push(c, f);
+	bmetrics_count(BM_REPLAY_FRAMES, 1);
+	return 0;
+}
+
+void
+conn_send_text(struct conn *c, const char *text, size_t len)
+{
+	struct frame *f;
+
+	if (!c->wsi)
+		return;
+	/* Replies answer requests one at a time, but a client that floods
+	 * us with bad frames and never reads must not grow the queue. */
+	if (c->qlen >= 2 * (uint32_t)bridge.cfg->bridge_send_queue) {
+		bmetrics_count(BM_SLOW_CONSUMERS, 1);
+		conn_kill(c);
+		return;
+	}
+	f = frame_new(text, len, 0);
+	if (!c->closing)
+		queue_push(c, f);
+	frame_unref(f);
+}
+
+void
+conn_send_error(struct conn *c, const char *ack_json, const char *code,
+	const char *message, int retry_after)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_adds(&sb, "{\"type\":\"error\"");
+	if (ack_json)
+		strbuf_addf(&sb, ",\"ackId\":%s", ack_json);
+	strbuf_adds(&sb, ",\"code\":");
+	json_quote(&sb, code);
+	strbuf_adds(&sb, ",\"message\":");
+	json_quote(&sb, message ? message : code);
+	if (retry_after > 0)
+		strbuf_addf(&sb, ",\"retryAfter\":%d", retry_after);
+	strbuf_adds(&sb, ",\"data\":{\"code\":");
+	json_quote(&sb, code);
+	strbuf_adds(&sb, ",\"message\":");
+	json_quote(&sb, message ? message : code);
+	if (retry_after > 0)
+		strbuf_addf(&sb, ",\"retryAfter\":%d", retry_after);
+	strbuf_adds(&sb, "}}");
+	conn_send_text(c, sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
+int
+conn_write(struct conn *c)
+{
+	int64_t now = 0;
+
+	if (c->ping_due) {
+		/* lws reports no LWS_CALLBACK_RECEIVE_PONG for an empty pong,
+		 * so the ping carries a payload for the peer to echo. */
+		unsigned char ping[LWS_PRE + 8];
+
+		c->ping_due = 0;
+		c->ping_ms = bridge_now_ms();
+		memcpy(ping + LWS_PRE, &c->ping_ms, 8);
+		if (lws_write(c->wsi, ping + LWS_PRE, 8, LWS_WRITE_PING) < 0)
+			return -1;
+		if (lws_send_pipe_choked(c->wsi)) {
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
+	}
+	while (c->qlen) {
+		struct frame *f = c->q[c->qhead];
+
+		if (lws_write(c->wsi, frame_text(f), f->len, LWS_WRITE_TEXT) <
+		    (int)f->len)
+			return -1;
+		bmetrics_count(BM_FRAMES_OUT, 1);
+		bmetrics_count(BM_BYTES_OUT, f->len);
+		if (f->created_ms) {
+			if (!now)
+				now = bridge_now_ms();
+			bmetrics_lag(f->created_ms, now);
+		}
+		frame_unref(f);
+		c->qhead = (c->qhead + 1) % c->qcap;
+		c->qlen--;
+		if (lws_send_pipe_choked(c->wsi))
+			break;
+	}
+	if (c->qlen) {
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	/* Idle connections hold no queue memory. */
+	free(c->q);
+	c->q = NULL;
+	c->qcap = c->qhead = 0;
+	if (c->state == CS_REPLAYING)
+		replay_continue(c);
+	if (c->closing && c->qlen == 0) {
+		/* The close frame is written here rather than left to
+		 * lws_close_reason(): with the libuv loop lws 4.1 drops it. */
+		unsigned char frame[LWS_PRE + 2];
+
+		frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+		frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+		lws_write(c->wsi, frame + LWS_PRE, 2, WRITE_CLOSE);
+		return -1;
+	}
+	return 0;
+}
+
+void
+conn_close(struct conn *c, int code, const char *reason)
+{
+	if (!c->wsi || c->closing)
+		return;
+	c->closing = 1;
+	c->close_code = (uint16_t)code;
+	lws_callback_on_writable(c->wsi);
+	/* A peer that never reads must not keep us waiting. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+}
+
+void
+conn_kill(struct conn *c)
+{
+	if (!c->wsi)
+		return;
+	c->closing = 1;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+int
+conn_muted(const struct conn *c, const struct bid *conv)
+{
+	for (uint16_t i = 0; i < c->nmuted; i++)
+		if (bid_eq(&c->muted[i], conv))
+			return 1;
+	return 0;
+}
+
+void
+conn_mute(struct conn *c, const struct bid *conv, int on)
+{
+	for (uint16_t i = 0; i < c->nmuted; i++)
+		if (bid_eq(&c->muted[i], conv)) {
+			if (!on)
+				c->muted[i] = c->muted[--c->nmuted];
+			return;
+		}
+	if (!on || c->nmuted >= 1024)
+		return;
+	c->muted = xrealloc(c->muted, (c->nmuted + 1u) * sizeof(*c->muted));
+	c->muted[c->nmuted++] = *conv;
+}

@@ -1,0 +1,301 @@
+/*
+ * bridge_protocol.c - client frames and the action table (DESIGN §6).
+ *
+ * A client frame is a JSON object {"type": ..., "data": {...}, "ackId":
+ * ...}; seed 003's {"event": ...} spelling and its snake_case names are
+ * accepted too. Each type maps to one handler in actions[]; a handler
+ * answers with {"type":"ack","ackId":..,"data":..} or {"type":"error",
+ * "ackId":..,"data":{code,message,retryAfter?}}. Handlers that need the
+ * database hand the work to the pool (bridge_actions.c) and the connection
+ * reads nothing more until the answer, which keeps its actions in order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bridge.h"
+#include "core/config.h"
+#include "core/jsonx.h"
+#include "core/strbuf.h"
+#include "core/banned.h"
+
+#define MAX_ACK_ID 128
+
+enum {
+	F_NOAUTH = 1, /* allowed before authentication */
+	F_FREE = 2,   /* not counted against events_per_minute */
+};
+
+struct msgctx {
+	struct conn *c;
+	json_t *msg;       /* the whole frame */
+	json_t *data;      /* msg.data, or msg itself for flat frames */
+	const char *ack;   /* ackId as JSON text, or NULL */
+};
+
+typedef void action_fn(struct msgctx *m, int arg);
+
+struct action {
+	const char *type;
+	action_fn *fn;
+	int arg;
+	unsigned flags;
+};
+
+static action_fn act_auth, act_ping, act_resume, act_typing, act_group,
+    act_service;
+
+static const struct action actions[] = {
+	{ "auth", act_auth, 0, F_NOAUTH | F_FREE },
+	{ "ping", act_ping, 0, F_NOAUTH | F_FREE },
+	{ "resume", act_resume, 0, F_FREE },
+	{ "message:send", act_service, ACT_MESSAGE_SEND, 0 },
+	{ "message:edit", act_service, ACT_MESSAGE_EDIT, 0 },
+	{ "message:delete", act_service, ACT_MESSAGE_DELETE, 0 },
+	{ "message:delivered", act_service, ACT_MESSAGE_DELIVERED, 0 },
+	{ "message:seen", act_service, ACT_MESSAGE_SEEN, 0 },
+	{ "message:read", act_service, ACT_MESSAGE_SEEN, 0 },
+	{ "message:react", act_service, ACT_MESSAGE_REACT, 0 },
+	{ "typing:start", act_typing, 1, 0 },
+	{ "typing:stop", act_typing, 0, 0 },
+	{ "group:join", act_group, 1, 0 },
+	{ "group:leave", act_group, 0, 0 },
+	/* seed 003 spellings */
+	{ "send_message", act_service, ACT_MESSAGE_SEND, 0 },
+	{ "message_read", act_service, ACT_MESSAGE_SEEN, 0 },
+	{ "typing_start", act_typing, 1, 0 },
+	{ "typing_stop", act_typing, 0, 0 },
+	{ "join_chatroom", act_group, 1, 0 },
+	{ "leave_chatroom", act_group, 0, 0 },
+};
+
+void
+protocol_ack(struct conn *c, const char *ack_json, const char *type,
+	const char *data_json)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_adds(&sb, "{\"type\":");
+	json_quote(&sb, type ? type : "ack");
+	if (ack_json)
+		strbuf_addf(&sb, ",\"ackId\":%s", ack_json);
+	strbuf_adds(&sb, ",\"data\":");
+	strbuf_adds(&sb, data_json ? data_json : "{}");
+	strbuf_add(&sb, "}", 1);
+	conn_send_text(c, sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
+/* Spends one token of c's events-per-minute bucket; 0 or seconds to wait. */
+static int
+take_token(struct conn *c)
+{
+	int64_t per_min = bridge.cfg->bridge_events_per_minute;
+	int64_t now = bridge_now_ms(), cap = per_min * 1000;
+	/* tokens are kept in thousandths of an event */
+	int64_t t = c->tokens + (now - c->tokens_ms) * per_min / 60;
+	if (t > cap)
+		t = cap;
+	c->tokens_ms = now;
+	if (t < 1000) {
+		c->tokens = t;
+		return (int)((1000 - t) * 60 / (per_min * 1000)) + 1;
+	}
+	c->tokens = t - 1000;
+	return 0;
+}
+
+static void
+act_auth(struct msgctx *m, int arg)
+{
+	const char *token = jsonx_str(m->msg, "token", NULL);
+
+	if (!token)
+		token = jsonx_str(m->data, "token", NULL);
+	if (m->c->state != CS_NEW) {
+		conn_send_error(m->c, m->ack, "CONFLICT", "Already authenticated",
+		    0);
+		return;
+	}
+	if (!token || !*token || strlen(token) > 4096) {
+		conn_send_error(m->c, m->ack, "VALIDATION_ERROR",
+		    "auth needs a token", 0);
+		return;
+	}
+	auth_start(m->c, token, m->ack);
+}
+
+static void
+act_ping(struct msgctx *m, int arg)
+{
+	json_t *ts = jsonx_field(m->data, "timestamp", NULL);
+	char buf[256], t[32];
+	int n;
+
+	if (!ts)
+		ts = jsonx_field(m->msg, "timestamp", NULL);
+	if (json_is_integer(ts))
+		snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(ts));
+	else
+		snprintf(t, sizeof(t), "%lld", (long long)bridge_now_ms());
+	n = snprintf(buf, sizeof(buf), "{\"type\":\"pong\"%s%s,\"timestamp\":%s,"
+	    "\"data\":{\"timestamp\":%s,\"seq\":%lld}}", m->ack ? ",\"ackId\":" :
+	    "", m->ack ? m->ack : "", t, t, (long long)bridge.live_pos);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		conn_send_text(m->c, buf, (size_t)n);
+}
+
+static void
+act_resume(struct msgctx *m, int arg)
+{
+	json_t *since = jsonx_field(m->msg, "since", NULL);
+	char buf[96];
+
+	if (!since)
+		since = jsonx_field(m->data, "since", NULL);
+	if (!json_is_integer(since) || json_integer_value(since) < 0) {
+		conn_send_error(m->c, m->ack, "VALIDATION_ERROR",
+		    "resume needs since: the last seq received (0 or more)", 0);
+		return;
+	}
+	if (m->c->state != CS_LIVE && m->c->state != CS_REPLAYING) {
+		conn_send_error(m->c, m->ack, "CONFLICT",
+		    "Not ready to resume yet", 1);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "{\"since\":%lld}",
+	    (long long)json_integer_value(since));
+	protocol_ack(m->c, m->ack, NULL, buf);
+	replay_start(m->c, json_integer_value(since));
+}
+
+static void
+act_typing(struct msgctx *m, int start)
+{
+	const char *code = NULL, *message = NULL;
+
+	if (typing_update(m->c, m->data, start, &code, &message) != ST_OK) {
+		conn_send_error(m->c, m->ack, code, message, 0);
+		return;
+	}
+	if (m->ack)
+		protocol_ack(m->c, m->ack, NULL, NULL);
+}
+
+static const char *
+group_id(const json_t *data)
+{
+	static const char *const names[][2] = {
+		{ "groupId", "group_id" }, { "chatroomId", "chatroom_id" },
+		{ "conversationId", "conversation_id" },
+	};
+	const char *s;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((s = jsonx_str(data, names[i][0], names[i][1])))
+			return s;
+	return NULL;
+}
+
+static void
+act_group(struct msgctx *m, int join)
+{
+	const char *id = group_id(m->data);
+	struct bid conv;
+	char buf[128];
+
+	if (!id || bid_parse(id, &conv) == -1) {
+		conn_send_error(m->c, m->ack, "VALIDATION_ERROR",
+		    "groupId must be a group id", 0);
+		return;
+	}
+	if (!user_room(m->c->user, &conv)) {
+		if (join) {
+			/* Not known here: ask the groups service. */
+			actions_submit(m->c, ACT_GROUP_JOIN,
+			    json_incref(m->data), m->ack);
+			return;
+		}
+		conn_send_error(m->c, m->ack, "NOT_FOUND", "No such group", 0);
+		return;
+	}
+	conn_mute(m->c, &conv, !join);
+	snprintf(buf, sizeof(buf), "{\"groupId\":\"%s\",\"subscribed\":%s}", id,
+	    join ? "true" : "false");
+	protocol_ack(m->c, m->ack, NULL, buf);
+}
+
+static void
+act_service(struct msgctx *m, int action)
+{
+	actions_submit(m->c, action, json_incref(m->data), m->ack);
+}
+
+void
+protocol_handle(struct conn *c, const char *text, size_t len)
+{
+	struct msgctx m = { c, NULL, NULL, NULL };
+	char err[128], *ack = NULL;
+	const char *type;
+	json_t *ackv;
+	size_t i;
+	int wait;
+
+	bmetrics_count(BM_FRAMES_IN, 1);
+	if (jsonx_parse(text, len, 16, &m.msg, err, sizeof(err)) == -1 ||
+	    !json_is_object(m.msg)) {
+		conn_send_error(c, NULL, "INVALID_MESSAGE_FORMAT",
+		    m.msg ? "A frame must be a JSON object" : err, 0);
+		goto out;
+	}
+	ackv = json_object_get(m.msg, "ackId");
+	if (!ackv)
+		ackv = json_object_get(m.msg, "ack_id");
+	if (json_is_string(ackv) || json_is_integer(ackv)) {
+		ack = json_dumps(ackv, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (ack && strlen(ack) > MAX_ACK_ID) {
+			conn_send_error(c, NULL, "VALIDATION_ERROR",
+			    "ackId is too long", 0);
+			goto out;
+		}
+	} else if (ackv && !json_is_null(ackv)) {
+		conn_send_error(c, NULL, "VALIDATION_ERROR",
+		    "ackId must be a string or an integer", 0);
+		goto out;
+	}
+	m.ack = ack;
+	type = jsonx_str(m.msg, "type", "event");
+	m.data = json_object_get(m.msg, "data");
+	if (!m.data)
+		m.data = m.msg;
+	if (!type || !json_is_object(m.data)) {
+		conn_send_error(c, m.ack, "INVALID_MESSAGE_FORMAT",
+		    "A frame needs a string type and an object data", 0);
+		goto out;
+	}
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(actions[i].type, type) == 0)
+			break;
+	if (i == sizeof(actions) / sizeof(actions[0])) {
+		conn_send_error(c, m.ack, "INVALID_MESSAGE_FORMAT",
+		    "Unknown frame type", 0);
+		goto out;
+	}
+	if (!(actions[i].flags & F_NOAUTH) && !c->user) {
+		conn_send_error(c, m.ack, "UNAUTHORIZED",
+		    "Authenticate first: {\"type\":\"auth\",\"token\":...}", 0);
+		goto out;
+	}
+	if (!(actions[i].flags & F_FREE) && (wait = take_token(c)) > 0) {
+		bmetrics_count(BM_RATE_LIMITED, 1);
+		conn_send_error(c, m.ack, "RATE_LIMIT_EXCEEDED",
+		    "Too many events on this connection", wait);
+		goto out;
+	}
+	actions[i].fn(&m, actions[i].arg);
+out:
+	free(ack);
+	json_decref(m.msg);
+}

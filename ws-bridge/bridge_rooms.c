@@ -1,0 +1,303 @@
+/*
+ * bridge_rooms.c - who hears what (loop thread only).
+ *
+ * A user with a connection here has a struct buser holding its
+ * conversations (loaded from the database at its first connection, then
+ * kept current by membership events) and its connections. A conversation
+ * with a local member has a struct broom listing those users. Events for a
+ * user's personal room go to that user's connections; events for a
+ * conversation go to every local member's connections. Membership is per
+ * user; a connection can additionally mute a room (group:leave).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "core/xalloc.h"
+#include "core/banned.h"
+
+static struct bmap users;
+static struct bmap rooms;
+
+void
+rooms_init(void)
+{
+	bmap_init(&users);
+	bmap_init(&rooms);
+}
+
+void
+rooms_release(void)
+{
+	bmap_release(&users);
+	bmap_release(&rooms);
+}
+
+size_t
+users_count(void)
+{
+	return users.n;
+}
+
+size_t
+rooms_count(void)
+{
+	return rooms.n;
+}
+
+struct buser *
+users_get(const struct bid *id)
+{
+	return bmap_get(&users, id);
+}
+
+struct broom *
+rooms_get(const struct bid *id)
+{
+	return bmap_get(&rooms, id);
+}
+
+struct buser *
+users_add(const struct bid *id)
+{
+	struct buser *u = xcalloc(1, sizeof(*u));
+
+	u->id = *id;
+	u->state = US_LOADING;
+	bmap_put(&users, id, u);
+	return u;
+}
+
+static void
+room_add_user(struct broom *r, struct buser *u)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 4;
+		r->users = xrealloc(r->users, r->cap * sizeof(*r->users));
+	}
+	r->users[r->n++] = u;
+}
+
+static void
+room_remove_user(struct broom *r, struct buser *u)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->users[i] == u) {
+			r->users[i] = r->users[--r->n];
+			break;
+		}
+	if (r->n == 0) {
+		bmap_del(&rooms, &r->id);
+		free(r->users);
+		free(r);
+	}
+}
+
+struct user_room *
+user_room(struct buser *u, const struct bid *conv)
+{
+	for (uint32_t i = 0; i < u->nrooms; i++)
+		if (bid_eq(&u->rooms[i].room->id, conv))
+			return &u->rooms[i];
+	return NULL;
+}
+
+struct user_room *
+user_direct_with(struct buser *u, const struct bid *peer)
+{
+	for (uint32_t i = 0; i < u->nrooms; i++)
+		if (u->rooms[i].direct && bid_eq(&u->rooms[i].peer, peer))
+			return &u->rooms[i];
+	return NULL;
+}
+
+void
+user_join(struct buser *u, const struct bid *conv, int direct,
+	const struct bid *peer)
+{
+	struct broom *r;
+	struct user_room *ur = user_room(u, conv);
+
+	if (ur) {
+		if (direct && peer && !bid_is_zero(peer)) {
+			ur->direct = 1;
+			ur->peer = *peer;
+		}
+		return;
+	}
+	r = bmap_get(&rooms, conv);
+	if (!r) {
+		r = xcalloc(1, sizeof(*r));
+		r->id = *conv;
+		bmap_put(&rooms, conv, r);
+	}
+	room_add_user(r, u);
+	if (u->nrooms == u->caprooms) {
+		u->caprooms = u->caprooms ? u->caprooms * 2 : 4;
+		u->rooms = xrealloc(u->rooms, u->caprooms * sizeof(*u->rooms));
+	}
+	ur = &u->rooms[u->nrooms++];
+	memset(ur, 0, sizeof(*ur));
+	ur->room = r;
+	ur->direct = (uint8_t)(direct != 0);
+	if (direct && peer)
+		ur->peer = *peer;
+}
+
+void
+user_leave(struct buser *u, const struct bid *conv)
+{
+	struct user_room *ur = user_room(u, conv);
+
+	if (!ur)
+		return;
+	room_remove_user(ur->room, u);
+	*ur = u->rooms[--u->nrooms];
+}
+
+void
+user_set_rooms(struct buser *u, const struct room_row *rows, size_t n)
+{
+	while (u->nrooms)
+		user_leave(u, &u->rooms[0].room->id);
+	for (size_t i = 0; i < n; i++)
+		user_join(u, &rows[i].conv, rows[i].direct, &rows[i].peer);
+	u->state = US_READY;
+}
+
+void
+users_remove(struct buser *u)
+{
+	while (u->nrooms)
+		user_leave(u, &u->rooms[0].room->id);
+	bmap_del(&users, &u->id);
+	free(u->rooms);
+	free(u->typing);
+	free(u);
+}
+
+struct bid *
+user_room_ids(const struct buser *u, size_t *n)
+{
+	struct bid *ids = xmalloc((u->nrooms + 1) * sizeof(*ids));
+
+	for (uint32_t i = 0; i < u->nrooms; i++)
+		ids[i] = u->rooms[i].room->id;
+	*n = u->nrooms;
+	return ids;
+}
+
+void
+rooms_apply(const struct bevent *ev)
+{
+	struct buser *u;
+	struct broom *r;
+
+	switch (ev->effect) {
+	case ME_JOIN:
+		u = bmap_get(&users, &ev->member);
+		if (u && u->state == US_READY)
+			user_join(u, &ev->conv, ev->direct, &ev->peer);
+		/* The other member of a new direct conversation. */
+		if (ev->direct && !bid_is_zero(&ev->peer) &&
+		    (u = bmap_get(&users, &ev->peer)) && u->state == US_READY)
+			user_join(u, &ev->conv, 1, &ev->member);
+		break;
+	case ME_LEAVE:
+		u = bmap_get(&users, &ev->member);
+		if (u && u->state == US_READY)
+			user_leave(u, &ev->conv);
+		break;
+	case ME_DROP:
+		while ((r = bmap_get(&rooms, &ev->conv)) != NULL)
+			user_leave(r->users[0], &ev->conv);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+rooms_wants(const struct conn *c, const struct bevent *ev)
+{
+	struct buser *u = c->user;
+
+	if (ev->kind == TARGET_USER)
+		return bid_eq(&u->id, &ev->target);
+	if (c->nmuted && conn_muted(c, &ev->target))
+		return 0;
+	for (uint32_t i = 0; i < u->nrooms; i++)
+		if (bid_eq(&u->rooms[i].room->id, &ev->target))
+			return 1;
+	return 0;
+}
+
+static void
+send_user(struct buser *u, const struct bevent *ev)
+{
+	struct conn *c, *next;
+
+	for (c = u->conns; c; c = next) {
+		next = c->unext;
+		if (c->state != CS_LIVE || ev->pos <= c->last_seq)
+			continue;
+		if (ev->kind == TARGET_CONVERSATION && c->nmuted &&
+		    conn_muted(c, &ev->target))
+			continue;
+		c->last_seq = ev->pos;
+		if (conn_send(c, ev->frame) == 0)
+			bmetrics_count(BM_EVENTS_FANNED, 1);
+	}
+}
+
+void
+rooms_deliver(const struct bevent *ev)
+{
+	struct buser *u;
+	struct broom *r;
+
+	if (ev->kind == TARGET_USER) {
+		if ((u = bmap_get(&users, &ev->target)) && u->state == US_READY)
+			send_user(u, ev);
+		return;
+	}
+	if (!(r = bmap_get(&rooms, &ev->target)))
+		return;
+	/* send_user can disconnect slow consumers, never change rooms. */
+	for (uint32_t i = 0; i < r->n; i++)
+		send_user(r->users[i], ev);
+}
+
+void
+rooms_send_ephemeral(int kind, const struct bid *room, const struct bid *except,
+	struct frame *f)
+{
+	struct broom *r;
+	struct buser *u;
+	struct conn *c, *next;
+
+	if (kind == TARGET_USER) {
+		if (!(u = bmap_get(&users, room)) ||
+		    (except && bid_eq(except, &u->id)))
+			return;
+		for (c = u->conns; c; c = next) {
+			next = c->unext;
+			if (c->state == CS_LIVE || c->state == CS_REPLAYING)
+				conn_send(c, f);
+		}
+		return;
+	}
+	if (!(r = bmap_get(&rooms, room)))
+		return;
+	for (uint32_t i = 0; i < r->n; i++) {
+		u = r->users[i];
+		if (except && bid_eq(except, &u->id))
+			continue;
+		for (c = u->conns; c; c = next) {
+			next = c->unext;
+			if ((c->state == CS_LIVE || c->state == CS_REPLAYING) &&
+			    !(c->nmuted && conn_muted(c, room)))
+				conn_send(c, f);
+		}
+	}
+}

@@ -1,0 +1,183 @@
+/*
+ * bridge_typing.c - typing indicators (loop thread only).
+ *
+ * typing:start / typing:stop name a group (groupId, conversationId,
+ * chatroomId) or the other member of a direct conversation (receiverId);
+ * the user must belong to it. The frames go to the room's other members,
+ * here and on the other bridges (UDP), and are never stored or replayed.
+ *
+ * Coalescing: at most one typing:start per user and room every 3 seconds;
+ * a typing:stop is sent only after a start was. A start not followed by a
+ * stop within [bridge] typing_timeout_seconds (or when the user's last
+ * connection closes) gets an automatic typing:stop.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "core/config.h"
+#include "core/jsonx.h"
+#include "core/strbuf.h"
+#include "core/xalloc.h"
+#include "core/banned.h"
+
+#define COALESCE_MS 3000
+#define MAX_TYPING 16
+
+static struct buser *typists;
+
+static void
+emit(struct buser *u, const struct typing_entry *t, int start)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char id[IDS_UUID_LEN];
+	struct frame *f;
+
+	bid_format(&u->id, id);
+	strbuf_addf(&sb, "{\"userId\":\"%s\"", id);
+	bid_format(&t->room, id);
+	strbuf_addf(&sb, ",\"conversationId\":\"%s\"", id);
+	if (t->direct) {
+		bid_format(&t->peer, id);
+		strbuf_addf(&sb, ",\"groupId\":null,\"receiverId\":\"%s\"", id);
+	} else {
+		bid_format(&t->room, id);
+		strbuf_addf(&sb, ",\"groupId\":\"%s\"", id);
+	}
+	strbuf_addf(&sb, ",\"isTyping\":%s}", start ? "true" : "false");
+	f = frame_event(start ? "typing:start" : "typing:stop", 0, sb.buf,
+	    sb.len, 1);
+	strbuf_release(&sb);
+	rooms_send_ephemeral(TARGET_CONVERSATION, &t->room, &u->id, f);
+	nudge_forward_ephemeral(TARGET_CONVERSATION, &t->room, &u->id, f);
+	frame_unref(f);
+}
+
+static void
+list_add(struct buser *u)
+{
+	if (u->in_typing_list)
+		return;
+	u->in_typing_list = 1;
+	u->tprev = NULL;
+	u->tnext = typists;
+	if (typists)
+		typists->tprev = u;
+	typists = u;
+}
+
+static void
+list_remove(struct buser *u)
+{
+	if (!u->in_typing_list)
+		return;
+	if (u->tprev)
+		u->tprev->tnext = u->tnext;
+	else
+		typists = u->tnext;
+	if (u->tnext)
+		u->tnext->tprev = u->tprev;
+	u->in_typing_list = 0;
+	u->tnext = u->tprev = NULL;
+}
+
+static void
+entry_remove(struct buser *u, size_t i)
+{
+	u->typing[i] = u->typing[--u->ntyping];
+	if (u->ntyping == 0)
+		list_remove(u);
+}
+
+enum status
+typing_update(struct conn *c, const json_t *data, int start,
+	const char **code, const char **message)
+{
+	struct buser *u = c->user;
+	struct user_room *ur = NULL;
+	struct typing_entry *t = NULL;
+	const char *s;
+	struct bid id;
+	int64_t now = bridge_now_ms();
+	size_t i;
+
+	if ((s = jsonx_str(data, "groupId", "group_id")) ||
+	    (s = jsonx_str(data, "conversationId", "conversation_id")) ||
+	    (s = jsonx_str(data, "chatroomId", "chatroom_id"))) {
+		if (bid_parse(s, &id) == 0)
+			ur = user_room(u, &id);
+	} else if ((s = jsonx_str(data, "receiverId", "receiver_id"))) {
+		if (bid_parse(s, &id) == 0)
+			ur = user_direct_with(u, &id);
+	} else {
+		*code = "VALIDATION_ERROR";
+		*message = "typing needs groupId or receiverId";
+		return ST_INVALID;
+	}
+	if (!ur) {
+		*code = "NOT_FOUND";
+		*message = "No such conversation";
+		return ST_NOT_FOUND;
+	}
+	for (i = 0; i < u->ntyping; i++)
+		if (bid_eq(&u->typing[i].room, &ur->room->id)) {
+			t = &u->typing[i];
+			break;
+		}
+	if (!start) {
+		if (t) {
+			emit(u, t, 0);
+			entry_remove(u, i);
+		}
+		return ST_OK;
+	}
+	if (!t) {
+		if (u->ntyping == MAX_TYPING) {
+			emit(u, &u->typing[0], 0);
+			entry_remove(u, 0);
+		}
+		if (!u->typing)
+			u->typing = xcalloc(MAX_TYPING, sizeof(*u->typing));
+		t = &u->typing[u->ntyping++];
+		memset(t, 0, sizeof(*t));
+		t->room = ur->room->id;
+		t->direct = ur->direct;
+		t->peer = ur->peer;
+		t->last_emit_ms = now - COALESCE_MS;
+		list_add(u);
+	}
+	t->expires_ms = now + bridge.cfg->bridge_typing_timeout_s * 1000;
+	if (now - t->last_emit_ms >= COALESCE_MS) {
+		t->last_emit_ms = now;
+		emit(u, t, 1);
+	}
+	return ST_OK;
+}
+
+void
+typing_tick(int64_t now)
+{
+	struct buser *u, *next;
+
+	for (u = typists; u; u = next) {
+		next = u->tnext;
+		for (size_t i = 0; i < u->ntyping;) {
+			if (u->typing[i].expires_ms <= now) {
+				emit(u, &u->typing[i], 0);
+				entry_remove(u, i);
+				continue;
+			}
+			i++;
+		}
+	}
+}
+
+void
+typing_user_gone(struct buser *u)
+{
+	while (u->ntyping) {
+		emit(u, &u->typing[0], 0);
+		entry_remove(u, 0);
+	}
+	list_remove(u);
+}
