@@ -13,6 +13,7 @@
 #include "core/jsonx.h"
 #include "core/message.h"
 #include "core/msgfmt.h"
+#include "core/strbuf.h"
 #include "core/svc.h"
 #include "core/timefmt.h"
 #include "core/banned.h"
@@ -190,11 +191,21 @@ history_sig(const struct request *req, const struct message_query *q,
 {
 	const char *v[] = { q->type, q->status, q->from, q->to, q->parent_id,
 		q->before, q->after, q->order };
-	char *sig = arena_printf(req->arena, "%c|%ld|%ld", q->group_id ? 'g' :
+	struct strbuf sb = STRBUF_INIT;
+	char head[64], *sig;
+	int n = snprintf(head, sizeof(head), "%c|%ld|%ld", q->group_id ? 'g' :
 	    'c', pg->page, pg->limit);
 
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		sig = arena_printf(req->arena, "%s|%s", sig, v[i] ? v[i] : "\x01");
+	strbuf_add(&sb, head, (size_t)n);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		strbuf_add(&sb, "|", 1);
+		if (v[i])
+			strbuf_adds(&sb, v[i]);
+		else
+			strbuf_add(&sb, "\x01", 1);
+	}
+	sig = arena_strndup(req->arena, sb.buf, sb.len);
+	strbuf_release(&sb);
 	return sig;
 }
 

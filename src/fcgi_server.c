@@ -20,6 +20,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/netaddr.h"
 #include "core/strbuf.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
@@ -90,118 +91,16 @@ read_body(FCGX_Request *fr, struct request *req, long max)
 	return 0;
 }
 
-/*
- * Parses an address (IPv4 or IPv6, no port) into 16 bytes (IPv4 as
- * ::ffff:a.b.c.d). 0 or -1.
- */
-static int
-parse_ip(const char *s, size_t len, unsigned char out[16])
-{
-	char buf[INET6_ADDRSTRLEN];
-	unsigned char v4[4];
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, v4) == 1) {
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, v4, 4);
-		return 0;
-	}
-	return inet_pton(AF_INET6, buf, out) == 1 ? 0 : -1;
-}
-
-/*
- * 1 if the address s[0..len) matches an entry of the space/comma separated
- * list: an exact address or a CIDR block ("10.0.0.0/8", "fd00::/8").
- */
-static int
-ip_trusted(const char *list, const char *s, size_t len)
-{
-	unsigned char ip[16], net[16];
-	const char *p = list;
-
-	if (parse_ip(s, len, ip) == -1)
-		return 0;
-	while (p && *p) {
-		size_t n, alen;
-		const char *slash;
-		long bits = -1;
-
-		p += strspn(p, " ,\t");
-		n = strcspn(p, " ,\t");
-		if (!n)
-			break;
-		slash = memchr(p, '/', n);
-		alen = slash ? (size_t)(slash - p) : n;
-		if (parse_ip(p, alen, net) == 0) {
-			if (slash) {
-				char *end;
-
-				bits = strtol(slash + 1, &end, 10);
-				if (end != p + n || bits < 0 || bits > 128)
-					bits = -2;
-				else if (memchr(p, '.', alen))
-					bits += 96; /* IPv4 prefix inside ::ffff:0:0/96 */
-			} else {
-				bits = 128;
-			}
-			if (bits >= 0 && bits <= 128) {
-				long full = bits / 8, rest = bits % 8;
-
-				if (memcmp(ip, net, (size_t)full) == 0 && (rest == 0 ||
-				    ((ip[full] ^ net[full]) & (0xff << (8 - rest)) & 0xff) == 0))
-					return 1;
-			}
-		}
-		p += n;
-	}
-	return 0;
-}
-
-/*
- * The client address. X-Forwarded-For counts only when the peer is a
- * trusted proxy; it is then read from the right, skipping further trusted
- * proxies, so a client cannot choose its own address by sending the
- * header itself. Entries that are not addresses end the walk.
- */
+/* The client address (see netaddr.h for the trusted-proxy rules). */
 static const char *
 client_ip(FCGX_Request *fr, const struct config *cfg, struct arena *a)
 {
-	const char *remote = FCGX_GetParam("REMOTE_ADDR", fr->envp);
-	const char *xff = FCGX_GetParam("HTTP_X_FORWARDED_FOR", fr->envp);
-	const char *end, *start;
-	unsigned char tmp[16];
+	char *out = arena_alloc(a, NETADDR_MAX);
 
-	if (!remote)
-		return "unknown";
-	if (!xff || !*xff || !ip_trusted(cfg->trusted_proxies, remote,
-	    strlen(remote)))
-		return remote;
-	end = xff + strlen(xff); /* one past the entry being read */
-	for (;;) {
-		const char *s;
-		size_t len;
-
-		start = end;
-		while (start > xff && start[-1] != ',')
-			start--;
-		s = start;
-		len = (size_t)(end - start);
-		while (len && (*s == ' ' || *s == '\t')) {
-			s++;
-			len--;
-		}
-		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		if (parse_ip(s, len, tmp) == -1)
-			return remote;
-		if (!ip_trusted(cfg->trusted_proxies, s, len) || start == xff)
-			return arena_strndup(a, s, len);
-		end = start - 1; /* the comma before this entry */
-	}
+	netaddr_client(cfg->trusted_proxies,
+	    FCGX_GetParam("REMOTE_ADDR", fr->envp),
+	    FCGX_GetParam("HTTP_X_FORWARDED_FOR", fr->envp), out);
+	return out;
 }
 
 static void

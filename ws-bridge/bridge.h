@@ -37,6 +37,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "core/netaddr.h"
 #include "core/ids.h"
 #include "core/status.h"
 
@@ -233,7 +234,7 @@ struct conn {
 	struct bid *muted;
 	uint16_t nmuted;
 	struct bid session;
-	char ip[48];
+	char ip[NETADDR_MAX];
 	char *token; /* from the handshake, until the auth job takes it */
 };
 
@@ -428,6 +429,8 @@ void auth_start(struct conn *c, const char *token, const char *ack_json);
 void auth_revoked(const struct bid *sessions, size_t n);
 /* Rooms of u loaded (or reloaded); wakes its waiting connections. */
 void auth_user_ready(struct buser *u);
+/* Once a second: reads again the rooms that failed to load. */
+void auth_retry_rooms(void);
 
 /* ---- client actions through the services (bridge_actions.c) ------------- */
 
@@ -503,6 +506,8 @@ enum bmetric {
 	BM_PEER_DATAGRAMS_OUT,
 	BM_SEQUENCER_TAKEOVERS,
 	BM_DB_ERRORS,
+	BM_SEQ_BATCHES,
+	BM_SEQ_MICROS,
 	BM__COUNT
 };
 
@@ -526,8 +531,6 @@ struct bridge {
 	size_t nconns, nauthed;
 	char **origins;                /* allowed Origin values */
 	size_t norigins;
-	char **proxies;                /* trusted proxy addresses */
-	size_t nproxies;
 
 	/* shared */
 	_Atomic int64_t published_pos; /* live_pos for other threads */

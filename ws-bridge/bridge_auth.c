@@ -31,6 +31,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/presence.h"
 #include "core/strbuf.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
@@ -117,7 +118,7 @@ auth_run(struct bjob *j, struct bworker *w)
 	struct auth_job *a = (struct auth_job *)j;
 	const struct config *cfg = bridge.cfg;
 	struct svc_error e = { 0 };
-	char key[128];
+	char key[PRESENCE_KEY_LEN];
 	uint64_t n = 0;
 	enum status st;
 
@@ -127,7 +128,7 @@ auth_run(struct bjob *j, struct bworker *w)
 		    "AUTH_TOKEN_INVALID") : e.code, e.message, e.retry_after);
 		return;
 	}
-	snprintf(key, sizeof(key), "presence:%s", a->me.user_id);
+	presence_key(key, a->me.user_id);
 	if (cache_incr(w->cache, key, 1, cfg->bridge_heartbeat_s * 3, &n) == 0) {
 		a->counted = 1;
 		a->count = n;
@@ -154,20 +155,14 @@ fix_up(struct buser *u, int64_t pos0)
 	for (size_t i = ring_find(pos0); i < ring_count(); i++) {
 		const struct bevent *ev = ring_at(i);
 
-		if (ev->effect == ME_NONE)
-			continue;
-		if (ev->effect == ME_DROP ? user_room(u, &ev->conv) != NULL :
-		    bid_eq(&ev->member, &u->id) || (ev->direct &&
-		    bid_eq(&ev->peer, &u->id))) {
-			if (ev->effect == ME_JOIN && bid_eq(&ev->peer, &u->id))
-				user_join(u, &ev->conv, 1, &ev->member);
-			else if (ev->effect == ME_JOIN)
-				user_join(u, &ev->conv, ev->direct, &ev->peer);
-			else if (ev->effect == ME_LEAVE)
-				user_leave(u, &ev->conv);
-			else
-				user_leave(u, &ev->conv);
-		}
+		if (ev->effect == ME_JOIN && bid_eq(&ev->member, &u->id))
+			user_join(u, &ev->conv, ev->direct, &ev->peer);
+		else if (ev->effect == ME_JOIN && ev->direct &&
+		    bid_eq(&ev->peer, &u->id))
+			user_join(u, &ev->conv, 1, &ev->member);
+		else if ((ev->effect == ME_LEAVE && bid_eq(&ev->member, &u->id)) ||
+		    ev->effect == ME_DROP)
+			user_leave(u, &ev->conv);
 	}
 	return 0;
 }
@@ -192,6 +187,46 @@ rooms_run(struct bjob *j, struct bworker *w)
 
 static void rooms_submit(struct buser *u);
 
+/*
+ * Users whose rooms could not be read (MariaDB down) are tried again by
+ * the tick, not at once, so an outage is not a busy loop.
+ */
+static struct bid *retry_ids;
+static size_t nretry, capretry;
+
+static void
+retry_later(struct buser *u)
+{
+	if (nretry == capretry) {
+		capretry = capretry ? capretry * 2 : 16;
+		retry_ids = xrealloc(retry_ids, capretry * sizeof(*retry_ids));
+	}
+	retry_ids[nretry++] = u->id;
+	u->rooms_job = 1; /* held until the retry */
+}
+
+void
+auth_retry_rooms(void)
+{
+	size_t n = nretry;
+	struct bid *ids = retry_ids;
+
+	retry_ids = NULL;
+	nretry = capretry = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct buser *u = users_get(&ids[i]);
+
+		if (!u)
+			continue;
+		u->rooms_job = 0;
+		if (u->nconns == 0)
+			users_remove(u);
+		else
+			rooms_submit(u);
+	}
+	free(ids);
+}
+
 static void
 rooms_done(struct bjob *j)
 {
@@ -203,7 +238,7 @@ rooms_done(struct bjob *j)
 		if (u->nconns == 0) {
 			users_remove(u);
 		} else if (!r->ok) {
-			rooms_submit(u); /* the pool logs; try again */
+			retry_later(u); /* the database is down; keep waiting */
 		} else {
 			user_set_rooms(u, r->rows, r->nrows);
 			if (fix_up(u, r->pos0) == -1)
@@ -240,10 +275,10 @@ static void
 uncount_run(struct bjob *j, struct bworker *w)
 {
 	struct uncount_job *u = (struct uncount_job *)j;
-	char key[64];
+	char key[PRESENCE_KEY_LEN];
 	uint64_t n;
 
-	snprintf(key, sizeof(key), "presence:%s", u->uid);
+	presence_key(key, u->uid);
 	cache_decr(w->cache, key, 1, &n);
 }
 

@@ -244,7 +244,6 @@ main(int argc, char **argv)
 	bridge.origins = split_list(cfg.cors_origins, &bridge.norigins, 1);
 	if ((origin = origin_of(cfg.public_url)))
 		bridge.origins[bridge.norigins++] = origin;
-	bridge.proxies = split_list(cfg.trusted_proxies, &bridge.nproxies, 0);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

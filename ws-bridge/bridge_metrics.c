@@ -12,6 +12,7 @@
 static const struct {
 	const char *name;
 	const char *help;
+	double scale; /* rendered value = count * scale (0: 1) */
 } counters[BM__COUNT] = {
 	[BM_CONNECTIONS_TOTAL] = { "parley_bridge_connections_total",
 		"WebSocket connections accepted" },
@@ -53,6 +54,10 @@ static const struct {
 		"Times this bridge took the sequencer lock" },
 	[BM_DB_ERRORS] = { "parley_bridge_db_errors_total",
 		"Failed database operations in the bridge" },
+	[BM_SEQ_BATCHES] = { "parley_bridge_sequence_batches_total",
+		"Batches of events numbered by this bridge" },
+	[BM_SEQ_MICROS] = { "parley_bridge_sequence_seconds_total",
+		"Time spent numbering batches (select + update + commit)", 1e-6 },
 };
 
 static _Atomic uint64_t values[BM__COUNT];
@@ -98,10 +103,18 @@ bmetrics_render(struct strbuf *sb)
 {
 	uint64_t cum = 0;
 
-	for (int i = 0; i < BM__COUNT; i++)
-		strbuf_addf(sb, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
-		    counters[i].name, counters[i].help, counters[i].name,
-		    counters[i].name, (unsigned long long)atomic_load(&values[i]));
+	for (int i = 0; i < BM__COUNT; i++) {
+		uint64_t v = atomic_load(&values[i]);
+
+		strbuf_addf(sb, "# HELP %s %s\n# TYPE %s counter\n",
+		    counters[i].name, counters[i].help, counters[i].name);
+		if (counters[i].scale)
+			strbuf_addf(sb, "%s %.6f\n", counters[i].name,
+			    (double)v * counters[i].scale);
+		else
+			strbuf_addf(sb, "%s %llu\n", counters[i].name,
+			    (unsigned long long)v);
+	}
 	strbuf_adds(sb, "# HELP parley_bridge_event_lag_seconds Time from an "
 	    "event's commit to its frame being written\n"
 	    "# TYPE parley_bridge_event_lag_seconds histogram\n");

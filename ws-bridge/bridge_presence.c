@@ -24,15 +24,20 @@
 #include "core/cache.h"
 #include "core/config.h"
 #include "core/db.h"
+#include "core/presence.h"
 #include "core/strbuf.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
 
+/* The key GET /users/{id}/presence reads (core/presence.h). */
 static void
 key_for(char *buf, size_t cap, const char *uid)
 {
-	snprintf(buf, cap, "presence:%s", uid);
+	char key[PRESENCE_KEY_LEN];
+
+	presence_key(key, uid);
+	snprintf(buf, cap, "%s", key);
 }
 
 /* Sends type for user to rooms (ids), here and on every peer. */

@@ -38,6 +38,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
 
@@ -212,7 +213,7 @@ sequence_batch(void)
 	struct db_rows rows;
 	struct batch_job *b = NULL;
 	uint64_t affected = 0;
-	int64_t first = S.next_pos;
+	int64_t first = S.next_pos, t0 = timefmt_mono_us();
 	int rc = -1;
 
 	arena_reset(&S.arena);
@@ -247,6 +248,8 @@ sequence_batch(void)
 	}
 	S.next_pos = first + (int64_t)rows.nrows;
 	bmetrics_count(BM_EVENTS_SEQUENCED, affected);
+	bmetrics_count(BM_SEQ_BATCHES, 1);
+	bmetrics_count(BM_SEQ_MICROS, (uint64_t)(timefmt_mono_us() - t0));
 	nudge_peers_sequenced();
 	if (affected != rows.nrows || S.tail_pos != first - 1) {
 		/* Someone else numbered some of them, or we are behind: let

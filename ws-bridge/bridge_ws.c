@@ -20,6 +20,7 @@
 
 #include "bridge.h"
 #include "core/config.h"
+#include "core/netaddr.h"
 #include "core/strbuf.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
@@ -149,103 +150,17 @@ confirm_upgrade(struct lws *wsi)
 	return 0;
 }
 
-/* Parses an IPv4 or IPv6 address into the 16-byte (v4-mapped) form. */
-static int
-parse_ip(const char *s, size_t len, unsigned char out[16])
-{
-	char buf[64];
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET6, buf, out) == 1)
-		return 0;
-	memset(out, 0, 10);
-	out[10] = out[11] = 0xff;
-	return inet_pton(AF_INET, buf, out + 12) == 1 ? 0 : -1;
-}
-
-/* [server] trusted_proxies: exact addresses or CIDR blocks. */
-static int
-trusted(const char *s, size_t len)
-{
-	unsigned char ip[16], net[16];
-
-	if (parse_ip(s, len, ip) == -1)
-		return 0;
-	for (size_t i = 0; i < bridge.nproxies; i++) {
-		const char *p = bridge.proxies[i], *slash = strchr(p, '/');
-		size_t alen = slash ? (size_t)(slash - p) : strlen(p);
-		long bits = 128, full, rest;
-
-		if (parse_ip(p, alen, net) == -1)
-			continue;
-		if (slash) {
-			char *end;
-
-			bits = strtol(slash + 1, &end, 10);
-			if (*end || bits < 0 || bits > 128)
-				continue;
-			if (memchr(p, '.', alen))
-				bits += 96;
-			if (bits > 128)
-				continue;
-		}
-		full = bits / 8;
-		rest = bits % 8;
-		if (memcmp(ip, net, (size_t)full) == 0 && (rest == 0 ||
-		    ((ip[full] ^ net[full]) & (0xff << (8 - rest)) & 0xff) == 0))
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * The client address, as the REST side finds it (src/fcgi_server.c):
- * X-Forwarded-For counts only when the peer is a trusted proxy, and is read
- * from the right, skipping further trusted proxies, so a client cannot pick
- * its own address by sending the header itself.
- */
+/* The client address, as the REST side finds it (core/netaddr.h). */
 static void
 client_ip(struct lws *wsi, struct conn *c)
 {
-	char xff[512];
-	const char *end, *start;
-	unsigned char tmp[16];
+	char peer[NETADDR_MAX], xff[512];
 	int n;
 
-	lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
-	if (!trusted(c->ip, strlen(c->ip)))
-		return;
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	n = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
-	if (n <= 0)
-		return;
-	end = xff + n;
-	for (;;) {
-		const char *s;
-		size_t len;
-
-		start = end;
-		while (start > xff && start[-1] != ',')
-			start--;
-		s = start;
-		len = (size_t)(end - start);
-		while (len && (*s == ' ' || *s == '\t')) {
-			s++;
-			len--;
-		}
-		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		if (parse_ip(s, len, tmp) == -1 || len >= sizeof(c->ip))
-			return;
-		if (!trusted(s, len) || start == xff) {
-			memcpy(c->ip, s, len);
-			c->ip[len] = '\0';
-			return;
-		}
-		end = start - 1;
-	}
+	netaddr_client(bridge.cfg->trusted_proxies, peer, n > 0 ? xff : NULL,
+	    c->ip);
 }
 
 static int
@@ -334,6 +249,7 @@ tick(lws_sorted_usec_list_t *sul)
 
 	typing_tick(now);
 	presence_flush();
+	auth_retry_rooms();
 	for (c = conns_all; c; c = c->anext) {
 		if (!c->wsi || c->closing)
 			continue;

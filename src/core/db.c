@@ -132,7 +132,7 @@ note_error(struct db *db, unsigned err, const char *what, const char *msg)
 		drop_connection(db);
 		return;
 	}
-	if (err != DB_ERR_DUP)
+	if (err != DB_ERR_DUP && err != DB_ERR_SIGNAL)
 		log_warn("db: %s failed (%u): %s", what, err, msg);
 }
 

@@ -32,6 +32,8 @@ struct db;
 #define DB_ERR_DUP 1062
 #define DB_ERR_DEADLOCK 1213
 #define DB_ERR_LOCK_WAIT 1205
+/* SIGNAL SQLSTATE '45000' in a stored program: an expected answer, not logged. */
+#define DB_ERR_SIGNAL 1644
 
 struct db_rows {
 	unsigned ncols;

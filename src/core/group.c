@@ -5,6 +5,7 @@
 #include "db.h"
 #include "group.h"
 #include "group_db.h"
+#include "group_input.h"
 #include "histcache.h"
 #include "jsonx.h"
 #include "msgfmt.h"
@@ -48,210 +49,6 @@ invalid(struct svc_error *e, const char *field, const char *message)
 {
 	e->field = field;
 	return svc_fail(e, ST_INVALID, NULL, message);
-}
-
-/* A single-line (or, with multiline, free) text of min..max characters. */
-static int
-text_ok(const char *s, long min, long max, int multiline)
-{
-	long n = msgfmt_utf8_chars(s, strlen(s));
-	int visible = 0;
-
-	if (n < min || n > max)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == 0x7f || (*p < 0x20 && !(multiline &&
-		    (*p == '\n' || *p == '\t' || *p == '\r'))))
-			return 0;
-		visible |= *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r';
-	}
-	return visible || min == 0;
-}
-
-/* http(s) URLs and site-relative paths (uploaded media). */
-static int
-url_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > GROUP_COVER_MAX || msgfmt_utf8_chars(s, n) < 0)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return 0;
-	return strncasecmp(s, "https://", 8) == 0 ||
-	    strncasecmp(s, "http://", 7) == 0 || (s[0] == '/' && s[1] != '/');
-}
-
-struct group_input {
-	struct group_patch p;
-	json_t *settings;       /* new: the settings keys given (camelCase) */
-	const json_t *members;  /* borrowed: initial member ids */
-};
-
-static const char *const visibilities[] = { "PRIVATE", "PUBLIC", "SECRET" };
-
-static enum status
-parse_settings(const json_t *in, const json_t *s, json_t *out,
-	struct svc_error *e)
-{
-	static const struct {
-		const char *name, *alias;
-		int is_int;
-		long min, max;
-		int nullable;
-	} keys[] = {
-		{ "allowInvites", "allow_invites", 0, 0, 0, 0 },
-		{ "messageRetentionDays", "message_retention_days", 1, 1, 36500, 1 },
-		{ "autoSummaryEnabled", "auto_summary_enabled", 0, 0, 0, 0 },
-		{ "summaryThreshold", "summary_threshold", 1, 1, 100000, 0 },
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		/* Seed 003 puts some settings at the top level. */
-		json_t *v = jsonx_field(s, keys[i].name, keys[i].alias);
-
-		if (!v)
-			v = jsonx_field(in, keys[i].name, keys[i].alias);
-		if (!v)
-			continue;
-		if (json_is_null(v) && keys[i].nullable) {
-			json_object_set_new(out, keys[i].name, json_null());
-			continue;
-		}
-		if (!keys[i].is_int && !json_is_boolean(v))
-			return invalid(e, keys[i].name, "must be a boolean");
-		if (keys[i].is_int && (!json_is_integer(v) ||
-		    json_integer_value(v) < keys[i].min ||
-		    json_integer_value(v) > keys[i].max))
-			return invalid(e, keys[i].name,
-			    "must be an integer in the allowed range");
-		json_object_set(out, keys[i].name, v);
-	}
-	return ST_OK;
-}
-
-static enum status
-parse_input(const json_t *in, int creating, struct group_input *gi,
-	struct svc_error *e)
-{
-	json_t *v, *settings, *priv;
-	const char *type = NULL;
-	enum status st;
-
-	memset(gi, 0, sizeof(*gi));
-	gi->settings = json_object();
-	v = jsonx_field(in, "title", "name");
-	if (v) {
-		if (!json_is_string(v) || !text_ok(json_string_value(v), 1,
-		    GROUP_TITLE_MAX, 0))
-			return invalid(e, "title",
-			    "title must be 1-100 characters of text");
-		gi->p.title_set = 1;
-		gi->p.title = json_string_value(v);
-	} else if (creating) {
-		return invalid(e, "title", "title is required");
-	}
-	v = jsonx_field(in, "description", NULL);
-	if (v) {
-		if (!json_is_null(v) && (!json_is_string(v) ||
-		    !text_ok(json_string_value(v), 0, GROUP_DESCRIPTION_MAX, 1)))
-			return invalid(e, "description",
-			    "description must be at most 500 characters");
-		gi->p.description_set = 1;
-		gi->p.description = json_string_value(v);
-	}
-	v = jsonx_field(in, "cover", "cover_url");
-	if (!v)
-		v = jsonx_field(in, "coverUrl", NULL);
-	if (v) {
-		if (!json_is_null(v) && (!json_is_string(v) ||
-		    !url_ok(json_string_value(v))))
-			return invalid(e, "cover",
-			    "cover must be an http(s) URL or a /path");
-		gi->p.cover_set = 1;
-		gi->p.cover = json_string_value(v);
-	}
-	v = jsonx_field(in, "type", NULL);
-	if (v) {
-		for (size_t i = 0; i < 3 && json_is_string(v); i++)
-			if (strcasecmp(json_string_value(v), visibilities[i]) == 0)
-				type = visibilities[i];
-		if (!type)
-			return invalid(e, "type",
-			    "type must be PRIVATE, PUBLIC or SECRET");
-	}
-	settings = jsonx_field(in, "settings", NULL);
-	if (settings && !json_is_object(settings) && !json_is_null(settings))
-		return invalid(e, "settings", "settings must be an object");
-	priv = jsonx_field(in, "isPrivate", "is_private");
-	if (!priv)
-		priv = jsonx_field(settings, "isPrivate", "is_private");
-	if (priv) {
-		const char *t;
-
-		if (!json_is_boolean(priv))
-			return invalid(e, "isPrivate", "isPrivate must be a boolean");
-		t = json_is_true(priv) ? "PRIVATE" : "PUBLIC";
-		if (type && (strcmp(type, "PUBLIC") == 0) != json_is_false(priv))
-			return invalid(e, "isPrivate",
-			    "isPrivate contradicts type");
-		if (!type)
-			type = t;
-	}
-	if (type) {
-		gi->p.visibility_set = 1;
-		gi->p.visibility = type;
-	} else if (creating) {
-		gi->p.visibility = "PRIVATE";
-	}
-	v = jsonx_field(in, "maxMembers", "max_members");
-	if (v) {
-		if (!json_is_integer(v) || json_integer_value(v) < 2 ||
-		    json_integer_value(v) > GROUP_MAX_MEMBERS_LIMIT)
-			return invalid(e, "maxMembers",
-			    "maxMembers must be an integer from 2 to 10000");
-		gi->p.max_set = 1;
-		gi->p.max_members = (long)json_integer_value(v);
-	} else if (creating) {
-		gi->p.max_members = GROUP_DEFAULT_MAX_MEMBERS;
-	}
-	st = parse_settings(in, settings, gi->settings, e);
-	if (st != ST_OK)
-		return st;
-	v = jsonx_field(in, "members", "member_ids");
-	if (!v)
-		v = jsonx_field(in, "memberIds", NULL);
-	if (v && creating) {
-		size_t i;
-		json_t *m;
-
-		if (!json_is_array(v) ||
-		    json_array_size(v) > GROUP_INITIAL_MEMBERS_MAX)
-			return invalid(e, "members",
-			    "members must be an array of at most 200 user ids");
-		json_array_foreach(v, i, m)
-			if (!json_is_string(m) || !ids_is_uuid(json_string_value(m)))
-				return invalid(e, "members",
-				    "members must hold user ids");
-		gi->members = v;
-	}
-	return ST_OK;
-}
-
-/* The group's stored settings with the given keys applied; text (arena). */
-static char *
-merged_settings(const struct svc_ctx *ctx, const char *stored, json_t *patch)
-{
-	json_t *s = group_db_settings(stored);
-	char *text, *out;
-
-	json_object_update(s, patch);
-	text = json_dumps(s, JSON_COMPACT);
-	json_decref(s);
-	out = arena_strdup(ctx->arena, text ? text : "{}");
-	free(text);
-	return out;
 }
 
 /* The payload of group events: the group without the viewer's fields. */
@@ -402,12 +199,12 @@ group_create(const struct svc_ctx *ctx, const char *user_id,
 	enum status st;
 
 	*out = NULL;
-	st = parse_input(input, 1, &gi, e);
+	st = group_input_parse(input, 1, &gi, e);
 	if (st != ST_OK) {
 		json_decref(gi.settings);
 		return st;
 	}
-	settings = merged_settings(ctx, NULL, gi.settings);
+	settings = group_input_settings(ctx->arena, NULL, gi.settings);
 	json_decref(gi.settings);
 	ids_uuid7(gid);
 	for (int attempt = 0;; attempt++) {
@@ -574,7 +371,7 @@ update_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	}
 	if (json_object_size(gi->settings)) {
 		gi->p.settings_set = 1;
-		gi->p.settings = merged_settings(ctx, acc.settings, gi->settings);
+		gi->p.settings = group_input_settings(ctx->arena, acc.settings, gi->settings);
 	}
 	if (group_db_update(ctx->db, gid, &gi->p) == -1 ||
 	    group_db_row(ctx->db, ctx->arena, uid, gid, &r) == -1)
@@ -610,7 +407,7 @@ group_update(const struct svc_ctx *ctx, const char *user_id,
 	*out = NULL;
 	if (conv_id(group_id, gid) == -1)
 		return not_found(e);
-	st = parse_input(input, 0, &gi, e);
+	st = group_input_parse(input, 0, &gi, e);
 	for (int attempt = 0; st == ST_OK; attempt++) {
 		st = update_tx(ctx, user_id, gid, &gi, out, e);
 		if (!conv_retry(ctx->db, st, attempt))

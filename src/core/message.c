@@ -10,6 +10,7 @@
 #include "jsonx.h"
 #include "message.h"
 #include "message_db.h"
+#include "message_input.h"
 #include "message_view.h"
 #include "metrics.h"
 #include "msgfmt.h"
@@ -34,253 +35,6 @@ invalid(struct svc_error *e, const char *field, const char *message)
 {
 	e->field = field;
 	return svc_fail(e, ST_INVALID, NULL, message);
-}
-
-static const char *const user_types[] = { "TEXT", "IMAGE", "FILE", "VOICE",
-	"VIDEO" };
-
-/* The canonical message type for s (user-sendable types only), or NULL. */
-static const char *
-type_name(const char *s)
-{
-	for (size_t i = 0; s && i < sizeof(user_types) / sizeof(user_types[0]); i++)
-		if (strcasecmp(s, user_types[i]) == 0)
-			return user_types[i];
-	return NULL;
-}
-
-static int
-b64_chars(const char *s, size_t max)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' ||
-		    c == '-' || c == '_'))
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * content: text of 1..5000 characters (*text), or an encrypted envelope
- * (*envelope: normalised JSON, arena). NULL/absent leaves both NULL.
- */
-static enum status
-parse_content(const struct svc_ctx *ctx, const json_t *v, const char **text,
-	char **envelope, struct svc_error *e)
-{
-	*text = NULL;
-	*envelope = NULL;
-	if (!v || json_is_null(v))
-		return ST_OK;
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		size_t len = json_string_length(v);
-		long chars = msgfmt_utf8_chars(s, len);
-		int visible = 0;
-
-		if (chars < 0 || strlen(s) != len)
-			return invalid(e, "content", "content must be valid text");
-		for (size_t i = 0; i < len && !visible; i++)
-			visible = !strchr(" \t\r\n", s[i]);
-		if (!visible)
-			return invalid(e, "content", "content must not be empty");
-		if (chars > MESSAGE_CONTENT_MAX) {
-			e->field = "content";
-			return svc_fail(e, ST_INVALID, "MESSAGE_TOO_LONG",
-			    "content exceeds 5000 characters");
-		}
-		*text = s;
-		return ST_OK;
-	}
-	if (json_is_object(v)) {
-		const char *data = jsonx_str(v, "encryptedData", "encrypted_data");
-		const char *iv = jsonx_str(v, "iv", NULL);
-		json_t *kv = jsonx_field(v, "keyVersion", "key_version");
-		json_t *env;
-		char *dump;
-
-		if (!b64_chars(data, MESSAGE_ENVELOPE_DATA_MAX) ||
-		    !b64_chars(iv, 256) || !json_is_integer(kv) ||
-		    json_integer_value(kv) < 0 ||
-		    json_integer_value(kv) > 2147483647)
-			return invalid(e, "content",
-			    "an encrypted envelope needs encryptedData and iv"
-			    " (base64) and keyVersion (integer >= 0)");
-		env = json_pack("{s:s,s:s,s:I}", "encryptedData", data, "iv", iv,
-		    "keyVersion", (json_int_t)json_integer_value(kv));
-		dump = json_dumps(env, JSON_COMPACT);
-		json_decref(env);
-		*envelope = arena_strdup(ctx->arena, dump ? dump : "{}");
-		free(dump);
-		return ST_OK;
-	}
-	return invalid(e, "content",
-	    "content must be text or an encrypted envelope");
-}
-
-static int
-uuid_field(const json_t *obj, const char *name, const char *alias,
-	char out[IDS_UUID_LEN], int *present)
-{
-	json_t *v = jsonx_field(obj, name, alias);
-
-	*present = 0;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v) || conv_id(json_string_value(v), out) == -1)
-		return -1;
-	*present = 1;
-	return 0;
-}
-
-/* Printable text without control characters, 1..max bytes. */
-static int
-token_ok(const char *s, size_t max, int ascii_only)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > max || msgfmt_utf8_chars(s, n) < 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f || (ascii_only && (c == ' ' || c > 0x7e)))
-			return 0;
-	}
-	return 1;
-}
-
-enum target { TARGET_NONE, TARGET_USER, TARGET_GROUP, TARGET_CONV };
-
-struct send_input {
-	const char *content;
-	char *envelope;
-	const char *type;
-	enum target target;
-	char target_id[IDS_UUID_LEN];
-	char parent[IDS_UUID_LEN], reply[IDS_UUID_LEN];
-	int has_parent, has_reply;
-	char *metadata;
-	const char *client_id;
-};
-
-static enum status
-parse_metadata(const struct svc_ctx *ctx, const json_t *meta,
-	struct send_input *si, struct svc_error *e)
-{
-	json_t *v, *x;
-	size_t i;
-	char *dump;
-
-	if (!meta || json_is_null(meta))
-		return ST_OK;
-	if (!json_is_object(meta))
-		return invalid(e, "metadata", "metadata must be an object");
-	v = json_object_get(meta, "mentions");
-	if (v) {
-		if (!json_is_array(v) || json_array_size(v) > 50)
-			return invalid(e, "metadata",
-			    "metadata.mentions must be an array of up to 50 user ids");
-		json_array_foreach(v, i, x)
-			if (!json_is_string(x) || !ids_is_uuid(json_string_value(x)))
-				return invalid(e, "metadata",
-				    "metadata.mentions must hold user ids");
-	}
-	v = json_object_get(meta, "attachments");
-	if (v) {
-		if (!json_is_array(v) || json_array_size(v) > 20)
-			return invalid(e, "metadata",
-			    "metadata.attachments must be an array of up to 20 objects");
-		json_array_foreach(v, i, x)
-			if (!json_is_object(x))
-				return invalid(e, "metadata",
-				    "metadata.attachments must hold objects");
-	}
-	if (json_object_size(meta) == 0)
-		return ST_OK;
-	dump = json_dumps(meta, JSON_COMPACT);
-	if (!dump || strlen(dump) > MESSAGE_METADATA_MAX) {
-		free(dump);
-		return invalid(e, "metadata", "metadata is larger than 8 KiB");
-	}
-	si->metadata = arena_strdup(ctx->arena, dump);
-	free(dump);
-	return ST_OK;
-}
-
-static enum status
-parse_send(const struct svc_ctx *ctx, const json_t *in, struct send_input *si,
-	struct svc_error *e)
-{
-	static const struct {
-		const char *name, *alias;
-		enum target t;
-	} targets[] = {
-		{ "receiverId", "receiver_id", TARGET_USER },
-		{ "groupId", "group_id", TARGET_GROUP },
-		{ "chatroomId", "chatroom_id", TARGET_GROUP },
-		{ "conversationId", "conversation_id", TARGET_CONV },
-	};
-	const json_t *meta = jsonx_field(in, "metadata", NULL);
-	json_t *v, *att;
-	enum status st;
-	int present, n = 0;
-
-	memset(si, 0, sizeof(*si));
-	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-		if (uuid_field(in, targets[i].name, targets[i].alias,
-		    si->target_id, &present) == -1)
-			return invalid(e, targets[i].name,
-			    "must be a valid id");
-		if (present) {
-			n++;
-			si->target = targets[i].t;
-		}
-	}
-	if (n != 1)
-		return invalid(e, "receiverId",
-		    "give exactly one of receiverId, groupId, conversationId");
-	v = jsonx_field(in, "type", "message_type");
-	if (!v)
-		v = jsonx_field(in, "messageType", NULL);
-	si->type = "TEXT";
-	if (v && !json_is_null(v) && !(si->type = type_name(json_string_value(v))))
-		return invalid(e, "type",
-		    "type must be TEXT, IMAGE, FILE, VOICE or VIDEO");
-	st = parse_content(ctx, jsonx_field(in, "content", NULL), &si->content,
-	    &si->envelope, e);
-	if (st != ST_OK)
-		return st;
-	st = parse_metadata(ctx, meta, si, e);
-	if (st != ST_OK)
-		return st;
-	att = json_object_get(meta, "attachments");
-	if (!si->content && !si->envelope && (strcmp(si->type, "TEXT") == 0 ||
-	    json_array_size(att) == 0))
-		return invalid(e, "content", "content is required");
-	if (uuid_field(in, "parentId", "parent_id", si->parent,
-	    &si->has_parent) == -1)
-		return invalid(e, "parentId", "parentId must be a message id");
-	if (uuid_field(in, "replyTo", "reply_to", si->reply, &si->has_reply) == -1 ||
-	    (!si->has_reply && uuid_field(meta, "replyTo", "reply_to", si->reply,
-	    &si->has_reply) == -1))
-		return invalid(e, "replyTo", "replyTo must be a message id");
-	v = jsonx_field(in, "clientId", "client_id");
-	if (v && !json_is_null(v)) {
-		if (!json_is_string(v) || !token_ok(json_string_value(v),
-		    MESSAGE_CLIENT_ID_MAX, 0))
-			return invalid(e, "clientId",
-			    "clientId must be 1-128 bytes of text");
-		si->client_id = json_string_value(v);
-	}
-	return ST_OK;
 }
 
 /* "<smaller id>:<larger id>" (arena). */
@@ -450,7 +204,7 @@ message_send(const struct svc_ctx *ctx, const char *sender_id,
 	const json_t *input, const char *idempotency_key, json_t **out,
 	int *created, struct svc_error *e)
 {
-	struct send_input si;
+	struct message_input si;
 	struct msg_new mn;
 	char id[IDS_UUID_LEN], cid[IDS_UUID_LEN], at[MSGFMT_DBTIME_LEN];
 	const char *kind = NULL, *dkey = NULL, *root = NULL;
@@ -461,15 +215,15 @@ message_send(const struct svc_ctx *ctx, const char *sender_id,
 
 	*out = NULL;
 	*created = 0;
-	if (idempotency_key && !token_ok(idempotency_key,
+	if (idempotency_key && !message_input_token_ok(idempotency_key,
 	    MESSAGE_IDEMPOTENCY_KEY_MAX, 1))
 		return invalid(e, "Idempotency-Key",
 		    "Idempotency-Key must be 1-128 printable ASCII characters");
-	st = parse_send(ctx, input, &si, e);
+	st = message_input_parse(ctx, input, &si, e);
 	if (st != ST_OK)
 		return st;
 	switch (si.target) {
-	case TARGET_USER:
+	case MESSAGE_TO_USER:
 		if (strcmp(si.target_id, sender_id) == 0)
 			return invalid(e, "receiverId",
 			    "you cannot send a direct message to yourself");
@@ -479,7 +233,7 @@ message_send(const struct svc_ctx *ctx, const char *sender_id,
 			return st;
 		kind = "DIRECT";
 		break;
-	case TARGET_GROUP:
+	case MESSAGE_TO_GROUP:
 		memcpy(cid, si.target_id, IDS_UUID_LEN);
 		kind = "GROUP";
 		break;
@@ -662,7 +416,7 @@ message_edit(const struct svc_ctx *ctx, const char *user_id,
 	if (m.deleted_at)
 		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
 		    "A deleted message cannot be edited");
-	st = parse_content(ctx, jsonx_field(input, "content", NULL), &text,
+	st = message_input_content(ctx, jsonx_field(input, "content", NULL), &text,
 	    &envelope, e);
 	if (st != ST_OK)
 		return st;

@@ -64,9 +64,6 @@ struct msg_new {
 	const char *idempotency_key, *created_at;
 };
 
-/* The error number of SIGNAL SQLSTATE '45000' (ER_SIGNAL_EXCEPTION). */
-#define DB_ERR_SIGNAL 1644
-
 /*
  * The send transaction in one round trip (the stored procedure
  * parley_message_send, schema/003): inserts the message if its sender is a

@@ -399,6 +399,35 @@ class Stack:
                 continue
         return out
 
+    def counters(self):
+        """MariaDB and memcached work counters, for per-request figures."""
+        out = {}
+        try:
+            for k, v in self.sql("SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', "
+                                 "'Queries', 'Com_select', 'Com_insert', 'Com_update', "
+                                 "'Com_delete', 'Com_commit', 'Com_call_procedure', "
+                                 "'Innodb_os_log_fsyncs')"):
+                out["db." + k] = int(v)
+        except Exception:
+            pass
+        try:
+            host, port = self.env["PARLEY_MEMCACHED"].rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=5) as c:
+                c.sendall(b"stats\r\n")
+                buf = b""
+                while not buf.endswith(b"END\r\n"):
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+            for line in buf.decode().splitlines():
+                f = line.split()
+                if len(f) == 3 and f[0] == "STAT" and f[2].isdigit():
+                    out["mc." + f[1]] = int(f[2])
+        except OSError:
+            pass
+        return out
+
     def pids(self, name):
         """Pids of the component and its children (for CPU/RSS readings)."""
         p = self.state / "run" / "pids" / ("%s.pid" % name)
@@ -628,6 +657,35 @@ def w_send(port, count):
 # ----------------------------------------------------------------- table ---
 
 
+def work_note(before, after, n):
+    """"per request: ..." from two Stack.counters() readings."""
+    if not n:
+        return ""
+
+    def per(*keys):
+        return sum(after.get(k, 0) - before.get(k, 0) for k in keys) / float(n)
+
+    # The bench's own two SHOW STATUS queries are not Parley's.
+    stmts = max(0.0, per("db.Questions") - 2.0 / n)
+    inner = per("db.Queries") - per("db.Questions")
+    mc_read = per("mc.cmd_get")
+    mc_write = per("mc.cmd_set", "mc.incr_hits", "mc.incr_misses", "mc.decr_hits",
+                   "mc.decr_misses", "mc.delete_hits", "mc.delete_misses", "mc.cmd_touch")
+    bits = ["%.1f SQL statements" % stmts]
+    if stmts >= 0.05:
+        kinds = [("CALL", "db.Com_call_procedure"), ("SELECT", "db.Com_select"),
+                 ("INSERT", "db.Com_insert"), ("UPDATE", "db.Com_update"),
+                 ("DELETE", "db.Com_delete"), ("COMMIT", "db.Com_commit"),
+                 ("redo-log fsync", "db.Innodb_os_log_fsyncs")]
+        detail = ["%.2f %s" % (per(k), name) for name, k in kinds if per(k) >= 0.005]
+        if inner >= 0.05:
+            detail.append("%.1f statements inside stored programs" % inner)
+        if detail:
+            bits[0] += " (%s)" % ", ".join(detail)
+    bits.append("memcached %.1f keys read, %.1f writes" % (mc_read, mc_write))
+    return "per request: " + "; ".join(bits)
+
+
 class Unavailable(Exception):
     """A workload's endpoint or tool does not exist (yet)."""
 
@@ -721,6 +779,10 @@ class Run:
         print(text, flush=True)
         BIN.mkdir(exist_ok=True)
         (BIN / ("last-%s.txt" % ("quick" if a.quick else "full"))).write_text(text + "\n")
+
+
+def join_notes(*notes):
+    return "; ".join(n for n in notes if n)
 
 
 def verdict_ratio(value, base, need, higher=True):
@@ -1030,11 +1092,11 @@ class Bench:
             return False
 
     def w_health(self):
-        d = self.wrk_stack("/health", 32)
+        d, work = self.measure(lambda: self.wrk_stack("/health", 32))
         f = self.out.base["F32"]["value"]
         self.out.add(Row("health", "GET /health (wrk)", d["rps"], "req/s",
                          lat=(d["p50"], d["p99"], d["p999"]), conc=32,
-                         target="(none)", ratio="%.2f F" % (d["rps"] / f)))
+                         target="(none)", ratio="%.2f F" % (d["rps"] / f), note=work))
 
     def w_me(self):
         what = "GET /api/v1/auth/me"
@@ -1046,13 +1108,14 @@ class Bench:
         if st != 200:
             return self.unavailable("me", what, "GET /auth/me answered %s" % st)
         with self.profile("me"):
-            d = self.wrk_stack("/api/v1/auth/me", 32, {"BENCH_TOKENS": tok})
+            d, work = self.measure(lambda: self.wrk_stack("/api/v1/auth/me", 32,
+                                                          {"BENCH_TOKENS": tok}))
         f = self.out.base["F32"]
         ratio, ok = verdict_ratio(d["ok_rps"], f["value"], 0.75)
         self.out.add(Row("me", what + " (wrk)", d["ok_rps"], "req/s",
                          lat=(d["p50"], d["p99"], d["p999"]), conc=32,
                          target=">= 0.75 x F32 req/s", ratio=ratio + " F", ok=ok,
-                         note=self.err_note(d)))
+                         note=join_notes(work, self.err_note(d))))
         self.cache["me_rps"] = d["ok_rps"]
         # Latency: both open loop at the same offered rate, half of /auth/me's capacity.
         rate = 0.5 * d["ok_rps"]
@@ -1111,12 +1174,13 @@ class Bench:
         except Unavailable as e:
             return self.unavailable("history", what, str(e))
         with self.profile("history"):
-            d = self.wrk_stack(path, 32, {"BENCH_TOKENS": toks})
+            d, work = self.measure(lambda: self.wrk_stack(path, 32, {"BENCH_TOKENS": toks}))
         ratio, ok = verdict_ratio(d["ok_rps"], self.out.base["F32"]["value"], 0.40)
         self.out.add(Row("history", what + " (wrk)", d["ok_rps"], "req/s",
                          lat=(d["p50"], d["p99"], d["p999"]), conc=32,
                          target=">= 0.40 x F32 req/s", ratio=ratio + " F", ok=ok,
-                         note=self.err_note(d)))
+                         note=join_notes(work, "%d B answers" % (d["bytes"] / max(1, d["requests"])),
+                                         self.err_note(d))))
 
     def send_body(self, gid):
         return json.dumps({"groupId": gid, "type": "TEXT", "clientId": "{n}",
@@ -1130,14 +1194,17 @@ class Bench:
             return self.unavailable("send", what, str(e))
         body = self.send_body(gid)
         with self.profile("send"):
-            d = self.wrk_stack("/api/v1/messages", 64, {"BENCH_METHOD": "POST",
-                                                        "BENCH_BODY": body, "BENCH_TOKENS": toks})
+            d, work = self.measure(lambda: self.wrk_stack(
+                "/api/v1/messages", 64, {"BENCH_METHOD": "POST", "BENCH_BODY": body,
+                                         "BENCH_TOKENS": toks}))
         ratio, ok = verdict_ratio(d["ok_rps"], self.out.base["F64"]["value"], 0.30)
         self.cache["send_rps"] = d["ok_rps"]
         self.out.add(Row("send", what + " (wrk)", d["ok_rps"], "msg/s",
                          lat=(d["p50"], d["p99"], d["p999"]), conc=64,
                          target=">= 0.30 x F64 req/s", ratio=ratio + " F", ok=ok,
-                         note=self.err_note(d)))
+                         note=join_notes(work, "%d FastCGI threads" % (
+                             self.stack.fcgi_procs() * self.stack.fcgi_threads()),
+                             self.err_note(d))))
         s = self.size
         rate = 0.5 * d["ok_rps"]
         pm = paced(self.stack.port, rate, s["paced_secs"], s["paced_warm"], 64,
@@ -1170,13 +1237,16 @@ class Bench:
         body = json.dumps({"groupId": gid, "type": "TEXT",
                            "content": "e2e#{seq}# end-to-end latency probe"})
         self.check_load()
-        with self.profile("e2e"):
+        def go():
             r = run([str(BIN / "paced"), "-a", "127.0.0.1:%d" % self.stack.port,
                      "-r", "%.1f" % rate, "-d", str(s["paced_secs"]), "-w", str(s["paced_warm"]),
                      "-c", "16", "-X", "POST", "-p", "/api/v1/messages", "-b", body,
                      "-T", self.tmp("e2e.sender"), "-m", self.tmp("e2e.members"), "-W", "/ws"],
                     timeout=s["paced_secs"] + s["paced_warm"] + 60)
-        d = json.loads(r.stdout.strip().splitlines()[-1])
+            return json.loads(r.stdout.strip().splitlines()[-1])
+
+        with self.profile("e2e"):
+            d, work = self.measure(go)
         lat = (d["frame_p50_ms"], d["frame_p99_ms"], d["frame_p999_ms"])
         complete = d["frames"] >= d["frames_expected"]
         ok = lat[0] <= 1.5 and lat[1] <= 5.0 and complete and not d["errors"]
@@ -1188,7 +1258,8 @@ class Bench:
                              d["frames"], d["frames_expected"],
                              "" if complete else " (MISSING FRAMES)",
                              fmt_ms(d["p50_ms"]), fmt_ms(d["p99_ms"])) +
-                         ("; " + self.paced_note(d) if self.paced_note(d) else "")))
+                         ("; " + self.paced_note(d) if self.paced_note(d) else "") +
+                         ("; " + work if work else "")))
 
     # --- bridge
     def bridge_pid(self):
@@ -1436,6 +1507,15 @@ class Bench:
                          note="open loop; unloaded p50/p99/p99.9 %s/%s/%s ms" % (
                              fmt_ms(quiet["p50_ms"]), fmt_ms(quiet["p99_ms"]),
                              fmt_ms(quiet["p999_ms"]))))
+
+    def measure(self, fn):
+        """Runs fn() and returns (its result, a note on the MariaDB and
+        memcached work per request) -- fn's result needs "requests"."""
+        before = self.stack.counters()
+        d = fn()
+        after = self.stack.counters()
+        n = d.get("requests") or d.get("completed") or 0
+        return d, work_note(before, after, n)
 
     @staticmethod
     def err_note(d):

@@ -1,0 +1,112 @@
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netaddr.h"
+#include "banned.h"
+
+/* Parses an IPv4 or IPv6 address (no port) into the 16-byte mapped form. */
+static int
+parse_ip(const char *s, size_t len, unsigned char out[16])
+{
+	char buf[NETADDR_MAX];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET6, buf, out) == 1)
+		return 0;
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	return inet_pton(AF_INET, buf, out + 12) == 1 ? 0 : -1;
+}
+
+/* 1 if ip lies in the block entry[0..n) ("addr" or "addr/bits"). */
+static int
+in_block(const unsigned char ip[16], const char *entry, size_t n)
+{
+	const char *slash = memchr(entry, '/', n);
+	size_t alen = slash ? (size_t)(slash - entry) : n;
+	unsigned char net[16];
+	long bits = 128, full, rest;
+
+	if (parse_ip(entry, alen, net) == -1)
+		return 0;
+	if (slash) {
+		char *end;
+
+		bits = strtol(slash + 1, &end, 10);
+		if (end != entry + n || bits < 0 || bits > 128)
+			return 0;
+		if (memchr(entry, '.', alen))
+			bits += 96;
+		if (bits > 128)
+			return 0;
+	}
+	full = bits / 8;
+	rest = bits % 8;
+	return memcmp(ip, net, (size_t)full) == 0 && (rest == 0 ||
+	    ((ip[full] ^ net[full]) & (0xff << (8 - rest)) & 0xff) == 0);
+}
+
+int
+netaddr_trusted(const char *list, const char *s, size_t len)
+{
+	unsigned char ip[16];
+	const char *p = list;
+
+	if (parse_ip(s, len, ip) == -1)
+		return 0;
+	while (p && *p) {
+		size_t n;
+
+		p += strspn(p, " ,\t");
+		n = strcspn(p, " ,\t");
+		if (!n)
+			break;
+		if (in_block(ip, p, n))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+void
+netaddr_client(const char *trusted_list, const char *remote, const char *xff,
+	char out[NETADDR_MAX])
+{
+	const char *end, *start;
+	unsigned char tmp[16];
+
+	snprintf(out, NETADDR_MAX, "%s", remote ? remote : "unknown");
+	if (!remote || !xff || !*xff ||
+	    !netaddr_trusted(trusted_list, remote, strlen(remote)))
+		return;
+	end = xff + strlen(xff); /* one past the entry being read */
+	for (;;) {
+		const char *s;
+		size_t len;
+
+		start = end;
+		while (start > xff && start[-1] != ',')
+			start--;
+		s = start;
+		len = (size_t)(end - start);
+		while (len && (*s == ' ' || *s == '\t')) {
+			s++;
+			len--;
+		}
+		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (parse_ip(s, len, tmp) == -1)
+			return;
+		if (!netaddr_trusted(trusted_list, s, len) || start == xff) {
+			memcpy(out, s, len);
+			out[len] = '\0';
+			return;
+		}
+		end = start - 1; /* the comma before this entry */
+	}
+}

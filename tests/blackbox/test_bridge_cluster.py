@@ -1,0 +1,327 @@
+"""The bridge under failure and load: crashes, several bridges, limits.
+
+These stop and start the stack's bridge (marked destructive; the stack is
+restored before each test returns) or run private bridges beside it.
+"""
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from parley_api import assert_ok, metric_value, wait_until
+from test_bridge import (WS, PrivateBridge, connect, create_group, fake_ip, private_bridge,  # noqa: F401
+                         received, send_message)
+
+
+def _bridge_url():
+    return os.environ["PARLEY_BRIDGE_URL"]
+
+
+def _stack_bridge_up():
+    try:
+        return requests.get(_bridge_url() + "/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def restore_bridge(stack):
+    yield stack
+    if not _stack_bridge_up():
+        stack("bridge-start")
+
+
+class Sender(threading.Thread):
+    """Posts messages to a group from several users until stopped."""
+
+    def __init__(self, api, senders, gid, interval=0.05, limit=60):
+        super().__init__(daemon=True)
+        self.api, self.senders, self.gid = api, senders, gid
+        self.interval, self.limit = interval, limit
+        self.stop = threading.Event()
+        self.sent = []
+        self.errors = []
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set() and i < self.limit:
+            s = self.senders[i % len(self.senders)]
+            try:
+                self.sent.append(send_message(self.api, s, gid=self.gid,
+                                              content="seq-test %d" % i)["id"])
+            except Exception as e:  # noqa: BLE001 - reported by the test
+                self.errors.append(repr(e))
+            i += 1
+            time.sleep(self.interval)
+
+
+def _committed(db, gid):
+    with db.cursor() as c:
+        c.execute("SELECT id FROM messages WHERE conversation_id = %s", (gid,))
+        return {r["id"] for r in c.fetchall()}
+
+
+def _check_stream(frames_lists, committed):
+    """Union of received message ids == committed; no duplicate after dedup
+    by seq; seqs strictly increasing per connection."""
+    by_seq = {}
+    for frames in frames_lists:
+        seqs = [f["seq"] for f in frames]
+        dedup = []
+        for s in seqs:
+            if not dedup or s > dedup[-1]:
+                dedup.append(s)
+            else:
+                assert s in dedup, "a seq went backwards without being a duplicate: %s" % seqs
+        for f in frames:
+            if f["type"] == "message:received":
+                prev = by_seq.setdefault(f["seq"], f["data"]["id"])
+                assert prev == f["data"]["id"], "one seq, two messages"
+    ids = list(by_seq.values())
+    assert len(ids) == len(set(ids)), "a message arrived under two seqs"
+    assert set(ids) == committed, "missing %s, unexpected %s" % (
+        committed - set(ids), set(ids) - committed)
+
+
+@pytest.mark.destructive
+def test_kill9_bridge_resume_is_lossless(api, make_user, db, restore_bridge):
+    stack = restore_bridge
+    s1, s2, r1, r2 = make_user(), make_user(), make_user(), make_user()
+    gid = create_group(api, s1, [s2, r1, r2])
+    socks = {u.id: connect(u) for u in (r1, r2)}
+    frames = {u.id: [] for u in (r1, r2)}
+    sender = Sender(api, [s1, s2], gid, interval=0.05, limit=50)
+    sender.start()
+    wait_until(lambda: len(sender.sent) >= 10, 20, what="first messages")
+    stack("bridge-kill")
+    for u in (r1, r2):
+        socks[u.id].wait_closed(timeout=5)
+        frames[u.id].extend(socks[u.id].events())
+    time.sleep(0.5)  # messages keep being committed while no bridge runs
+    stack("bridge-start")
+    for u in (r1, r2):
+        since = max([f["seq"] for f in frames[u.id]] or [0])
+        ws = WS(token=u.token, since=since)
+        ws.authed()
+        ws.wait(lambda f: f.get("type") in ("resumed", "resync_required"), 10)
+        assert not ws.of_type("resync_required")
+        socks[u.id] = ws
+    sender.join(timeout=30)
+    assert not sender.errors, sender.errors
+    committed = _committed(db, gid)
+    assert len(committed) == len(sender.sent)
+    for u in (r1, r2):
+        wait_until(lambda u=u: {f["data"]["id"] for f in socks[u.id].of_type("message:received")}
+                   | {f["data"]["id"] for f in frames[u.id] if f["type"] == "message:received"}
+                   >= committed, 15, what="every committed message")
+        frames[u.id].extend(socks[u.id].events())
+        _check_stream([frames[u.id]], committed)
+        # order: each sender's messages arrive in the order they were sent
+        order = [f["data"]["id"] for f in sorted(
+            {f["seq"]: f for f in frames[u.id] if f["type"] == "message:received"}.values(),
+            key=lambda f: f["seq"])]
+        assert [m for m in order if m in sender.sent[0::2]] == sender.sent[0::2]
+        socks[u.id].close()
+
+
+def test_two_bridges_everyone_gets_everything(api, make_user, private_bridge):
+    b2 = private_bridge()
+    users = [make_user() for _ in range(4)]
+    gid = create_group(api, users[0], users[1:])
+    # two clients through the stack's bridge, two on the private one
+    socks = [connect(users[0]), connect(users[1]),
+             connect(users[2], url=b2.url), connect(users[3], url=b2.url)]
+    time.sleep(2.5)  # the new bridge announces itself in bridge_peers
+    sent = [send_message(api, users[i % 4], gid=gid)["id"] for i in range(8)]
+    for ws in socks:
+        for mid in sent:
+            ws.wait(lambda f, m=mid: f.get("type") == "message:received" and
+                    f["data"]["id"] == m, 5)
+    seqs = [[f["seq"] for f in ws.of_type("message:received")] for ws in socks]
+    assert all(s == seqs[0] for s in seqs), "same seqs on both bridges"
+    # typing crosses bridges without the database
+    socks[0].request("typing:start", {"groupId": gid})
+    socks[3].wait_type("typing:start", userId=users[0].id)
+    for ws in socks:
+        ws.close()
+
+
+@pytest.mark.destructive
+def test_killing_the_sequencer_keeps_delivery_going(api, make_user, private_bridge,
+                                                    restore_bridge, db):
+    stack = restore_bridge
+    b2 = private_bridge()
+    wait_until(_stack_bridge_up, 10, what="stack bridge")
+
+    def holder():
+        s = requests.get(_bridge_url() + "/health", timeout=2).json()["data"]["sequencer"]
+        p = b2.health()["sequencer"]
+        return "stack" if s and not p else "private" if p and not s else None
+    first_holder = wait_until(holder, 10, what="exactly one sequencer")
+    users = [make_user() for _ in range(5)]
+    gid = create_group(api, users[0], users[1:])
+    on_stack = [connect(users[1]), connect(users[2])]
+    on_b2 = [connect(users[3], url=b2.url), connect(users[4], url=b2.url)]
+    first = send_message(api, users[0], gid=gid)
+    for ws in on_stack + on_b2:
+        ws.wait(lambda f: f.get("type") == "message:received" and f["data"]["id"] == first["id"])
+    # kill -9 whoever numbers the events; the survivor takes the lock over
+    if first_holder == "stack":
+        stack("bridge-kill")
+        survivors = on_b2
+        wait_until(lambda: b2.health()["sequencer"], 10, what="the private bridge takes over")
+    else:
+        b2.kill(9)
+        survivors = on_stack
+        wait_until(lambda: requests.get(_bridge_url() + "/health", timeout=2)
+                   .json()["data"]["sequencer"], 10, what="the stack bridge takes over")
+    after = [send_message(api, users[0], gid=gid)["id"] for _ in range(5)]
+    for ws in survivors:
+        for mid in after:
+            ws.wait(lambda f, m=mid: f.get("type") == "message:received" and
+                    f["data"]["id"] == m, 5)
+    committed = _committed(db, gid)
+    for ws in survivors:
+        _check_stream([ws.events()], committed)
+    for ws in on_stack + on_b2:
+        ws.close()
+    if first_holder == "stack":
+        stack("bridge-start")
+        wait_until(_stack_bridge_up, 20, what="stack bridge back")
+        # both deliver again, whoever holds the lock now
+        w0 = connect(users[0])
+        w4 = connect(users[4], url=b2.url)
+        last = send_message(api, users[1], gid=gid)
+        for ws in (w0, w4):
+            ws.wait(lambda f: f.get("type") == "message:received" and
+                    f["data"]["id"] == last["id"])
+            ws.close()
+
+
+# ------------------------------------------------------------------ limits
+def test_sixth_connection_is_refused(make_user):
+    u = make_user()
+    socks = [connect(u) for _ in range(5)]
+    sixth = WS(token=u.token)
+    f = sixth.wait_type("auth_response")
+    assert f["status"] == "error" and f["data"]["code"] == "MAX_CONNECTIONS_EXCEEDED"
+    assert sixth.wait_closed() == 1008
+    socks.pop().close()
+
+    def room_again():
+        ws = WS(token=u.token)
+        f = ws.wait_type("auth_response")
+        if f["status"] == "success":
+            socks.append(ws)
+            return True
+        ws.close()
+        return False
+    wait_until(room_again, 5, interval=0.3, what="a free slot after a close")
+    for ws in socks:
+        ws.close()
+
+
+def test_oversized_frame_closes_1009(make_user):
+    ws = connect(make_user())
+    ws.send(json.dumps({"type": "ping", "pad": "x" * 3900}))
+    assert ws.wait_type("pong")
+    ws.send(json.dumps({"type": "ping", "pad": "x" * 5 * 1024}))
+    assert ws.wait_closed() == 1009
+
+
+def test_message_flood_is_limited_and_others_keep_latency(api, make_user):
+    a, b, c = make_user(), make_user(), make_user()
+    gid = create_group(api, a, [b, c])
+    wa, wc = connect(a), connect(c)
+    answers = [wa.request("message:send", {"groupId": gid, "content": "flood %d" % i})
+               for i in range(36)]
+    acks = [x for x in answers if x["type"] == "ack"]
+    limited = [x for x in answers if x["type"] == "error"]
+    assert len(acks) == 30, [x.get("data") for x in limited][:3]
+    assert all(x["data"]["code"] == "RATE_LIMIT_EXCEEDED" and x["data"]["retryAfter"] > 0
+               for x in limited)
+    t0 = time.monotonic()
+    assert wc.request("ping")["type"] == "pong"
+    assert time.monotonic() - t0 < 0.5
+    # the per-connection frame budget (events_per_minute, 100)
+    over = None
+    for i in range(110):
+        f = wc.request("typing:stop", {"groupId": gid})
+        if f["type"] == "error":
+            over = f
+            break
+    assert over and over["data"]["code"] == "RATE_LIMIT_EXCEEDED" and over["data"]["retryAfter"] > 0
+    assert wc.request("ping")["type"] == "pong", "ping is not counted"
+    wa.close()
+    wc.close()
+
+
+def test_a_client_that_never_reads_is_cut_off_others_unaffected(make_user, private_bridge, db):
+    b2 = private_bridge(send_queue=16)
+    slow, fast = make_user(), make_user()
+    # the slow client: a raw socket with a tiny receive buffer, never read
+    s = socket.create_connection(("127.0.0.1", b2.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n" % slow.token).encode())
+    wf = connect(fast, url=b2.url)
+    time.sleep(0.5)
+    before = metric_value(b2.metrics(), "parley_bridge_slow_consumer_disconnects_total")
+    payload = json.dumps({"blob": "y" * 3000})
+    nudge = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # events for both users' personal rooms, straight into the outbox
+    with db.cursor() as c:
+        for i in range(60):
+            c.executemany("INSERT INTO events (target_kind, target_id, type, payload)"
+                          " VALUES ('USER', %s, 'test:load', %s)",
+                          [(slow.id, payload)] * 20 + [(fast.id, payload)])
+            nudge.sendto(b"n", ("127.0.0.1", b2.nudge_port))
+            t0 = time.monotonic()
+            assert wf.request("ping", timeout=2)["type"] == "pong"
+            assert time.monotonic() - t0 < 1.0, "the fast client kept its latency"
+    wait_until(lambda: metric_value(b2.metrics(), "parley_bridge_slow_consumer_disconnects_total")
+               > before, 10, what="the slow consumer to be disconnected")
+    wait_until(lambda: len(wf.of_type("test:load")) == 60, 10, what="fast client got all")
+    wf.close()
+    s.close()
+
+
+def test_dead_connections_are_closed_by_heartbeat(make_user, private_bridge):
+    b = private_bridge(heartbeat_seconds=1)
+    alive, dead = make_user(), make_user()
+    wa = connect(alive, url=b.url)  # websocket-client answers pings
+    # a client that stops answering: raw socket, never reads again
+    s = socket.create_connection(("127.0.0.1", b.port))
+    s.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n" % dead.token).encode())
+    wait_until(lambda: b.health()["authenticated"] == 2, 5, what="both connected")
+    wait_until(lambda: metric_value(b.metrics(), "parley_bridge_heartbeat_timeouts_total") >= 1,
+               8, what="the silent connection closed")
+    assert b.health()["authenticated"] == 1
+    assert wa.request("ping")["type"] == "pong"
+    wa.close()
+    s.close()
+
+
+def test_a_crashed_bridges_users_go_offline(api, make_user, private_bridge):
+    b = private_bridge(heartbeat_seconds=1)
+    watcher, u = make_user(), make_user()
+    ws = connect(u, url=b.url)
+
+    def presence():
+        return assert_ok(api.get("/api/v1/users/%s/presence" % u.id, token=watcher.token))
+    assert presence()["isOnline"] is True
+    time.sleep(2.5)  # refreshed by the heartbeat: still online after its TTL
+    assert presence()["isOnline"] is True
+    b.kill(9)  # no chance to say goodbye
+    wait_until(lambda: presence()["isOnline"] is False, 8,
+               what="the presence key expiring (TTL 3 heartbeats)")
+    ws.close()

@@ -1,0 +1,62 @@
+#include <string.h>
+
+#include "core/netaddr.h"
+#include "unit.h"
+
+#define T(list, s) netaddr_trusted(list, s, strlen(s))
+
+static void
+test_trusted(void)
+{
+	CHECK(T("127.0.0.1 ::1", "127.0.0.1"));
+	CHECK(T("127.0.0.1 ::1", "::1"));
+	/* Substrings are not matches (the old strstr bug). */
+	CHECK(!T("127.0.0.1", "27.0.0.1"));
+	CHECK(!T("127.0.0.1", "127.0.0.10"));
+	CHECK(T("10.0.0.0/8", "10.200.3.4"));
+	CHECK(!T("10.0.0.0/8", "11.0.0.1"));
+	CHECK(T("192.168.1.0/25", "192.168.1.127"));
+	CHECK(!T("192.168.1.0/25", "192.168.1.128"));
+	CHECK(T("fd00::/8", "fd12::1"));
+	CHECK(!T("fd00::/8", "fe80::1"));
+	CHECK(T("a, 10.0.0.1", "10.0.0.1"));         /* junk entries skipped */
+	CHECK(!T("10.0.0.0/99", "10.0.0.1"));         /* bad prefix */
+	CHECK(!T("10.0.0.0/8x", "10.0.0.1"));
+	CHECK(!T("127.0.0.1", "not-an-ip"));
+	CHECK(!T("", "127.0.0.1"));
+	CHECK(T("::ffff:127.0.0.1", "127.0.0.1"));   /* mapped form */
+}
+
+static void
+test_client(void)
+{
+	char out[NETADDR_MAX];
+	const char *tp = "127.0.0.1 10.0.0.0/8";
+
+	netaddr_client(tp, "203.0.113.9", "1.2.3.4", out);
+	CHECK_STR(out, "203.0.113.9"); /* untrusted peer: header ignored */
+	netaddr_client(tp, "127.0.0.1", "1.2.3.4", out);
+	CHECK_STR(out, "1.2.3.4");
+	netaddr_client(tp, "127.0.0.1", "6.6.6.6, 1.2.3.4, 10.1.1.1", out);
+	CHECK_STR(out, "1.2.3.4"); /* rightmost untrusted, spoofed left ignored */
+	netaddr_client(tp, "127.0.0.1", "10.0.0.2, 10.0.0.3", out);
+	CHECK_STR(out, "10.0.0.2"); /* all trusted: the leftmost */
+	netaddr_client(tp, "127.0.0.1", "1.2.3.4, garbage", out);
+	CHECK_STR(out, "127.0.0.1"); /* a non-address ends the walk */
+	netaddr_client(tp, "127.0.0.1", "  2001:db8::1 ", out);
+	CHECK_STR(out, "2001:db8::1");
+	netaddr_client(tp, "127.0.0.1", NULL, out);
+	CHECK_STR(out, "127.0.0.1");
+	netaddr_client(tp, NULL, "1.2.3.4", out);
+	CHECK_STR(out, "unknown");
+	netaddr_client(tp, "127.0.0.1", ",,,", out);
+	CHECK_STR(out, "127.0.0.1");
+}
+
+int
+main(void)
+{
+	RUN(test_trusted);
+	RUN(test_client);
+	return unit_done();
+}
