@@ -25,9 +25,9 @@ serve(void *arg)
 	FCGX_InitRequest(&r, 0, 0);
 	while (FCGX_Accept_r(&r) >= 0) {
 		FCGX_FPrintF(r.out, "Status: 200 OK\r\n"
-		    "Content-Type: text/plain\r\n"
-		    "Content-Length: 13\r\n\r\n"
-		    "Hello, world!");
+		                    "Content-Type: text/plain\r\n"
+		                    "Content-Length: 13\r\n\r\n"
+		                    "Hello, world!");
 		FCGX_Finish_r(&r);
 	}
 	return arg;
@@ -44,7 +44,8 @@ main(int argc, char **argv)
 
 		n = strtol(argv[1], &end, 10);
 		if (*end != '\0' || n < 1 || n > 256) {
-			fprintf(stderr, "usage: hello_fcgi_threads [THREADS]\n");
+			fprintf(stderr,
+			        "usage: hello_fcgi_threads [THREADS]\n");
 			return 2;
 		}
 	}

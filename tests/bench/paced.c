@@ -177,7 +177,7 @@ build_request(long n, size_t *len)
 		const char *p = body, *q;
 
 		snprintf(uniq, sizeof(uniq), "%ld-%ld-%ld", (long)getpid(),
-		    (long)time(NULL), n);
+		         (long)time(NULL), n);
 		while ((q = strstr(p, "{")) != NULL) {
 			const char *sub = NULL;
 			int skip = 3;
@@ -193,17 +193,19 @@ build_request(long n, size_t *len)
 				skip = 5;
 			}
 			if (!sub) {
-				blen += (size_t)snprintf(bodybuf + blen,
-				    sizeof(bodybuf) - blen, "%.*s", (int)(q + 1 - p), p);
+				blen += (size_t)snprintf(
+				    bodybuf + blen, sizeof(bodybuf) - blen,
+				    "%.*s", (int)(q + 1 - p), p);
 				p = q + 1;
 				continue;
 			}
-			blen += (size_t)snprintf(bodybuf + blen,
-			    sizeof(bodybuf) - blen, "%.*s%s", (int)(q - p), p, sub);
+			blen += (size_t)snprintf(
+			    bodybuf + blen, sizeof(bodybuf) - blen, "%.*s%s",
+			    (int)(q - p), p, sub);
 			p = q + skip;
 		}
 		blen += (size_t)snprintf(bodybuf + blen, sizeof(bodybuf) - blen,
-		    "%s", p);
+		                         "%s", p);
 		if (blen >= sizeof(bodybuf)) {
 			fprintf(stderr, "paced: body too long\n");
 			exit(2);
@@ -220,20 +222,21 @@ build_request(long n, size_t *len)
 	req = malloc(cap);
 	if (!req)
 		die("malloc");
-	off = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", method,
-	    path, hostport);
+	off = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path,
+	               hostport);
 	for (int i = 0; i < nheaders; i++)
 		off += snprintf(req + off, cap - (size_t)off, "%s\r\n",
-		    headers[i]);
+		                headers[i]);
 	if (ntokens)
 		off += snprintf(req + off, cap - (size_t)off,
-		    "Authorization: Bearer %s\r\n", tokens[n % ntokens]);
+		                "Authorization: Bearer %s\r\n",
+		                tokens[n % ntokens]);
 	if (body) {
 		if (!has_ct)
 			off += snprintf(req + off, cap - (size_t)off,
-			    "Content-Type: application/json\r\n");
+			                "Content-Type: application/json\r\n");
 		off += snprintf(req + off, cap - (size_t)off,
-		    "Content-Length: %zu\r\n", blen);
+		                "Content-Length: %zu\r\n", blen);
 	}
 	off += snprintf(req + off, cap - (size_t)off, "\r\n");
 	memcpy(req + off, bodybuf, blen);
@@ -245,7 +248,8 @@ static void
 conn_open(long i)
 {
 	struct conn *c = &conns[i];
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u64 = (uint64_t)i };
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
+	                         .data.u64 = (uint64_t)i};
 	int one = 1;
 
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -320,7 +324,8 @@ try_write(long i)
 	struct conn *c = &conns[i];
 
 	while (c->outoff < c->outlen) {
-		ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		ssize_t n =
+		    write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
 
 		if (n < 0) {
 			if (errno == EAGAIN)
@@ -365,11 +370,12 @@ parse_response(struct conn *c, int *status, int *close_after)
 	*status = (int)strtol(c->in + 9, NULL, 10);
 	*close_after = strncmp(c->in, "HTTP/1.0", 8) == 0;
 	for (line = strstr(c->in, "\r\n") + 2; line < hend;
-	    line = strstr(line, "\r\n") + 2) {
+	     line = strstr(line, "\r\n") + 2) {
 		if (strncasecmp(line, "content-length:", 15) == 0)
 			clen = strtol(line + 15, NULL, 10);
 		else if (strncasecmp(line, "transfer-encoding:", 18) == 0 &&
-		    strstr(line, "chunked") && strstr(line, "chunked") < strstr(line, "\r\n"))
+		         strstr(line, "chunked") &&
+		         strstr(line, "chunked") < strstr(line, "\r\n"))
 			chunked = 1;
 		else if (strncasecmp(line, "connection:", 11) == 0) {
 			for (p = line + 11; *p == ' '; p++)
@@ -475,34 +481,42 @@ static void
 ws_open(long i, const char *token)
 {
 	struct wsc *w = &wss[i];
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WS_TAG | (uint64_t)i };
+	struct epoll_event ev = {.events = EPOLLIN,
+	                         .data.u64 = WS_TAG | (uint64_t)i};
 	char req[4096];
 	int n, one = 1;
 
 	w->fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+	if (w->fd < 0 ||
+	    connect(w->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
 		die("websocket connect");
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	n = snprintf(req, sizeof(req), "GET %s?token=%s HTTP/1.1\r\nHost: %s\r\n"
-	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-	    "Sec-WebSocket-Version: 13\r\n\r\n", ws_path, token, hostport);
+	n = snprintf(req, sizeof(req),
+	             "GET %s?token=%s HTTP/1.1\r\nHost: %s\r\n"
+	             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	             "Sec-WebSocket-Version: 13\r\n\r\n",
+	             ws_path, token, hostport);
 	if (n >= (int)sizeof(req) || write(w->fd, req, (size_t)n) != n)
 		die("websocket handshake");
 	for (;;) {
-		ssize_t r = read(w->fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+		ssize_t r =
+		    read(w->fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
 
 		if (r <= 0) {
-			fprintf(stderr, "paced: websocket %ld closed during the "
-			    "handshake\n", i);
+			fprintf(stderr,
+			        "paced: websocket %ld closed during the "
+			        "handshake\n",
+			        i);
 			exit(1);
 		}
 		w->len += (size_t)r;
 		w->buf[w->len] = '\0';
 		if (memmem(w->buf, w->len, "auth_response", 13)) {
 			if (!memmem(w->buf, w->len, "\"success\"", 9)) {
-				fprintf(stderr, "paced: websocket %ld: %.300s\n", i,
-				    (char *)w->buf);
+				fprintf(stderr,
+				        "paced: websocket %ld: %.300s\n", i,
+				        (char *)w->buf);
 				exit(1);
 			}
 			break;
@@ -525,8 +539,8 @@ ws_text(const char *p, size_t n, int64_t t)
 		return;
 	i = strtol(s + 4, NULL, 10);
 	if (i >= warm_reqs && i < total_reqs && nframes < frames_cap)
-		frame_us[nframes++] = (uint32_t)((t - (sched_t0 + i *
-		    sched_interval)) / 1000);
+		frame_us[nframes++] =
+		    (uint32_t)((t - (sched_t0 + i * sched_interval)) / 1000);
 }
 
 static void
@@ -536,7 +550,8 @@ ws_readable(long i)
 	int64_t t = now_ns();
 
 	for (;;) {
-		ssize_t r = read(w->fd, w->buf + w->len, sizeof(w->buf) - w->len);
+		ssize_t r =
+		    read(w->fd, w->buf + w->len, sizeof(w->buf) - w->len);
 		size_t off = 0;
 
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -623,13 +638,27 @@ main(int argc, char **argv)
 	nconns = 64;
 	while ((opt = getopt(argc, argv, "a:r:d:c:w:X:p:H:b:M:T:m:W:")) != -1) {
 		switch (opt) {
-		case 'a': hp = optarg; break;
-		case 'r': rate = arg_double(optarg, 0.001, 10e6); break;
-		case 'd': secs = arg_double(optarg, 0.001, 86400); break;
-		case 'c': nconns = (long)arg_double(optarg, 1, 10000); break;
-		case 'w': warm = arg_double(optarg, 0, 86400); break;
-		case 'X': method = optarg; break;
-		case 'p': path = optarg; break;
+		case 'a':
+			hp = optarg;
+			break;
+		case 'r':
+			rate = arg_double(optarg, 0.001, 10e6);
+			break;
+		case 'd':
+			secs = arg_double(optarg, 0.001, 86400);
+			break;
+		case 'c':
+			nconns = (long)arg_double(optarg, 1, 10000);
+			break;
+		case 'w':
+			warm = arg_double(optarg, 0, 86400);
+			break;
+		case 'X':
+			method = optarg;
+			break;
+		case 'p':
+			path = optarg;
+			break;
 		case 'H':
 			if (nheaders == MAX_HEADERS) {
 				fprintf(stderr, "paced: too many -H\n");
@@ -637,14 +666,24 @@ main(int argc, char **argv)
 			}
 			headers[nheaders++] = optarg;
 			break;
-		case 'b': body = optarg; break;
-		case 'M': modulo = (long)arg_double(optarg, 1, 1e9); break;
-		case 'T': tokens = read_lines(optarg, &ntokens); break;
-		case 'm': members = optarg; break;
-		case 'W': ws_path = optarg; break;
+		case 'b':
+			body = optarg;
+			break;
+		case 'M':
+			modulo = (long)arg_double(optarg, 1, 1e9);
+			break;
+		case 'T':
+			tokens = read_lines(optarg, &ntokens);
+			break;
+		case 'm':
+			members = optarg;
+			break;
+		case 'W':
+			ws_path = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of "
-			    "tests/bench/paced.c\n");
+			                "tests/bench/paced.c\n");
 			return 2;
 		}
 	}
@@ -663,7 +702,8 @@ main(int argc, char **argv)
 		memcpy(host, hp, (size_t)(colon - hp));
 		host[colon - hp] = '\0';
 		addr.sin_family = AF_INET;
-		addr.sin_port = htons((uint16_t)arg_double(colon + 1, 1, 65535));
+		addr.sin_port =
+		    htons((uint16_t)arg_double(colon + 1, 1, 65535));
 		if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
 			fprintf(stderr, "paced: bad address %s\n", host);
 			return 2;
@@ -690,9 +730,11 @@ main(int argc, char **argv)
 
 		for (int k = 0; k < n; k++) {
 			struct conn *c = &conns[evs[k].data.u64];
-			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = evs[k].data.u64 };
+			struct epoll_event ev = {.events = EPOLLIN,
+			                         .data.u64 = evs[k].data.u64};
 
-			if (c->state == C_CONNECTING && (evs[k].events & EPOLLOUT)) {
+			if (c->state == C_CONNECTING &&
+			    (evs[k].events & EPOLLOUT)) {
 				c->state = C_IDLE;
 				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 				idle[nidle++] = (long)evs[k].data.u64;
@@ -733,7 +775,8 @@ main(int argc, char **argv)
 
 		if (now > deadline)
 			break;
-		while (next < total && nidle > 0 && t0 + next * interval_ns <= now) {
+		while (next < total && nidle > 0 &&
+		       t0 + next * interval_ns <= now) {
 			long i = idle[--nidle];
 
 			send_request(i, next, t0 + next * interval_ns);
@@ -763,7 +806,8 @@ main(int argc, char **argv)
 			}
 			c = &conns[i];
 			if (c->state == C_CONNECTING) {
-				struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+				struct epoll_event ev = {
+				    .events = EPOLLIN, .data.u64 = (uint64_t)i};
 
 				if (evs[k].events & (EPOLLERR | EPOLLHUP)) {
 					errors++;
@@ -773,7 +817,8 @@ main(int argc, char **argv)
 				}
 				if (evs[k].events & EPOLLOUT) {
 					c->state = C_IDLE;
-					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd,
+					          &ev);
 					idle[nidle++] = i;
 				}
 				continue;
@@ -786,8 +831,8 @@ main(int argc, char **argv)
 	}
 	errors += total - completed - errors;
 	/* Frames still in flight. */
-	for (int64_t until = now_ns() + 3000000000LL; nws && nframes < frames_cap &&
-	    now_ns() < until;) {
+	for (int64_t until = now_ns() + 3000000000LL;
+	     nws && nframes < frames_cap && now_ns() < until;) {
 		int n = epoll_wait(ep, evs, 256, 50);
 
 		for (int k = 0; k < n; k++)
@@ -797,30 +842,36 @@ main(int argc, char **argv)
 	qsort(lat_us, (size_t)nlat, sizeof(uint32_t), cmp_u32);
 	qsort(frame_us, (size_t)nframes, sizeof(uint32_t), cmp_u32);
 	printf("{\"rate\":%.1f,\"conns\":%ld,\"seconds\":%.3f,\"warmup\":%.3f,"
-	    "\"scheduled\":%ld,\"completed\":%ld,\"ok\":%ld,\"non2xx\":%ld,"
-	    "\"errors\":%ld,\"reconnects\":%ld,\"ok_after_warmup\":%ld,"
-	    "\"achieved_per_s\":%.1f,"
-	    "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
-	    "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"status\":{", rate, nconns, secs, warm,
-	    total, completed, ok, non2xx, errors, reconnects, ok_rec,
-	    t_last > t0 + (int64_t)(warm * 1e9) ? (double)nlat /
-	    ((double)(t_last - t0) / 1e9 - warm) : 0.0,
-	    pct(0.5), pct(0.9), pct(0.99), pct(0.999),
-	    nlat ? lat_us[nlat - 1] / 1000.0 : 0.0);
+	       "\"scheduled\":%ld,\"completed\":%ld,\"ok\":%ld,\"non2xx\":%ld,"
+	       "\"errors\":%ld,\"reconnects\":%ld,\"ok_after_warmup\":%ld,"
+	       "\"achieved_per_s\":%.1f,"
+	       "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
+	       "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"status\":{",
+	       rate, nconns, secs, warm, total, completed, ok, non2xx, errors,
+	       reconnects, ok_rec,
+	       t_last > t0 + (int64_t)(warm * 1e9)
+	           ? (double)nlat / ((double)(t_last - t0) / 1e9 - warm)
+	           : 0.0,
+	       pct(0.5), pct(0.9), pct(0.99), pct(0.999),
+	       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0);
 	for (int st = 100, first = 1; st < 600; st++)
 		if (by_status[st]) {
-			printf("%s\"%d\":%ld", first ? "" : ",", st, by_status[st]);
+			printf("%s\"%d\":%ld", first ? "" : ",", st,
+			       by_status[st]);
 			first = 0;
 		}
 	printf("}");
 	if (nws)
-		printf(",\"ws_members\":%ld,\"frames\":%ld,\"frames_expected\":%ld,"
-		    "\"frame_p50_ms\":%.3f,\"frame_p90_ms\":%.3f,"
-		    "\"frame_p99_ms\":%.3f,\"frame_p999_ms\":%.3f,"
-		    "\"frame_max_ms\":%.3f", nws, nframes, frames_cap,
-		    pct_of(frame_us, nframes, 0.5), pct_of(frame_us, nframes, 0.9),
-		    pct_of(frame_us, nframes, 0.99), pct_of(frame_us, nframes, 0.999),
-		    nframes ? frame_us[nframes - 1] / 1000.0 : 0.0);
+		printf(",\"ws_members\":%ld,\"frames\":%ld,\"frames_expected\":"
+		       "%ld,"
+		       "\"frame_p50_ms\":%.3f,\"frame_p90_ms\":%.3f,"
+		       "\"frame_p99_ms\":%.3f,\"frame_p999_ms\":%.3f,"
+		       "\"frame_max_ms\":%.3f",
+		       nws, nframes, frames_cap, pct_of(frame_us, nframes, 0.5),
+		       pct_of(frame_us, nframes, 0.9),
+		       pct_of(frame_us, nframes, 0.99),
+		       pct_of(frame_us, nframes, 0.999),
+		       nframes ? frame_us[nframes - 1] / 1000.0 : 0.0);
 	printf("}\n");
 	return 0;
 }

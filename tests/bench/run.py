@@ -406,7 +406,7 @@ class Stack:
             for k, v in self.sql("SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', "
                                  "'Queries', 'Com_select', 'Com_insert', 'Com_update', "
                                  "'Com_delete', 'Com_commit', 'Com_call_procedure', "
-                                 "'Innodb_os_log_fsyncs')"):
+                                 "'Innodb_data_fsyncs', 'Innodb_log_writes')"):
                 out["db." + k] = int(v)
         except Exception:
             pass
@@ -594,6 +594,14 @@ def kv(text):
     return out
 
 
+def cpu_times():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -676,7 +684,8 @@ def work_note(before, after, n):
         kinds = [("CALL", "db.Com_call_procedure"), ("SELECT", "db.Com_select"),
                  ("INSERT", "db.Com_insert"), ("UPDATE", "db.Com_update"),
                  ("DELETE", "db.Com_delete"), ("COMMIT", "db.Com_commit"),
-                 ("redo-log fsync", "db.Innodb_os_log_fsyncs")]
+                 ("InnoDB log write", "db.Innodb_log_writes"),
+                 ("InnoDB fsync", "db.Innodb_data_fsyncs")]
         detail = ["%.2f %s" % (per(k), name) for name, k in kinds if per(k) >= 0.005]
         if inner >= 0.05:
             detail.append("%.1f statements inside stored programs" % inner)
@@ -798,9 +807,9 @@ def verdict_ratio(value, base, need, higher=True):
 
 SIZES = {
     "full": dict(wrk_secs=10, reps=3, paced_secs=10, paced_warm=2, fan_n=5000, fan_m=20,
-                 idle=19000, scrypt_count=7, login_users=400, history=60),
+                 idle=19000, login_users=400, history=60),
     "quick": dict(wrk_secs=3, reps=2, paced_secs=4, paced_warm=1, fan_n=1000, fan_m=10,
-                  idle=2000, scrypt_count=3, login_users=100, history=60),
+                  idle=2000, login_users=100, history=60),
 }
 
 # name: (description, baselines it needs)
@@ -1017,28 +1026,39 @@ class Bench:
                               vals, "req/s", conc=c, lat=sorted(lats)[len(lats) // 2])
 
     def base_K(self):
+        """Repetitions of (the median of 3 hashes): one hash alone varies
+        with page faults and frequency steps more than the 15 % rule."""
         cfg = self.stack.config()
         n, r, p = (cfg.get("auth.scrypt_n", "32768"), cfg.get("auth.scrypt_r", "8"),
                    cfg.get("auth.scrypt_p", "3"))
-        d = json.loads(run([str(BIN / "scrypt_cost"), n, r, p,
-                            str(self.size["scrypt_count"])]).stdout)
-        ms = d["ms"]
-        self.out.baseline("K", "one scrypt hash N=%s r=%s p=%s (ms)" % (n, r, p), ms, "ms",
-                          note="%d cores / K = %.1f logins/s ceiling" % (
-                              os.cpu_count(), os.cpu_count() * 1000 / median(ms)))
+        meds = []
+        for _ in range(self.size["reps"]):
+            self.check_load()
+            d = json.loads(run([str(BIN / "scrypt_cost"), n, r, p, "3"]).stdout)
+            meds.append(d["median_ms"])
+        self.out.baseline("K", "one scrypt hash N=%s r=%s p=%s (ms)" % (n, r, p), meds, "ms",
+                          note="median of 3 hashes per repetition; %d cores / K = %.1f "
+                          "logins/s ceiling" % (os.cpu_count(),
+                                                os.cpu_count() * 1000 / median(meds)))
 
     def base_R(self):
         if not have("ws_rawfanout"):
             return self.unavailable("R", "raw TCP fan-out", "tests/bench/ws_rawfanout.c missing")
         n, m = self.size["fan_n"], self.size["fan_m"]
-        vals = []
+        vals, us = [], []
         for _ in range(self.size["reps"]):
             self.check_load()
             r = run([str(BIN / "ws_rawfanout"), "--conns", str(n), "--procs", "2",
                      "--messages", str(m), "--size", "100"], timeout=180)
-            vals.append(float(kv(r.stdout)["frames_per_second"]))
+            d = kv(r.stdout)
+            vals.append(float(d["frames_per_second"]))
+            if "writer_seconds" in d:
+                us.append(float(d["writer_seconds"]) * 1e6 / (n * m))
+        self.cache["r_us_per_write"] = median(us) if us else None
         self.out.baseline("R", "raw TCP fan-out: 1 writer, %d sockets, 100 B" % n, vals,
-                          "deliv/s", conc=n, note="ws_rawfanout, %d writes per socket" % m)
+                          "deliv/s", conc=n, note="ws_rawfanout, %d writes per socket%s" % (
+                              m, "; the writer spends %.1f us per write()" % median(us)
+                              if us else ""))
 
     def event_loop_flag(self):
         """lws_broadcast's option for the bridge's loop: [bridge] event_loop
@@ -1075,6 +1095,28 @@ class Bench:
         self.out.baseline("W", "lws broadcast server (%s loop), %d conns" % (
             (loop[0][2:] if loop else "poll"), n), vals, "deliv/s", conc=n,
             note="ws_load clients; %.1f KB RSS per connection" % median(kb))
+
+    def disk_fsync(self):
+        """Reference for the durable paths: fdatasync() latency of a 4 KB
+        write on the filesystem MariaDB's data directory is on."""
+        path = self.stack.state / "tmp" / "bench-fsync"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        lat = []
+        try:
+            for i in range(400):
+                os.pwrite(fd, b"x" * 4096, (i % 16) * 4096)
+                t = time.perf_counter()
+                os.fdatasync(fd)
+                lat.append((time.perf_counter() - t) * 1000)
+        finally:
+            os.close(fd)
+            path.unlink()
+        lat.sort()
+        q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
+        self.out.add(Row("fsync", "disk fdatasync of 4 KB (reference, no target)",
+                         1000.0 / median(lat), "/s", lat=(q(0.5), q(0.99), q(0.999)), conc=1,
+                         note="the floor under every durable commit: MariaDB runs "
+                         "innodb_flush_log_at_trx_commit=1 in this stack"))
 
     # --- HTTP workloads
     def ensure_accounts(self):
@@ -1192,6 +1234,7 @@ class Bench:
             gid, users, toks = self.group10()
         except Unavailable as e:
             return self.unavailable("send", what, str(e))
+        self.disk_fsync()
         body = self.send_body(gid)
         with self.profile("send"):
             d, work = self.measure(lambda: self.wrk_stack(
@@ -1452,16 +1495,19 @@ class Bench:
             len(typists), n, len(rooms)), cpu * 100, "% CPU", conc=n,
             target="bridge CPU <= 25%, none beyond rooms",
             ratio="%d bad, %d/%d frames" % (bad, received, bound), ok=ok,
-            note="typing:start every 1 s for %d s; %s sent; bridge CPU %.1f%% just before; "
-            "frames counted against the most the rooms' online members may get" % (
-                secs, d.get("sent"), idle_cpu * 100)))
+            note="typing:start every 1 s for %d s; %s sent; %.0f frames/s delivered, %.1f us "
+            "of bridge CPU each; bridge CPU %.1f%% just before; frames counted against the most "
+            "the rooms' online members may get" % (
+                secs, d.get("sent"), received / float(secs),
+                cpu * secs * 1e6 / received if received else 0, idle_cpu * 100)))
 
     # --- logins
     def w_login(self):
         """Logins offered open loop at twice the ceiling cores / K (what a
         crowd retrying after an outage looks like), /auth/me paced at a
-        quarter of its capacity beside them, then compared with the same
-        /auth/me schedule without logins."""
+        tenth of its capacity beside them (a probe: it measures the logins'
+        effect on the API without taking much CPU from them), then compared
+        with the same /auth/me schedule without logins."""
         what = "logins at saturation"
         if not self.ensure_accounts():
             return self.unavailable("login", what, self.seed.error)
@@ -1470,7 +1516,7 @@ class Bench:
         pathlib.Path(tok).write_text(self.seed.tokens["bench_owner"] + "\n")
         ceiling = os.cpu_count() / (self.out.base["K"]["value"] / 1000.0)
         secs = self.size["wrk_secs"]
-        rate = 0.25 * self.cache.get("me_rps", 4000)
+        rate = 0.10 * self.cache.get("me_rps", 4000)
         offered = 2 * ceiling
         quiet = paced(self.stack.port, rate, secs, 1, 16, "/api/v1/auth/me", tokens=tok)
         body = json.dumps({"login": "bench_login_{i}", "password": PASSWORD})
@@ -1512,10 +1558,15 @@ class Bench:
         """Runs fn() and returns (its result, a note on the MariaDB and
         memcached work per request) -- fn's result needs "requests"."""
         before = self.stack.counters()
+        b0, t0 = cpu_times()
         d = fn()
+        b1, t1 = cpu_times()
         after = self.stack.counters()
         n = d.get("requests") or d.get("completed") or 0
-        return d, work_note(before, after, n)
+        note = work_note(before, after, n)
+        if t1 > t0:
+            note += "; machine CPU %.0f%% busy" % (100.0 * (b1 - b0) / (t1 - t0))
+        return d, note
 
     @staticmethod
     def err_note(d):

@@ -69,8 +69,8 @@ main(int argc, char **argv)
 	/* One hash first, not counted: it pays for faulting in the 128*r*N
 	 * bytes that a long-running worker has mapped already. */
 	if (libscrypt_scrypt((const uint8_t *)pass, sizeof(pass) - 1, salt,
-	    sizeof(salt), (uint64_t)n, (uint32_t)r, (uint32_t)p, out,
-	    sizeof(out)) != 0) {
+	                     sizeof(salt), (uint64_t)n, (uint32_t)r,
+	                     (uint32_t)p, out, sizeof(out)) != 0) {
 		fprintf(stderr, "scrypt_cost: libscrypt_scrypt failed\n");
 		return 1;
 	}
@@ -79,9 +79,11 @@ main(int argc, char **argv)
 
 		salt[0] = (uint8_t)i;
 		if (libscrypt_scrypt((const uint8_t *)pass, sizeof(pass) - 1,
-		    salt, sizeof(salt), (uint64_t)n, (uint32_t)r, (uint32_t)p,
-		    out, sizeof(out)) != 0) {
-			fprintf(stderr, "scrypt_cost: libscrypt_scrypt failed\n");
+		                     salt, sizeof(salt), (uint64_t)n,
+		                     (uint32_t)r, (uint32_t)p, out,
+		                     sizeof(out)) != 0) {
+			fprintf(stderr,
+			        "scrypt_cost: libscrypt_scrypt failed\n");
 			return 1;
 		}
 		ms[i] = now_ms() - t0;
@@ -89,10 +91,10 @@ main(int argc, char **argv)
 	memcpy(sorted, ms, sizeof(double) * (size_t)count);
 	qsort(sorted, (size_t)count, sizeof(double), cmp_double);
 	printf("{\"n\":%ld,\"r\":%ld,\"p\":%ld,\"count\":%ld,\"ms\":[", n, r, p,
-	    count);
+	       count);
 	for (long i = 0; i < count; i++)
 		printf("%s%.3f", i ? "," : "", ms[i]);
 	printf("],\"median_ms\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f}\n",
-	    sorted[count / 2], sorted[0], sorted[count - 1]);
+	       sorted[count / 2], sorted[0], sorted[count - 1]);
 	return 0;
 }

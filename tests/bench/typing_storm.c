@@ -97,11 +97,12 @@ load_clients(const char *path)
 		struct client *c;
 
 		if (sscanf(line, "%63s %3071s %63s %d", uid, tok, room,
-		    &typist) != 4 || strlen(uid) != UUID_LEN ||
-		    strlen(room) != UUID_LEN)
+		           &typist) != 4 ||
+		    strlen(uid) != UUID_LEN || strlen(room) != UUID_LEN)
 			continue;
 		if (nclients == cap) {
-			clients = realloc(clients, sizeof(*clients) * (size_t)(cap *= 2));
+			clients = realloc(clients, sizeof(*clients) *
+			                               (size_t)(cap *= 2));
 			if (!clients)
 				die("realloc");
 		}
@@ -132,8 +133,8 @@ client_close(struct client *c, int ep, struct stats *st)
 static void
 client_connect(struct client *c, long idx, int ep)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
 	int one = 1;
 
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -141,10 +142,10 @@ client_connect(struct client *c, long idx, int ep)
 		die("socket");
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (nsrc) {
-		struct sockaddr_in from = { .sin_family = AF_INET };
+		struct sockaddr_in from = {.sin_family = AF_INET};
 
 		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-		    sizeof(one));
+		           sizeof(one));
 		inet_pton(AF_INET, src[idx % nsrc], &from.sin_addr);
 		if (bind(c->fd, (struct sockaddr *)&from, sizeof(from)) != 0)
 			die("bind");
@@ -162,14 +163,17 @@ client_connect(struct client *c, long idx, int ep)
 static void
 client_handshake(struct client *c, int ep, struct stats *st)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	char req[4096];
 	int n;
 
-	n = snprintf(req, sizeof(req), "GET /ws?token=%s HTTP/1.1\r\n"
-	    "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-	    "Sec-WebSocket-Version: 13\r\n\r\n", c->token, port);
+	n = snprintf(req, sizeof(req),
+	             "GET /ws?token=%s HTTP/1.1\r\n"
+	             "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: "
+	             "Upgrade\r\n"
+	             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	             "Sec-WebSocket-Version: 13\r\n\r\n",
+	             c->token, port);
 	if (n >= (int)sizeof(req) || write(c->fd, req, (size_t)n) != n) {
 		client_close(c, ep, st);
 		return;
@@ -182,7 +186,7 @@ client_handshake(struct client *c, int ep, struct stats *st)
 static void
 send_frame(struct client *c, int opcode, const void *p, size_t n)
 {
-	static const unsigned char mask[4] = { 0x12, 0x34, 0x56, 0x78 };
+	static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
 	unsigned char buf[6 + 125];
 	const unsigned char *in = p;
 
@@ -201,9 +205,10 @@ static void
 send_typing(struct client *c, int start, struct stats *st)
 {
 	char f[128];
-	int n = snprintf(f, sizeof(f),
-	    "{\"type\":\"typing:%s\",\"data\":{\"groupId\":\"%s\"}}",
-	    start ? "start" : "stop", c->room);
+	int n =
+	    snprintf(f, sizeof(f),
+	             "{\"type\":\"typing:%s\",\"data\":{\"groupId\":\"%s\"}}",
+	             start ? "start" : "stop", c->room);
 
 	send_frame(c, 0x1, f, (size_t)n);
 	st->sent++;
@@ -248,7 +253,8 @@ static void
 client_read(struct client *c, int ep, struct stats *st)
 {
 	for (;;) {
-		ssize_t n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+		ssize_t n =
+		    read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
 		size_t off = 0;
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -259,7 +265,8 @@ client_read(struct client *c, int ep, struct stats *st)
 			return;
 		c->rlen += (size_t)n;
 		if (c->state == C_HANDSHAKE) {
-			unsigned char *e = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4);
+			unsigned char *e =
+			    memmem(c->rbuf, c->rlen, "\r\n\r\n", 4);
 
 			if (!e)
 				continue;
@@ -320,7 +327,7 @@ static void
 child(long lo, long hi, FILE *out)
 {
 	struct epoll_event evs[512];
-	struct stats st = { 0 };
+	struct stats st = {0};
 	int64_t t0 = now_ns(), deadline, storm_end = 0, read_end = 0;
 	long n = hi - lo;
 	int phase = 0; /* 0 connecting, 1 waiting for go, 2 storm, 3 draining */
@@ -349,13 +356,15 @@ child(long lo, long hi, FILE *out)
 				client_read(c, ep, &st);
 		}
 		if (phase == 0 && st.authed + st.closed >= n) {
-			fprintf(out, "phase=connected n=%ld closed=%ld t=%.3f\n",
-			    st.authed, st.closed, (double)(t - t0) / 1e9);
+			fprintf(out,
+			        "phase=connected n=%ld closed=%ld t=%.3f\n",
+			        st.authed, st.closed, (double)(t - t0) / 1e9);
 			fflush(out);
 			phase = 1;
 		}
 		if (phase == 0 && t > deadline) {
-			fprintf(out, "phase=connected n=%ld closed=%ld t=%.3f\n",
+			fprintf(
+			    out, "phase=connected n=%ld closed=%ld t=%.3f\n",
 			    st.authed, st.closed + n - st.authed - st.closed,
 			    (double)(t - t0) / 1e9);
 			fflush(out);
@@ -366,8 +375,8 @@ child(long lo, long hi, FILE *out)
 			st.received = st.bad = st.presence = 0;
 			storm_end = t + (int64_t)seconds * 1000000000;
 			for (long i = lo; i < hi; i++)
-				clients[i].next_ns = t + (int64_t)(rand() % every_ms) *
-				    1000000;
+				clients[i].next_ns =
+				    t + (int64_t)(rand() % every_ms) * 1000000;
 		}
 		if (phase == 2) {
 			int stop = t >= storm_end;
@@ -375,13 +384,15 @@ child(long lo, long hi, FILE *out)
 			for (long i = lo; i < hi; i++) {
 				struct client *c = &clients[i];
 
-				if (!c->typist || c->state != C_OPEN || !c->authed)
+				if (!c->typist || c->state != C_OPEN ||
+				    !c->authed)
 					continue;
 				if (stop)
 					send_typing(c, 0, &st);
 				else if (t >= c->next_ns) {
 					send_typing(c, 1, &st);
-					c->next_ns += (int64_t)every_ms * 1000000;
+					c->next_ns +=
+					    (int64_t)every_ms * 1000000;
 				}
 			}
 			if (stop) {
@@ -392,9 +403,10 @@ child(long lo, long hi, FILE *out)
 		if (phase == 3 && t >= read_end)
 			break;
 	}
-	fprintf(out, "phase=done sent=%ld received=%ld bad=%ld presence=%ld "
-	    "closed=%ld\n", st.sent, st.received, st.bad, st.presence,
-	    st.closed);
+	fprintf(out,
+	        "phase=done sent=%ld received=%ld bad=%ld presence=%ld "
+	        "closed=%ld\n",
+	        st.sent, st.received, st.bad, st.presence, st.closed);
 	fflush(out);
 	exit(0);
 }
@@ -403,13 +415,13 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "port", 1, NULL, 'P' }, { "clients", 1, NULL, 'f' },
-		{ "procs", 1, NULL, 'p' }, { "src", 1, NULL, 's' },
-		{ "seconds", 1, NULL, 'S' }, { "every", 1, NULL, 'e' },
-		{ "timeout", 1, NULL, 'T' }, { NULL, 0, NULL, 0 },
+	    {"port", 1, NULL, 'P'},    {"clients", 1, NULL, 'f'},
+	    {"procs", 1, NULL, 'p'},   {"src", 1, NULL, 's'},
+	    {"seconds", 1, NULL, 'S'}, {"every", 1, NULL, 'e'},
+	    {"timeout", 1, NULL, 'T'}, {NULL, 0, NULL, 0},
 	};
 	long connected = 0, closed = 0, sent = 0, received = 0, bad = 0,
-	    presence = 0, nconn = 0, dropped = 0;
+	     presence = 0, nconn = 0, dropped = 0;
 	double tconn = 0;
 	int procs = 2, opt, fds[2];
 	pid_t *pids;
@@ -419,24 +431,38 @@ main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'P': port = (int)strtol(optarg, NULL, 10); break;
-		case 'f': load_clients(optarg); break;
-		case 'p': procs = (int)strtol(optarg, NULL, 10); break;
+		case 'P':
+			port = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'f':
+			load_clients(optarg);
+			break;
+		case 'p':
+			procs = (int)strtol(optarg, NULL, 10);
+			break;
 		case 's':
 			for (char *p = strtok(optarg, ","); p && nsrc < 64;
-			    p = strtok(NULL, ","))
+			     p = strtok(NULL, ","))
 				src[nsrc++] = p;
 			break;
-		case 'S': seconds = (int)strtol(optarg, NULL, 10); break;
-		case 'e': every_ms = (int)strtol(optarg, NULL, 10); break;
-		case 'T': timeout_s = (int)strtol(optarg, NULL, 10); break;
-		default: return 2;
+		case 'S':
+			seconds = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'e':
+			every_ms = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'T':
+			timeout_s = (int)strtol(optarg, NULL, 10);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!port || !nclients || procs < 1 || every_ms < 1 || seconds < 1) {
-		fprintf(stderr, "usage: typing_storm --port PORT --clients FILE "
-		    "[--procs N] [--src IP,...] [--seconds S] [--every MS] "
-		    "[--timeout S]\n");
+		fprintf(stderr,
+		        "usage: typing_storm --port PORT --clients FILE "
+		        "[--procs N] [--src IP,...] [--seconds S] [--every MS] "
+		        "[--timeout S]\n");
 		return 2;
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -461,8 +487,8 @@ main(int argc, char **argv)
 		long n, c, s, r, b, p;
 		double t;
 
-		if (sscanf(line, "phase=connected n=%ld closed=%ld t=%lf", &n, &c,
-		    &t) == 3) {
+		if (sscanf(line, "phase=connected n=%ld closed=%ld t=%lf", &n,
+		           &c, &t) == 3) {
 			connected += n;
 			closed += c;
 			if (t > tconn)
@@ -470,7 +496,7 @@ main(int argc, char **argv)
 			if (++nconn < procs)
 				continue;
 			printf("connected=%ld closed=%ld seconds=%.3f\nready\n",
-			    connected, closed, tconn);
+			       connected, closed, tconn);
 			fflush(stdout);
 			if (connected < nclients) {
 				for (int i = 0; i < procs; i++)
@@ -481,8 +507,10 @@ main(int argc, char **argv)
 				break;
 			for (int i = 0; i < procs; i++)
 				kill(pids[i], SIGUSR1);
-		} else if (sscanf(line, "phase=done sent=%ld received=%ld bad=%ld "
-		    "presence=%ld closed=%ld", &s, &r, &b, &p, &c) == 5) {
+		} else if (sscanf(line,
+		                  "phase=done sent=%ld received=%ld bad=%ld "
+		                  "presence=%ld closed=%ld",
+		                  &s, &r, &b, &p, &c) == 5) {
 			sent += s;
 			received += r;
 			bad += b;
@@ -493,6 +521,6 @@ main(int argc, char **argv)
 	for (int i = 0; i < procs; i++)
 		waitpid(pids[i], NULL, 0);
 	printf("sent=%ld received=%ld bad=%ld presence=%ld closed=%ld\n", sent,
-	    received, bad, presence, dropped);
+	       received, bad, presence, dropped);
 	return connected < nclients;
 }
