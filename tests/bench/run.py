@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Parley's benchmark suite: every workload next to its baseline, one run.
 
-    tests/bench/run.py [--quick] [--keep] [--no-build] [--no-wait] [NAME...]
+    tests/bench/run.py [--quick] [--perf] [--keep] [--no-build] [--no-wait]
+                       [NAME...]
     (normally through ./quickstart bench [--quick] [NAME...])
 
 Brings up a private stack (scripts/stack.sh in a temporary state directory,
@@ -11,15 +12,19 @@ and the workloads, prints ONE table and tears everything down.  NAME picks
 workloads (and the baselines they need); see `--list`.  docs/PERFORMANCE.md
 explains how to read the table.
 
-Baselines: S lighttpd static file, F libfcgi hello-world behind the same
-lighttpd configuration with Parley's process count, K one scrypt hash at the
-stack's parameters, R raw loopback-TCP fan-out, W minimal libwebsockets
-broadcast server on the bridge's event loop.
+Baselines: S lighttpd static file, F libfcgi hello-world (threads as
+Parley's) behind the same lighttpd configuration with Parley's process
+count, K one scrypt hash at the stack's parameters, R raw loopback-TCP
+fan-out (ws_rawfanout), W minimal libwebsockets broadcast server on the
+bridge's event loop (lws_broadcast).
 
 Load generators: wrk (closed loop, throughput) with bench.lua; paced (open
 loop, fixed schedule, latency from the scheduled time) for every latency
-target; the WebSocket clients of tests/bench/ for the bridge workloads.
-A workload whose endpoint does not exist yet is printed "not available".
+target, end to end included (-m/-W); ws_load for fan-out, idle connections
+and the reconnect storm; typing_storm; ws_mktokens seeds users and tokens.
+A workload whose endpoint or tool does not exist yet is printed "not
+available".  The run waits (up to 15 minutes) while other test runs or load
+generators are running, and the table says what load it saw.
 """
 
 import argparse
@@ -939,9 +944,6 @@ class Bench:
         self.cache = {}
 
     # --- helpers
-    def need(self, name):
-        return name in self.args.selected
-
     def tmp(self, name):
         return str(self.work / name)
 
@@ -1288,8 +1290,16 @@ class Bench:
                     timeout=s["paced_secs"] + s["paced_warm"] + 60)
             return json.loads(r.stdout.strip().splitlines()[-1])
 
+        lag0 = self.bridge_lag()
         with self.profile("e2e"):
             d, work = self.measure(go)
+        lag1 = self.bridge_lag()
+        if lag0 and lag1 and lag1["count"] > lag0["count"]:
+            n = lag1["count"] - lag0["count"]
+            work += "; bridge event lag (row written -> frame written, its /metrics): mean " \
+                "%.2f ms, %.0f%% <= 1 ms, %.0f%% <= 2 ms, %.0f%% <= 5 ms" % (
+                    (lag1["sum"] - lag0["sum"]) * 1000 / n,
+                    *[100.0 * (lag1[b] - lag0.get(b, 0)) / n for b in ("0.001", "0.002", "0.005")])
         lat = (d["frame_p50_ms"], d["frame_p99_ms"], d["frame_p999_ms"])
         complete = d["frames"] >= d["frames_expected"]
         ok = lat[0] <= 1.5 and lat[1] <= 5.0 and complete and not d["errors"]
@@ -1310,6 +1320,26 @@ class Bench:
         if not pids:
             raise Unavailable("the bridge is not running")
         return pids[0]
+
+    def bridge_lag(self):
+        """The bridge's event-lag histogram (cumulative buckets, sum, count)
+        from its /metrics, or None."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.stack.bridge_port,
+                                        timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return None
+        out = {}
+        for line in text.splitlines():
+            m = re.match(r'parley_bridge_event_lag_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
+            if m:
+                out[m.group(1)] = int(m.group(2))
+            elif line.startswith("parley_bridge_event_lag_seconds_sum "):
+                out["sum"] = float(line.split()[1])
+            elif line.startswith("parley_bridge_event_lag_seconds_count "):
+                out["count"] = int(line.split()[1])
+        return out if "count" in out else None
 
     def fresh_bridge(self):
         """Restarts the bridge, so memory and CPU readings are of a process
