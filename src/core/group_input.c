@@ -185,17 +185,14 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 	if (!v)
 		v = jsonx_field(in, "memberIds", NULL);
 	if (v && creating) {
-		size_t i;
-		json_t *m;
+		int bad = jsonx_uuid_array(v, GROUP_INITIAL_MEMBERS_MAX);
 
-		if (!json_is_array(v) ||
-		    json_array_size(v) > GROUP_INITIAL_MEMBERS_MAX)
+		if (bad == -1)
 			return invalid(e, "members",
 			    "members must be an array of at most 200 user ids");
-		json_array_foreach(v, i, m)
-			if (!json_is_string(m) || !ids_is_uuid(json_string_value(m)))
-				return invalid(e, "members",
-				    "members must hold user ids");
+		if (bad == -2)
+			return invalid(e, "members",
+			    "members must hold user ids");
 		gi->members = v;
 	}
 	return ST_OK;

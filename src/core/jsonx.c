@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ids.h"
 #include "jsonx.h"
 #include "timefmt.h"
 #include "banned.h"
@@ -102,4 +103,18 @@ jsonx_set_time(json_t *obj, const char *key, const char *db_time)
 		json_object_set_new(obj, key, json_string(iso));
 	else
 		json_object_set_new(obj, key, json_null());
+}
+
+int
+jsonx_uuid_array(const json_t *v, size_t max)
+{
+	size_t i;
+	json_t *x;
+
+	if (!json_is_array(v) || json_array_size(v) > max)
+		return -1;
+	json_array_foreach(v, i, x)
+		if (!json_is_string(x) || !ids_is_uuid(json_string_value(x)))
+			return -2;
+	return 0;
 }

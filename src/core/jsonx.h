@@ -33,6 +33,13 @@ json_t *jsonx_field(const json_t *obj, const char *name, const char *alias);
 /* The string value of a field or NULL if absent or not a string. Borrowed. */
 const char *jsonx_str(const json_t *obj, const char *name, const char *alias);
 
+/*
+ * Checks that v is an array of at most max canonical UUID strings.
+ * 0 if so, -1 if v is not an array or is too long, -2 if an element is
+ * not a UUID string.
+ */
+int jsonx_uuid_array(const json_t *v, size_t max);
+
 /* Sets obj[key] to a string, or to null when s is NULL. */
 void jsonx_set_str(json_t *obj, const char *key, const char *s);
 /* Sets obj[key] to an ISO timestamp from a DB DATETIME(3) string or null. */

@@ -155,13 +155,14 @@ parse_metadata(const struct svc_ctx *ctx, const json_t *meta,
 		return invalid(e, "metadata", "metadata must be an object");
 	v = json_object_get(meta, "mentions");
 	if (v) {
-		if (!json_is_array(v) || json_array_size(v) > 50)
+		int bad = jsonx_uuid_array(v, 50);
+
+		if (bad == -1)
 			return invalid(e, "metadata",
 			    "metadata.mentions must be an array of up to 50 user ids");
-		json_array_foreach(v, i, x)
-			if (!json_is_string(x) || !ids_is_uuid(json_string_value(x)))
-				return invalid(e, "metadata",
-				    "metadata.mentions must hold user ids");
+		if (bad == -2)
+			return invalid(e, "metadata",
+			    "metadata.mentions must hold user ids");
 	}
 	v = json_object_get(meta, "attachments");
 	if (v) {

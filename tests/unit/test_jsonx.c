@@ -57,10 +57,30 @@ test_fields(void)
 	json_decref(o);
 }
 
+static void
+test_uuid_array(void)
+{
+	json_t *ok = json_pack("[s]", "0189d7c0-0000-7000-8000-000000000000");
+	json_t *bad = json_pack("[s,i]", "0189d7c0-0000-7000-8000-000000000000", 1);
+	json_t *two = json_pack("[s,s]", "0189d7c0-0000-7000-8000-000000000000",
+	    "0189d7c0-0000-7000-8000-000000000001");
+	json_t *obj = json_object();
+
+	CHECK(jsonx_uuid_array(ok, 1) == 0);
+	CHECK(jsonx_uuid_array(two, 1) == -1);
+	CHECK(jsonx_uuid_array(obj, 5) == -1);
+	CHECK(jsonx_uuid_array(bad, 5) == -2);
+	json_decref(ok);
+	json_decref(bad);
+	json_decref(two);
+	json_decref(obj);
+}
+
 int
 main(void)
 {
 	RUN(test_parse);
 	RUN(test_fields);
+	RUN(test_uuid_array);
 	return unit_done();
 }
