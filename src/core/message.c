@@ -10,6 +10,7 @@
 #include "jsonx.h"
 #include "message.h"
 #include "message_db.h"
+#include "sendq.h"
 #include "message_input.h"
 #include "message_view.h"
 #include "metrics.h"
@@ -145,7 +146,7 @@ send_tx(const struct svc_ctx *ctx, const struct msg_new *mn, const char *kind,
 	*dup = 0;
 	if (!payload)
 		return svc_fail(e, ST_INTERNAL, NULL, NULL);
-	rc = message_db_send(ctx->db, mn, kind, payload);
+	rc = sendq_send(ctx->db, mn, kind, payload);
 	free(payload);
 	if (rc == -1 && db_errno(ctx->db) == DB_ERR_DUP) {
 		*dup = 1;

@@ -37,6 +37,9 @@ static const struct {
 	[MC_HASH_BUSY] = { "parley_password_hash_busy_total", "Password hashes refused because the concurrency cap was reached" },
 	[MC_EVENTS_WRITTEN] = { "parley_events_written_total", "Outbox events written" },
 	[MC_NUDGES_SENT] = { "parley_nudges_sent_total", "Wake-up datagrams sent after commits" },
+	[MC_SEND_BATCHES] = { "parley_send_batches_total", "Message sends committed together (group commit batches)" },
+	[MC_SEND_BATCHED] = { "parley_send_batched_messages_total", "Messages committed in group commit batches" },
+	[MC_SEND_BATCH_FAILURES] = { "parley_send_batch_failures_total", "Group commit batches refused and re-sent one by one" },
 };
 
 struct slot {

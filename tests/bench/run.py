@@ -312,6 +312,14 @@ class Stack:
         self.keep = keep
         self.env = {}
 
+    def cpu_marks(self):
+        """Strings only this stack's processes have on their command line."""
+        marks = [str(self.state)]
+        port = self.env.get("PARLEY_MEMCACHED_PORT")
+        if port:
+            marks.append("-p %s " % port)
+        return marks
+
     def write_bench_conf(self):
         """conf.d overrides: every rate limit at its maximum and a long token
         lifetime, so a load generator on one address with a few users is
@@ -607,10 +615,15 @@ def cpu_times():
     return sum(v) - idle, sum(v)
 
 
-def proc_cpu():
-    """{program name: CPU jiffies used so far} over every process (threads
-    included), from /proc/PID/stat; lets a workload say which program its
-    CPU went to."""
+LOAD_GENERATORS = ("wrk", "paced", "ws_load", "ws_latency", "typing_storm")
+
+
+def proc_cpu(marks=()):
+    """{program name: CPU jiffies used so far} over the processes (threads
+    included, from /proc/PID/stat) whose command line contains one of marks
+    (the stack's state directory, its memcached port), the load generators
+    and the kernel's workers; lets a workload say which program its CPU
+    went to, without counting other stacks running on the machine."""
     out = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -618,7 +631,13 @@ def proc_cpu():
         try:
             with open("/proc/%s/stat" % d) as f:
                 st = f.read()
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        if not (comm in LOAD_GENERATORS or comm.startswith("kworker/") or
+                any(m in cmd for m in marks)):
             continue
         name = st[st.index("(") + 1:st.rindex(")")]
         if name.startswith("kworker/"):
@@ -1625,9 +1644,10 @@ class Bench:
         memcached work per request) -- fn's result needs "requests"."""
         before = self.stack.counters()
         b0, t0 = cpu_times()
-        p0 = proc_cpu()
+        marks = self.stack.cpu_marks()
+        p0 = proc_cpu(marks)
         d = fn()
-        p1 = proc_cpu()
+        p1 = proc_cpu(marks)
         b1, t1 = cpu_times()
         after = self.stack.counters()
         n = d.get("requests") or d.get("completed") or 0

@@ -14,7 +14,7 @@ import pytest
 
 from conv_util import (CONVERSATIONS, GROUPS, MESSAGES, add_member, create_group, events,
                        history, last_event_id, missing_id, send)
-from parley_api import assert_error, assert_ok
+from parley_api import assert_error, assert_ok, metric_value, parse_metrics
 
 THUMBS = "\U0001F44D"
 HEART = "\u2764\ufe0f"
@@ -232,6 +232,61 @@ def test_racing_retries_make_one_message(api, make_user, db):
     assert count_rows(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = %s",
                       g["id"]) == 1
     assert len(events(db, "message:received", g["id"])) == 1
+
+
+def test_concurrent_sends_are_group_committed_correctly(api, make_user, db):
+    """Sends that arrive together are committed in batches (src/core/sendq.c);
+    a batch is all or nothing, so an outsider's send or a repeated clientId
+    among them must still get exactly a lone send's answer."""
+    members = [make_user() for _ in range(6)]
+    outsider = make_user()
+    g = create_group(api, members[0], members=members[1:])
+
+    def batched():
+        return metric_value(parse_metrics(api.get("/metrics").text),
+                            "parley_send_batched_messages_total")
+
+    before = batched()
+    for rnd in range(5):
+        tag = "%d-%s" % (rnd, uuid.uuid4().hex[:8])
+        plan = [(members[i % 6], "c%s-%d" % (tag, i)) for i in range(30)]
+        plan += [(members[0], "dup-" + tag)] * 3 + [(outsider, "out-%s-%d" % (tag, i))
+                                                   for i in range(3)]
+        barrier = threading.Barrier(len(plan))
+
+        def one(job):
+            user, cid = job
+            barrier.wait()
+            return api.post(MESSAGES, token=user.token, json={
+                "groupId": g["id"], "content": "batch " + cid, "clientId": cid})
+
+        with concurrent.futures.ThreadPoolExecutor(len(plan)) as ex:
+            rs = list(ex.map(one, plan))
+        ids = {}
+        for (user, cid), r in zip(plan, rs):
+            if user is outsider:
+                assert_error(r, 404, "NOT_FOUND")
+                continue
+            m = assert_ok(r, 201)
+            assert m["clientId"] == cid and m["content"] == "batch " + cid
+            assert m["senderId"] == user.id
+            ids.setdefault(cid, set()).add(m["id"])
+        assert len(ids) == 31 and all(len(v) == 1 for v in ids.values())
+        stored = count_rows(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = %s"
+                            " AND client_id LIKE %s", g["id"], "%" + tag + "%")
+        assert stored == 31
+        if batched() > before:
+            break
+    assert batched() > before, "30 concurrent sends were never committed in a batch"
+    all_ids = {r[0] for r in _message_ids(db, g["id"])}
+    sent = [e["payload"]["id"] for e in events(db, "message:received", g["id"])]
+    assert sorted(sent) == sorted(all_ids), "one event per stored message, no more"
+
+
+def _message_ids(db, cid):
+    with db.cursor() as c:
+        c.execute("SELECT id FROM messages WHERE conversation_id = %s", (cid,))
+        return [(r["id"],) for r in c.fetchall()]
 
 
 # ------------------------------------------------------- edit and delete
