@@ -205,6 +205,32 @@ manage_lock(void)
 	S.t_peers = 0; /* announce it now */
 }
 
+/*
+ * Gives rows (their "id" column) the positions first, first+1, ... in one
+ * autocommitted statement: a primary-key UPDATE for one row (the usual
+ * case when the load is light and latency matters most), else one static
+ * statement joining a [[id,pos],...] map built in *map.
+ */
+static int
+number_rows(const struct db_rows *rows, int64_t first, struct strbuf *map,
+	uint64_t *affected)
+{
+	if (rows->nrows == 1)
+		return db_exec(S.db, affected,
+		    "UPDATE events SET pos = ? WHERE id = ? AND pos IS NULL",
+		    "is", first, db_get(rows, 0, "id"));
+	strbuf_add(map, "[", 1);
+	for (size_t r = 0; r < rows->nrows; r++)
+		strbuf_addf(map, "%s[%s,%lld]", r ? "," : "",
+		    db_get(rows, r, "id"), (long long)(first + (int64_t)r));
+	strbuf_add(map, "]", 1);
+	return db_exec(S.db, affected,
+	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]',"
+	    " p BIGINT UNSIGNED PATH '$[1]')) j STRAIGHT_JOIN events e"
+	    " ON e.id = j.id SET e.pos = j.p WHERE e.pos IS NULL", "s",
+	    map->buf);
+}
+
 /* One batch: 1 if more may be waiting, 0 if done, -1 on error. */
 static int
 sequence_batch(void)
@@ -216,27 +242,23 @@ sequence_batch(void)
 	int64_t first = S.next_pos, t0 = timefmt_mono_us();
 	int rc = -1;
 
+	/*
+	 * No ORDER BY: any order of committed rows is a valid visibility
+	 * order, and sorting made MariaDB filesort every batch (the unique
+	 * index on pos does not give id order to the optimizer). The rows
+	 * come in index order anyway, so the oldest are numbered first.
+	 */
 	arena_reset(&S.arena);
 	if (db_query(S.db, &S.arena, &rows,
 	    "SELECT id, target_kind, target_id, type, payload,"
 	    " FLOOR(UNIX_TIMESTAMP(created_at) * 1000) AS ms"
-	    " FROM events WHERE pos IS NULL ORDER BY id LIMIT 512", "") == -1) {
+	    " FROM events WHERE pos IS NULL LIMIT 512", "") == -1) {
 		bmetrics_count(BM_DB_ERRORS, 1);
 		return -1;
 	}
 	if (rows.nrows == 0)
 		return 0;
-	/* [[id,pos],...] in id order: one static statement for any batch. */
-	strbuf_add(&map, "[", 1);
-	for (size_t r = 0; r < rows.nrows; r++)
-		strbuf_addf(&map, "%s[%s,%lld]", r ? "," : "",
-		    db_get(&rows, r, "id"), (long long)(first + (int64_t)r));
-	strbuf_add(&map, "]", 1);
-	if (db_exec(S.db, &affected,
-	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]',"
-	    " p BIGINT UNSIGNED PATH '$[1]')) j STRAIGHT_JOIN events e"
-	    " ON e.id = j.id SET e.pos = j.p WHERE e.pos IS NULL", "s",
-	    map.buf) == -1) {
+	if (number_rows(&rows, first, &map, &affected) == -1) {
 		bmetrics_count(BM_DB_ERRORS, 1);
 		if (db_errno(S.db) == DB_ERR_DUP)
 			log_warn("sequencer: position %lld already taken; "
