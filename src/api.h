@@ -8,6 +8,7 @@
 #ifndef PARLEY_API_H
 #define PARLEY_API_H
 
+#include "core/auth.h"
 #include "core/reply.h"
 #include "core/request.h"
 
@@ -67,6 +68,11 @@ route_handler api_messages_seen;
 route_handler api_messages_react;
 route_handler api_messages_unreact;
 route_handler api_messages_room_search;
+/*
+ * auth_prefetch_fn (core/auth.h) for a history request (arg: the struct
+ * request): the histcache keys its handler will read, else none.
+ */
+auth_prefetch_fn api_messages_prefetch;
 
 /* api_conversations.c */
 route_handler api_conversations_list;

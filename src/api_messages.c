@@ -224,6 +224,32 @@ page_headers(struct response *res, const struct histcache_page *p)
 	reply_header(res, "X-Pagination-Per-Page", buf);
 }
 
+/* Reads history's filters and page into q (its conversation already set). */
+static void
+history_params(const struct request *req, struct message_query *q,
+	struct page *pg)
+{
+	request_page(req, pg);
+	q->type = Q(req, "type", "message_type", "messageType");
+	q->status = Q(req, "status");
+	q->from = Q(req, "from", "date_from", "dateFrom");
+	q->to = Q(req, "to", "date_to", "dateTo");
+	q->parent_id = Q(req, "parentId", "parent_id");
+	q->before = Q(req, "before", "cursor");
+	q->after = Q(req, "after");
+	q->order = Q(req, "order");
+	q->limit = pg->limit;
+	q->offset = pg->offset;
+}
+
+/* Whether q's pages can be cached: then cid receives the conversation. */
+static int
+history_cacheable(const struct message_query *q, char cid[IDS_UUID_LEN])
+{
+	return !q->peer_id && msgfmt_uuid_norm(q->group_id ? q->group_id :
+	    q->conversation_id, cid) == 0;
+}
+
 /*
  * History with the query's filters; the conversation is already in q.
  * Pages of conversations named by id are served from histcache when the
@@ -243,20 +269,9 @@ history(struct request *req, struct response *res, struct message_query *q)
 	json_t *items;
 	enum status st;
 
-	request_page(req, &pg);
-	q->type = Q(req, "type", "message_type", "messageType");
-	q->status = Q(req, "status");
-	q->from = Q(req, "from", "date_from", "dateFrom");
-	q->to = Q(req, "to", "date_to", "dateTo");
-	q->parent_id = Q(req, "parentId", "parent_id");
-	q->before = Q(req, "before", "cursor");
-	q->after = Q(req, "after");
-	q->order = Q(req, "order");
-	q->limit = pg.limit;
-	q->offset = pg.offset;
+	history_params(req, q, &pg);
 	request_svc(req, &ctx);
-	if (!q->peer_id && msgfmt_uuid_norm(q->group_id ? q->group_id :
-	    q->conversation_id, cid) == 0) {
+	if (history_cacheable(q, cid)) {
 		sig = history_sig(req, q, &pg);
 		if (histcache_get(&ctx, cid, req->me.user_id, sig, &hp,
 		    &version)) {
@@ -284,22 +299,64 @@ history(struct request *req, struct response *res, struct message_query *q)
 	}
 }
 
+/* The conversation a /messages list request names (peer_id for a DM). */
+static void
+list_target(const struct request *req, struct message_query *q)
+{
+	q->conversation_id = Q(req, "conversationId", "conversation_id",
+	    "chatroomId", "chatroom_id");
+	q->group_id = q->conversation_id ? NULL : Q(req, "groupId", "group_id");
+	q->peer_id = q->conversation_id || q->group_id ? NULL :
+	    Q(req, "receiverId", "receiver_id", "userId", "user_id");
+}
+
+/* The conversation of /messages/group/{groupId} and .../{id}/messages. */
+static const char *
+group_target(const struct request *req)
+{
+	const char *id = request_param(req, "groupId");
+
+	return id ? id : request_param(req, "id");
+}
+
 void
 api_messages_list(struct request *req, struct response *res)
 {
 	struct message_query q = { 0 };
 
-	q.conversation_id = Q(req, "conversationId", "conversation_id",
-	    "chatroomId", "chatroom_id");
-	q.group_id = q.conversation_id ? NULL : Q(req, "groupId", "group_id");
-	q.peer_id = q.conversation_id || q.group_id ? NULL :
-	    Q(req, "receiverId", "receiver_id", "userId", "user_id");
+	list_target(req, &q);
 	if (!q.conversation_id && !q.group_id && !q.peer_id) {
 		reply_invalid(res, "conversationId",
 		    "conversationId (or groupId, or receiverId) is required");
 		return;
 	}
 	history(req, res, &q);
+}
+
+_Static_assert(AUTH_PREFETCH_KEY_LEN == HISTCACHE_KEY_LEN,
+    "history keys fit auth's prefetch");
+
+size_t
+api_messages_prefetch(void *arg, const char *user_id,
+	char keys[][AUTH_PREFETCH_KEY_LEN], size_t max)
+{
+	struct request *req = arg;
+	char cid[IDS_UUID_LEN];
+	struct message_query q = { 0 };
+	struct page pg;
+
+	if (max < HISTCACHE_NKEYS)
+		return 0;
+	if (req->route->handler == api_messages_group)
+		q.group_id = group_target(req);
+	else if (req->route->handler == api_messages_list)
+		list_target(req, &q);
+	else
+		return 0;
+	history_params(req, &q, &pg);
+	if (!history_cacheable(&q, cid))
+		return 0;
+	return histcache_keys(cid, user_id, history_sig(req, &q, &pg), keys);
 }
 
 void
@@ -316,9 +373,7 @@ api_messages_group(struct request *req, struct response *res)
 {
 	struct message_query q = { 0 };
 
-	q.group_id = request_param(req, "groupId");
-	if (!q.group_id)
-		q.group_id = request_param(req, "id");
+	q.group_id = group_target(req);
 	history(req, res, &q);
 }
 

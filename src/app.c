@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api.h"
 #include "app.h"
 #include "core/auth.h"
 #include "core/cache.h"
@@ -198,6 +199,8 @@ authenticate_or_reply(struct request *req, struct response *res)
 		    NULL);
 		return -1;
 	}
+	/* History's cache keys ride on auth's memcached round trip. */
+	auth_prefetch_hook(api_messages_prefetch, req);
 	st = auth_verify_access(req->cfg, req->db, req->cache, token, &req->me, &e);
 	if (st != ST_OK) {
 		reply_status(res, st, &e);

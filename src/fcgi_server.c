@@ -7,9 +7,11 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "app.h"
@@ -103,11 +105,111 @@ client_ip(FCGX_Request *fr, const struct config *cfg, struct arena *a)
 	return out;
 }
 
+#define STDOUT_RECORD_MAX 65528 /* content bytes per record, 8-aligned */
+#define STDOUT_BATCH 64          /* records per writev */
+
+/* Writes iov[0..n) whole, resuming after short writes. 0 or -1. */
+static int
+writev_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+static FCGI_Header
+record_header(const FCGX_Request *fr, int type, size_t len)
+{
+	FCGI_Header h;
+
+	memset(&h, 0, sizeof(h));
+	h.version = FCGI_VERSION_1;
+	h.type = (unsigned char)type;
+	h.requestIdB1 = (unsigned char)(fr->requestId >> 8);
+	h.requestIdB0 = (unsigned char)fr->requestId;
+	h.contentLengthB1 = (unsigned char)(len >> 8);
+	h.contentLengthB0 = (unsigned char)len;
+	return h;
+}
+
+/*
+ * Sends the whole answer, a[0..alen) then b[0..blen), to the web server
+ * and ends the request: stdout records of up to STDOUT_RECORD_MAX bytes,
+ * the empty record closing stdout and FCGI_END_REQUEST, STDOUT_BATCH
+ * records per writev and the data not copied. libfcgi's stream would
+ * send 8 KB records, one write each, and its closing records in one more
+ * write, which the web server may no longer read once it has the whole
+ * Content-Length (EPIPE). So the stream is marked closed here, the state
+ * FCGX_FClose leaves it in, and FCGX_Finish_r writes nothing more (the
+ * error stream is never written to). 0 or -1.
+ */
+static int
+send_answer(FCGX_Request *fr, const char *a, size_t alen, const char *b,
+	size_t blen)
+{
+	FCGI_Header hdr[STDOUT_BATCH + 1];
+	FCGI_EndRequestRecord end;
+	struct iovec iov[STDOUT_BATCH * 3 + 2];
+	int nrec = 0, niov = 0, rc = 0;
+
+	if (FCGX_FFlush(fr->out) == -1)
+		return -1;
+	memset(&end, 0, sizeof(end));
+	end.header = record_header(fr, FCGI_END_REQUEST, sizeof(end.body));
+	end.body.protocolStatus = FCGI_REQUEST_COMPLETE;
+	for (;;) {
+		size_t len = alen + blen < STDOUT_RECORD_MAX ? alen + blen :
+		    STDOUT_RECORD_MAX;
+		size_t fa = alen < len ? alen : len;
+
+		hdr[nrec] = record_header(fr, FCGI_STDOUT, len);
+		iov[niov++] = (struct iovec){ &hdr[nrec++], sizeof(FCGI_Header) };
+		if (len == 0) {
+			iov[niov++] = (struct iovec){ &end, sizeof(end) };
+			rc = writev_all(fr->ipcFd, iov, niov);
+			break;
+		}
+		if (fa)
+			iov[niov++] = (struct iovec){ (char *)a, fa };
+		if (len > fa)
+			iov[niov++] = (struct iovec){ (char *)b, len - fa };
+		a += fa;
+		alen -= fa;
+		b += len - fa;
+		blen -= len - fa;
+		if (nrec == STDOUT_BATCH) {
+			if ((rc = writev_all(fr->ipcFd, iov, niov)) == -1)
+				break;
+			nrec = niov = 0;
+		}
+	}
+	fr->out->wasFCloseCalled = fr->out->isClosed = 1;
+	if (rc == -1)
+		fr->out->FCGI_errno = errno; /* so the connection is not kept */
+	return rc;
+}
+
 static void
 write_response(FCGX_Request *fr, const struct request *req,
 	const struct response *res)
 {
 	struct strbuf head = STRBUF_INIT;
+	int body = res->body_len && strcmp(req->method, "HEAD") != 0;
 
 	/* libfcgi's FCGX_FPrintF knows no %zu: format with snprintf. */
 	strbuf_addf(&head, "Status: %d %s\r\n", res->status,
@@ -118,10 +220,11 @@ write_response(FCGX_Request *fr, const struct request *req,
 	for (int i = 0; i < res->nheaders; i++)
 		strbuf_addf(&head, "%s: %s\r\n", res->hname[i], res->hvalue[i]);
 	strbuf_add(&head, "\r\n", 2);
-	FCGX_PutStr(head.buf, (int)head.len, fr->out);
+	if (send_answer(fr, head.buf, head.len, body ? res->body : NULL,
+	    body ? res->body_len : 0) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		log_warn("fcgi: could not send a response: %s", strerror(errno));
 	strbuf_release(&head);
-	if (res->body_len && strcmp(req->method, "HEAD") != 0)
-		FCGX_PutStr(res->body, (int)res->body_len, fr->out);
 }
 
 static void
@@ -164,9 +267,8 @@ serve_one(FCGX_Request *fr, const struct config *cfg, struct db *db,
 	route = req.route ? (int)(req.route - app_routes) : -1;
 	metrics_observe(route, app_method_index(req.method), res.status, dur);
 	if (cfg->access_log)
-		log_info("%s %s %d %.3fms%s%s", req.method,
-		    req.path ? req.path : "-", res.status, (double)dur / 1000.0,
-		    res.error_code ? " " : "", res.error_code ? res.error_code : "");
+		log_access(req.method, req.path ? req.path : "-", res.status,
+		    dur, res.error_code);
 	request_release(&req);
 	reply_release(&res);
 }
@@ -192,6 +294,7 @@ thread_main(void *arg)
 		arena_reset(&arena);
 	}
 	FCGX_Free(&fr, 1);
+	log_access_thread_end();
 	arena_release(&arena);
 	cache_free(cache);
 	db_free(db);
@@ -236,9 +339,15 @@ run_threads(const struct config *cfg, int listen_fd)
 			abort();
 		}
 	}
-	while (sig != SIGTERM && sig != SIGINT)
-		if (sigwait(&stop, &sig) != 0)
+	/* Waits for the stop signal, flushing idle threads' access logs. */
+	while (sig != SIGTERM && sig != SIGINT) {
+		struct timespec tick = { 1, 0 };
+
+		sig = sigtimedwait(&stop, NULL, &tick);
+		if (sig < 0 && errno != EAGAIN && errno != EINTR)
 			break;
+		log_access_flush_stale();
+	}
 	stopping = 1;
 	log_info("stopping: finishing requests in flight");
 	/*

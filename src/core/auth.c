@@ -20,7 +20,11 @@
 static void
 sess_key(char out[SESS_KEY_LEN], const char *sid)
 {
-	snprintf(out, SESS_KEY_LEN, "sess:%s", sid);
+	size_t n = strnlen(sid, IDS_UUID_LEN - 1);
+
+	memcpy(out, "sess:", 5);
+	memcpy(out + 5, sid, n);
+	out[5 + n] = '\0';
 }
 
 /* Parses "A <uuid> <role>". 0 or -1. */
@@ -123,24 +127,43 @@ auth_session_alive(const struct svc_ctx *ctx, const char *sid, char *user_id,
 	    is_admin);
 }
 
+static _Thread_local auth_prefetch_fn *hook_fn;
+static _Thread_local void *hook_arg;
+
+void
+auth_prefetch_hook(auth_prefetch_fn *fn, void *arg)
+{
+	hook_fn = fn;
+	hook_arg = arg;
+}
+
 /*
  * Inside the HTTP pipeline's per-request memo (cache.h), fetches with the
  * session everything the request is about to read for this user: its
- * cached profile, its presence and its API rate counter. One round trip
- * instead of four; outside a memo this does nothing.
+ * cached profile, its presence, its API rate counter and the keys of the
+ * prefetch hook. One round trip instead of several; outside a memo this
+ * does nothing.
  */
 static void
-prefetch(struct cache *cache, const char *sid, const char *user_id)
+prefetch(struct cache *cache, const char *sid, const char *user_id,
+	auth_prefetch_fn *fn, void *arg)
 {
 	char k_sess[SESS_KEY_LEN], k_user[USER_CACHE_KEY_LEN];
 	char k_presence[PRESENCE_KEY_LEN], k_rate[128];
-	const char *keys[4] = { k_sess, k_user, k_presence, k_rate };
+	char extra[AUTH_PREFETCH_EXTRA][AUTH_PREFETCH_KEY_LEN];
+	const char *keys[4 + AUTH_PREFETCH_EXTRA] = { k_sess, k_user,
+		k_presence, k_rate };
+	size_t n = 4, nx = 0;
 
 	sess_key(k_sess, sid);
 	user_cache_key(k_user, user_id);
 	presence_key(k_presence, user_id);
 	ratelimit_user_key(k_rate, sizeof(k_rate), user_id);
-	cache_prefetch(cache, keys, 4);
+	if (fn)
+		nx = fn(arg, user_id, extra, AUTH_PREFETCH_EXTRA);
+	for (size_t i = 0; i < nx && i < AUTH_PREFETCH_EXTRA; i++)
+		keys[n++] = extra[i];
+	cache_prefetch(cache, keys, n);
 }
 
 enum status
@@ -152,8 +175,13 @@ auth_verify_access(const struct config *cfg, struct db *db, struct cache *cache,
 	enum jwt_result r;
 	char uid[IDS_UUID_LEN];
 	int admin = 0, alive;
+	auth_prefetch_fn *fn;
+	void *arg;
 
 	memset(me, 0, sizeof(*me));
+	fn = hook_fn;
+	arg = hook_arg;
+	auth_prefetch_hook(NULL, NULL);
 	if (!ks) {
 		log_error("auth: no JWT keys loaded from %s", cfg->keys_file);
 		return svc_fail(e, ST_UNAVAILABLE, NULL,
@@ -173,7 +201,7 @@ auth_verify_access(const struct config *cfg, struct db *db, struct cache *cache,
 	if (r != JWT_OK)
 		return svc_fail(e, ST_UNAUTHORIZED, "AUTH_TOKEN_INVALID",
 		    "Invalid access token");
-	prefetch(cache, c.sid, c.sub);
+	prefetch(cache, c.sid, c.sub, fn, arg);
 	alive = session_state(cfg, db, cache, c.sid, uid, &admin);
 	if (alive == -1)
 		return svc_fail(e, ST_UNAVAILABLE, NULL,

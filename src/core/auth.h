@@ -41,6 +41,20 @@ enum status auth_verify_access(const struct config *cfg, struct db *db,
 	struct svc_error *e);
 
 /*
+ * More keys for the prefetch of the next auth_verify_access() in this
+ * thread, so that what the request reads after authentication rides on
+ * the same memcached round trip: fn(arg, user_id, keys, max) writes up to
+ * max keys into keys[] and returns how many. The HTTP pipeline sets it
+ * just before authenticating; auth_verify_access() uses it once and
+ * clears it (NULL fn: none).
+ */
+#define AUTH_PREFETCH_EXTRA 2
+#define AUTH_PREFETCH_KEY_LEN 128
+typedef size_t auth_prefetch_fn(void *arg, const char *user_id,
+	char keys[][AUTH_PREFETCH_KEY_LEN], size_t max);
+void auth_prefetch_hook(auth_prefetch_fn *fn, void *arg);
+
+/*
  * Whether session sid is still alive: 1 alive, 0 revoked / expired /
  * unknown / account disabled, -1 neither store answered. For the bridge to
  * poll for connections it holds (e.g. every few seconds), so logout-all

@@ -12,38 +12,77 @@
 #include "xalloc.h"
 #include "banned.h"
 
+#define MEMO_INLINE 448
+
 struct memo_entry {
 	char key[256];     /* with the prefix */
 	size_t klen;
-	char *val;         /* malloc'd; NULL for a remembered miss */
+	char *val;         /* inline or malloc'd; NULL for a remembered miss */
 	size_t vlen;
+	char inline_val[MEMO_INLINE];
 };
 
 struct cache {
 	memcached_st *mc;
+	memcached_result_st result; /* reused by every multi-get */
 	char prefix[64];
+	size_t prefix_len;
 	int memo_on;
 	int nmemo;
 	struct memo_entry memo[CACHE_MEMO_MAX];
 };
 
+/*
+ * Adds each server of a space or comma separated list: a unix socket path
+ * ("/path" or "unix:/path") or host[:port[:weight]] (libmemcached's syntax).
+ */
+static void
+add_servers(memcached_st *mc, const char *list)
+{
+	char item[256];
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ", \t");
+		memcached_server_st *servers;
+		memcached_return_t rc = MEMCACHED_SUCCESS;
+
+		if (n == 0 || n >= sizeof(item)) {
+			if (n)
+				log_warn("cache: server name too long: %.*s",
+				    (int)n, p);
+			p += n ? n : 1;
+			continue;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		p += n;
+		if (strncmp(item, "unix:", 5) == 0 || item[0] == '/') {
+			rc = memcached_server_add_unix_socket(mc,
+			    item + (item[0] == '/' ? 0 : 5));
+		} else if ((servers = memcached_servers_parse(item))) {
+			rc = memcached_server_push(mc, servers);
+			memcached_server_list_free(servers);
+		}
+		if (rc != MEMCACHED_SUCCESS)
+			log_warn("cache: server %s: %s", item,
+			    memcached_strerror(mc, rc));
+	}
+}
+
 struct cache *
 cache_new(const struct config *cfg)
 {
 	struct cache *c = xcalloc(1, sizeof(*c));
-	memcached_server_st *servers;
 	memcached_return_t rc;
 	long ms = cfg->mc_timeout_ms;
 
 	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->mc_prefix);
+	c->prefix_len = strlen(c->prefix);
 	c->mc = memcached_create(NULL);
-	if (!c->mc)
+	if (!c->mc || !memcached_result_create(c->mc, &c->result))
 		abort();
-	servers = memcached_servers_parse(cfg->mc_servers);
-	if (servers) {
-		memcached_server_push(c->mc, servers);
-		memcached_server_list_free(servers);
-	}
+	add_servers(c->mc, cfg->mc_servers);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)ms);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)ms);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)ms * 1000);
@@ -60,10 +99,18 @@ cache_new(const struct config *cfg)
 }
 
 static void
+memo_val_free(struct memo_entry *m)
+{
+	if (m->val != m->inline_val)
+		free(m->val);
+	m->val = NULL;
+}
+
+static void
 memo_clear(struct cache *c)
 {
 	for (int i = 0; i < c->nmemo; i++)
-		free(c->memo[i].val);
+		memo_val_free(&c->memo[i]);
 	c->nmemo = 0;
 }
 
@@ -73,6 +120,7 @@ cache_free(struct cache *c)
 	if (!c)
 		return;
 	memo_clear(c);
+	memcached_result_free(&c->result);
 	memcached_free(c->mc);
 	free(c);
 }
@@ -109,20 +157,34 @@ memo_forget(struct cache *c, const char *k, size_t klen)
 {
 	struct memo_entry *m = memo_find(c, k, klen);
 
+	struct memo_entry *last;
+
 	if (!m)
 		return;
-	free(m->val);
-	*m = c->memo[--c->nmemo];
+	memo_val_free(m);
+	last = &c->memo[--c->nmemo];
+	if (m == last)
+		return;
+	memcpy(m->key, last->key, last->klen);
+	m->klen = last->klen;
+	m->vlen = last->vlen;
+	if (last->val == last->inline_val) {
+		memcpy(m->inline_val, last->inline_val, last->vlen + 1);
+		m->val = m->inline_val;
+	} else {
+		m->val = last->val;
+	}
+	last->val = NULL;
 }
 
 static void
 memo_store(struct memo_entry *m, const char *v, size_t len)
 {
-	free(m->val);
-	m->val = NULL;
+	memo_val_free(m);
 	m->vlen = 0;
 	if (v) {
-		m->val = xmalloc(len + 1);
+		m->val = len < sizeof(m->inline_val) ? m->inline_val :
+		    xmalloc(len + 1);
 		memcpy(m->val, v, len);
 		m->val[len] = '\0';
 		m->vlen = len;
@@ -132,9 +194,13 @@ memo_store(struct memo_entry *m, const char *v, size_t len)
 static size_t
 full_key(const struct cache *c, const char *key, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s%s", c->prefix, key);
+	size_t klen = strlen(key);
 
-	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+	if (c->prefix_len + klen >= cap)
+		return 0;
+	memcpy(out, c->prefix, c->prefix_len);
+	memcpy(out + c->prefix_len, key, klen + 1);
+	return c->prefix_len + klen;
 }
 
 static int
@@ -362,7 +428,7 @@ cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
 {
 	const char **kp = arena_alloc(a, n * sizeof(*kp));
 	size_t *kl = arena_alloc(a, n * sizeof(*kl));
-	memcached_result_st result;
+	memcached_result_st *result = &c->result;
 	memcached_return_t rc;
 
 	size_t *idx = arena_alloc(a, n * sizeof(*idx)), ask = 0;
@@ -394,23 +460,21 @@ cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
 	rc = memcached_mget(c->mc, kp, kl, ask);
 	if (rc != MEMCACHED_SUCCESS)
 		return failed(c, rc, "mget");
-	memcached_result_create(c->mc, &result);
-	while (memcached_fetch_result(c->mc, &result, &rc)) {
-		const char *rk = memcached_result_key_value(&result);
-		size_t rklen = memcached_result_key_length(&result);
+	while (memcached_fetch_result(c->mc, result, &rc)) {
+		const char *rk = memcached_result_key_value(result);
+		size_t rklen = memcached_result_key_length(result);
 
 		for (size_t j = 0; j < ask; j++)
 			if (kl[j] == rklen && memcmp(kp[j], rk, rklen) == 0 &&
 			    !vals[idx[j]]) {
 				vals[idx[j]] = arena_strndup(a,
-				    memcached_result_value(&result),
-				    memcached_result_length(&result));
+				    memcached_result_value(result),
+				    memcached_result_length(result));
 				if (lens)
-					lens[idx[j]] = memcached_result_length(&result);
+					lens[idx[j]] = memcached_result_length(result);
 				break;
 			}
 	}
-	memcached_result_free(&result);
 	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
 	    rc != MEMCACHED_NOTFOUND) {
 		for (size_t i = 0; i < n; i++)
@@ -425,7 +489,7 @@ cache_prefetch(struct cache *c, const char *const *keys, size_t n)
 {
 	const char *kp[CACHE_MEMO_MAX];
 	size_t kl[CACHE_MEMO_MAX];
-	memcached_result_st result;
+	memcached_result_st *result = &c->result;
 	memcached_return_t rc;
 	int base = c->nmemo;
 
@@ -452,21 +516,19 @@ cache_prefetch(struct cache *c, const char *const *keys, size_t n)
 		c->nmemo = base;
 		return failed(c, rc, "mget");
 	}
-	memcached_result_create(c->mc, &result);
-	while (memcached_fetch_result(c->mc, &result, &rc)) {
+	while (memcached_fetch_result(c->mc, result, &rc)) {
 		struct memo_entry *m = memo_find(c,
-		    memcached_result_key_value(&result),
-		    memcached_result_key_length(&result));
+		    memcached_result_key_value(result),
+		    memcached_result_key_length(result));
 
 		if (m && !m->val)
-			memo_store(m, memcached_result_value(&result),
-			    memcached_result_length(&result));
+			memo_store(m, memcached_result_value(result),
+			    memcached_result_length(result));
 	}
-	memcached_result_free(&result);
 	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
 	    rc != MEMCACHED_NOTFOUND) {
 		while (c->nmemo > base)
-			free(c->memo[--c->nmemo].val);
+			memo_val_free(&c->memo[--c->nmemo]);
 		return failed(c, rc, "mget");
 	}
 	return 0;

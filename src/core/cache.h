@@ -6,7 +6,9 @@
  * libmemcached's multi-second defaults, so a dead memcached costs a request
  * at most that long, and a failed server is retried after one second.
  * memcached is never the source of truth: every caller has a fallback for
- * -1 (an error), which is distinct from a miss.
+ * -1 (an error), which is distinct from a miss. [memcached] servers lists
+ * unix socket paths ("/path" or "unix:/path"; the cheapest transport on
+ * one host) and host:port entries, in any mix.
  *
  * Keys are given without the configured prefix; they must be printable
  * ASCII without spaces, at most 200 bytes.

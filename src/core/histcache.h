@@ -20,10 +20,15 @@
  * A version key that is missing (evicted, memcached restarted) is created
  * with a random 62-bit value, so old pages cannot match a new counter. If
  * a bump fails the version key is deleted; if memcached is unreachable no
- * page is served at all. Pages also expire after HISTCACHE_TTL seconds,
- * which bounds how long a changed display name or avatar of a sender
- * stays in cached pages. Everything here is best effort: any failure is a
- * miss, never an error.
+ * page is served at all. Pages also expire HISTCACHE_TTL seconds after
+ * they were rendered, which bounds how long a changed display name or
+ * avatar of a sender stays in cached pages. Everything here is best
+ * effort: any failure is a miss, never an error.
+ *
+ * Each process also keeps copies of the last HISTCACHE_LOCAL_PAGES pages
+ * it read or stored, under the same two rules (tag equal to the current
+ * version, younger than HISTCACHE_TTL), so that a hit costs memcached the
+ * version key only.
  */
 #ifndef PARLEY_HISTCACHE_H
 #define PARLEY_HISTCACHE_H
@@ -36,6 +41,9 @@ struct svc_ctx;
 #define HISTCACHE_TTL 60
 #define HISTCACHE_MAX_BODY (512 * 1024)
 #define HISTCACHE_KEY_LEN 128
+#define HISTCACHE_NKEYS 2
+#define HISTCACHE_LOCAL_PAGES 64             /* copies kept per process */
+#define HISTCACHE_LOCAL_MAX_BODY (128 * 1024) /* larger pages: memcached only */
 
 /* A page as stored: the pagination numbers and the response body. */
 struct histcache_page {
@@ -49,6 +57,15 @@ struct histcache_page {
  * history shows). Never fails from the caller's view.
  */
 void histcache_bump(const struct svc_ctx *ctx, const char *cid);
+
+/*
+ * The memcached keys histcache_get will read for these arguments, so that
+ * a caller can prefetch them (cache.h's memo) in an earlier round trip:
+ * returns how many of keys[] to fetch, 1 (the version key only: this
+ * process holds a copy of the page) or 2.
+ */
+size_t histcache_keys(const char *cid, const char *uid, const char *sig,
+	char keys[HISTCACHE_NKEYS][HISTCACHE_KEY_LEN]);
 
 /*
  * Looks up the page of reader uid for query signature sig (any printable

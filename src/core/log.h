@@ -8,6 +8,8 @@
 #ifndef PARLEY_LOG_H
 #define PARLEY_LOG_H
 
+#include <stdint.h>
+
 enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 
 /* ident is the program name; use_syslog sends lines to syslog(3). */
@@ -22,5 +24,23 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+
+/*
+ * The access log: one info line per request,
+ *   "<time> <ident>[<pid>] info: METHOD PATH STATUS 1.234ms[ CODE]"
+ * (code may be NULL). Lines are buffered per thread and written in blocks
+ * of whole lines, one write each, so they never interleave: when the
+ * buffer is nearly full, when its oldest line is ACCESS_LOG_DELAY_MS old
+ * (checked at the next line and by log_access_flush_stale, which a thread
+ * that does not serve requests calls about once a second), and at
+ * log_access_thread_end (every serving thread calls it before exiting).
+ * A process killed outright loses at most that much of its access log.
+ * With syslog the line goes out at once.
+ */
+#define ACCESS_LOG_DELAY_MS 1000
+void log_access(const char *method, const char *path, int status,
+	int64_t dur_us, const char *code);
+void log_access_flush_stale(void);
+void log_access_thread_end(void);
 
 #endif

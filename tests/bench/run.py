@@ -424,8 +424,15 @@ class Stack:
         except Exception:
             pass
         try:
-            host, port = self.env["PARLEY_MEMCACHED"].rsplit(":", 1)
-            with socket.create_connection((host, int(port)), timeout=5) as c:
+            addr = self.env["PARLEY_MEMCACHED"]
+            if addr.startswith("/"):
+                c = socket.socket(socket.AF_UNIX)
+                c.settimeout(5)
+                c.connect(addr)
+            else:
+                host, port = addr.rsplit(":", 1)
+                c = socket.create_connection((host, int(port)), timeout=5)
+            with c:
                 c.sendall(b"stats\r\n")
                 buf = b""
                 while not buf.endswith(b"END\r\n"):

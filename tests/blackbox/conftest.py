@@ -9,7 +9,7 @@ exports (see scripts/stack.sh env):
   PARLEY_APACHE_FCGID_URL   Apache + mod_fcgid front (optional)
   PARLEY_CONFIG, PARLEY_STATE, PARLEY_STACK, PARLEY_BUILD_DIR
   PARLEY_MYSQL_SOCKET, PARLEY_DB_USER, PARLEY_DB_PASSWORD, PARLEY_DB_NAME
-  PARLEY_MEMCACHED          host:port
+  PARLEY_MEMCACHED          unix socket path or host:port
 
 Without PARLEY_URL the tests that need the stack are skipped (they fail
 instead when CI is set, so a broken CI setup cannot pass by skipping).

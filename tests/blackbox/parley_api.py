@@ -12,7 +12,9 @@ cannot be documented (say so in a comment).
 """
 
 import json as _json
+import os
 import re
+import socket
 import time
 
 import requests
@@ -20,6 +22,23 @@ import requests
 from openapi_check import ContractViolation, content_type_params, is_json_media, media_type
 
 _UNSET = object()
+
+
+def memcached_connect(timeout=2.0):
+    """A socket to the stack's memcached: PARLEY_MEMCACHED is a unix
+    socket path or host:port."""
+    addr = os.environ["PARLEY_MEMCACHED"]
+    if addr.startswith("/"):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        try:
+            s.connect(addr)
+        except OSError:
+            s.close()
+            raise
+        return s
+    host, port = addr.rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=timeout)
 
 
 class ApiClient:

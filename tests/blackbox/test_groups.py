@@ -6,14 +6,13 @@ approvals, and the events every change writes to the outbox.
 
 import datetime
 import os
-import socket
 import configparser
 
 import pytest
 
 from conv_util import (GROUPS, add_member, create_group, events, last_event_id, missing_id,
                        send)
-from parley_api import assert_error, assert_ok
+from parley_api import assert_error, assert_ok, memcached_connect
 
 CHATROOMS = "/api/v1/chatrooms"
 
@@ -110,8 +109,7 @@ def test_get_group_members_and_presence(api, make_user):
     cp = configparser.ConfigParser(strict=False, interpolation=None)
     cp.read(os.environ.get("PARLEY_CONFIG", ""))
     prefix = cp.get("memcached", "prefix", fallback="parley:")
-    host, port = os.environ["PARLEY_MEMCACHED"].rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=2) as s:
+    with memcached_connect() as s:
         key = prefix + "presence:" + b.id
         s.sendall(("set %s 0 60 1\r\n1\r\n" % key).encode())
         assert s.recv(100).startswith(b"STORED")

@@ -580,6 +580,26 @@ def test_cached_history_sees_changes(api, thirty):
     assert history(api, b, path, limit=5)[0][0]["deleted"] is True
 
 
+def test_large_history_pages_whole(api, make_user):
+    # ~150 KB: several FastCGI records, and larger than the pages a
+    # worker keeps a copy of; rendered first, then served from the cache.
+    a = make_user()
+    g = create_group(api, a)
+    ids = [send(api, a, groupId=g["id"], content="%02d" % i + "x" * 4998)["id"]
+           for i in range(30)]
+    path = "%s/group/%s" % (MESSAGES, g["id"])
+    for _ in range(3):
+        r = api.get(path, token=a.token, params={"limit": 30})
+        page = assert_ok(r)
+        assert [m["id"] for m in page] == ids[::-1]
+        assert all(m["content"] == "%02d" % i + "x" * 4998
+                   for i, m in zip(range(29, -1, -1), page))
+        assert int(r.headers["Content-Length"]) == len(r.content) > 150000
+        h = api.head(path, token=a.token, params={"limit": 30})
+        assert h.status_code == 200 and h.content == b""
+        assert h.headers["Content-Length"] == r.headers["Content-Length"]
+
+
 def test_direct_history(api, make_user):
     a, b, c = make_user(), make_user(), make_user()
     assert history(api, a, "%s/direct/%s" % (MESSAGES, b.id))[0] == []

@@ -5,12 +5,11 @@ disable), search and presence.
 
 import configparser
 import os
-import socket
 import uuid
 
 import pytest
 
-from parley_api import assert_error, assert_ok
+from parley_api import assert_error, assert_ok, memcached_connect
 
 ME = "/api/v1/auth/me"
 USERS = "/api/v1/users"
@@ -39,8 +38,7 @@ def mc_prefix():
 
 
 def mc(cmd):
-    host, port = os.environ["PARLEY_MEMCACHED"].rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=2) as s:
+    with memcached_connect() as s:
         s.sendall(cmd.encode())
         return s.recv(4096).decode()
 
