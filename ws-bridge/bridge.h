@@ -266,6 +266,13 @@ void conn_send_error(struct conn *c, const char *ack_json, const char *code,
 	const char *message, int retry_after);
 /* Writes queued frames (from the writable callback). 0, or -1 to close. */
 int conn_write(struct conn *c);
+/*
+ * Frames queued between these two calls (from one loop callback) are
+ * written at conn_defer_end() directly, without a writable callback per
+ * connection; a connection that cannot take them all is left to one.
+ */
+void conn_defer_begin(void);
+void conn_defer_end(void);
 /* Closes after the queued frames are written (code: WebSocket close code). */
 void conn_close(struct conn *c, int code, const char *reason);
 /* Closes now without flushing (slow consumers, dead peers). */

@@ -104,6 +104,55 @@ conn_unref(struct conn *c)
 	free(c);
 }
 
+/*
+ * Between conn_defer_begin() and conn_defer_end() the connections that get
+ * something to send are collected and then written directly, instead of
+ * each asking lws for a writable callback: with the libuv loop every such
+ * request costs epoll_ctl() calls to turn POLLOUT on and off again, more
+ * than the send itself.
+ */
+static struct conn **deferred;
+static size_t ndeferred, capdeferred;
+static int deferring;
+
+static void
+want_write(struct conn *c)
+{
+	if (!deferring) {
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	if (ndeferred == capdeferred) {
+		capdeferred = capdeferred ? capdeferred * 2 : 64;
+		deferred = xrealloc(deferred, capdeferred * sizeof(*deferred));
+	}
+	deferred[ndeferred++] = conn_ref(c);
+}
+
+void
+conn_defer_begin(void)
+{
+	deferring = 1;
+}
+
+void
+conn_defer_end(void)
+{
+	deferring = 0;
+	for (size_t i = 0; i < ndeferred; i++) {
+		struct conn *c = deferred[i];
+
+		if (c->wsi && c->qlen) {
+			if (lws_send_pipe_choked(c->wsi))
+				lws_callback_on_writable(c->wsi);
+			else if (conn_write(c) == -1)
+				conn_kill(c);
+		}
+		conn_unref(c);
+	}
+	ndeferred = 0;
+}
+
 static void
 queue_push(struct conn *c, struct frame *f)
 {
@@ -120,7 +169,7 @@ queue_push(struct conn *c, struct frame *f)
 	}
 	c->q[(c->qhead + c->qlen) % c->qcap] = frame_ref(f);
 	if (c->qlen++ == 0)
-		lws_callback_on_writable(c->wsi);
+		want_write(c);
 }
 
 /* Drops the oldest queued ephemeral frame; 0 if there was none. */
@@ -221,6 +270,76 @@ conn_send_error(struct conn *c, const char *ack_json, const char *code,
 	strbuf_release(&sb);
 }
 
+/*
+ * One writable callback sends what is queued in one send(): the frames are
+ * framed here (server frames are unmasked, and no extension is negotiated)
+ * and written raw. The batch stays within the protocol's tx_packet_size
+ * (bridge_main.c) so lws writes it in one piece.
+ */
+#define BATCH_MAX 65536
+
+static unsigned char batch[LWS_PRE + BATCH_MAX];
+
+/* Writes a final text frame header for len bytes at h; returns its size. */
+static size_t
+ws_header(unsigned char *h, size_t len)
+{
+	h[0] = 0x81;
+	if (len < 126) {
+		h[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+		return 4;
+	}
+	h[1] = 127;
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+	return 10;
+}
+
+/* How many queued frames fit one batch (at least one). */
+static uint32_t
+batch_count(const struct conn *c)
+{
+	size_t total = 0;
+	uint32_t n;
+
+	for (n = 0; n < c->qlen; n++) {
+		const struct frame *f = c->q[(c->qhead + n) % c->qcap];
+
+		total += 10 + f->len;
+		if (total > BATCH_MAX)
+			break;
+	}
+	return n ? n : 1;
+}
+
+/* Writes the first n queued frames; 0 or -1. */
+static int
+write_batch(struct conn *c, uint32_t n)
+{
+	struct frame *f = c->q[c->qhead];
+	unsigned char *p = batch + LWS_PRE;
+	size_t len;
+
+	if (n == 1)
+		return lws_write(c->wsi, frame_text(f), f->len,
+		    LWS_WRITE_TEXT) < (int)f->len ? -1 : 0;
+	for (uint32_t i = 0; i < n; i++) {
+		f = c->q[(c->qhead + i) % c->qcap];
+		p += ws_header(p, f->len);
+		memcpy(p, frame_text(f), f->len);
+		p += f->len;
+	}
+	len = (size_t)(p - (batch + LWS_PRE));
+	return lws_write(c->wsi, batch + LWS_PRE, len, LWS_WRITE_RAW) <
+	    (int)len ? -1 : 0;
+}
+
 int
 conn_write(struct conn *c)
 {
@@ -242,21 +361,24 @@ conn_write(struct conn *c)
 		}
 	}
 	while (c->qlen) {
-		struct frame *f = c->q[c->qhead];
+		uint32_t n = batch_count(c);
 
-		if (lws_write(c->wsi, frame_text(f), f->len, LWS_WRITE_TEXT) <
-		    (int)f->len)
+		if (write_batch(c, n) == -1)
 			return -1;
-		bmetrics_count(BM_FRAMES_OUT, 1);
-		bmetrics_count(BM_BYTES_OUT, f->len);
-		if (f->created_ms) {
-			if (!now)
-				now = bridge_now_ms();
-			bmetrics_lag(f->created_ms, now);
+		for (; n; n--) {
+			struct frame *f = c->q[c->qhead];
+
+			bmetrics_count(BM_FRAMES_OUT, 1);
+			bmetrics_count(BM_BYTES_OUT, f->len);
+			if (f->created_ms) {
+				if (!now)
+					now = bridge_now_ms();
+				bmetrics_lag(f->created_ms, now);
+			}
+			frame_unref(f);
+			c->qhead = (c->qhead + 1) % c->qcap;
+			c->qlen--;
 		}
-		frame_unref(f);
-		c->qhead = (c->qhead + 1) % c->qcap;
-		c->qlen--;
 		if (lws_send_pipe_choked(c->wsi))
 			break;
 	}

@@ -10,6 +10,12 @@
  * a typing:stop is sent only after a start was. A start not followed by a
  * stop within [bridge] typing_timeout_seconds (or when the user's last
  * connection closes) gets an automatic typing:stop.
+ *
+ * Delivery is batched: the frames wait up to FLUSH_MS and then go out
+ * together, written directly (conn_defer_begin/end), so a member of a busy
+ * room gets them in one send instead of one writable callback, epoll_ctl()
+ * round and send each (a typing storm is mostly that kernel cost). Each
+ * frame is built once, whatever the size of its room.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +29,28 @@
 
 #define COALESCE_MS 3000
 #define MAX_TYPING 16
+#define FLUSH_MS 500
 
 static struct buser *typists;
 
+/* Frames waiting for the next flush, in the order they were decided. */
+struct pending {
+	struct bid user;
+	struct typing_entry t;
+	int start;
+};
+static struct pending *pending;
+static size_t npending, cappending;
+static lws_sorted_usec_list_t flush_sul;
+
 static void
-emit(struct buser *u, const struct typing_entry *t, int start)
+send_now(const struct bid *user, const struct typing_entry *t, int start)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char id[IDS_UUID_LEN];
 	struct frame *f;
 
-	bid_format(&u->id, id);
+	bid_format(user, id);
 	strbuf_addf(&sb, "{\"userId\":\"%s\"", id);
 	bid_format(&t->room, id);
 	strbuf_addf(&sb, ",\"conversationId\":\"%s\"", id);
@@ -48,9 +65,39 @@ emit(struct buser *u, const struct typing_entry *t, int start)
 	f = frame_event(start ? "typing:start" : "typing:stop", 0, sb.buf,
 	    sb.len, 1);
 	strbuf_release(&sb);
-	rooms_send_ephemeral(TARGET_CONVERSATION, &t->room, &u->id, f);
-	nudge_forward_ephemeral(TARGET_CONVERSATION, &t->room, &u->id, f);
+	rooms_send_ephemeral(TARGET_CONVERSATION, &t->room, user, f);
+	nudge_forward_ephemeral(TARGET_CONVERSATION, &t->room, user, f);
 	frame_unref(f);
+}
+
+static void
+flush(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	conn_defer_begin();
+	for (size_t i = 0; i < npending; i++)
+		send_now(&pending[i].user, &pending[i].t, pending[i].start);
+	npending = 0;
+	conn_defer_end();
+}
+
+/* Queues the frame for the next flush (within FLUSH_MS). */
+static void
+emit(struct buser *u, const struct typing_entry *t, int start)
+{
+	struct pending *p;
+
+	if (npending == cappending) {
+		cappending = cappending ? cappending * 2 : 16;
+		pending = xrealloc(pending, cappending * sizeof(*pending));
+	}
+	p = &pending[npending++];
+	p->user = u->id;
+	p->t = *t;
+	p->start = start;
+	if (npending == 1)
+		lws_sul_schedule(bridge.ctx, 0, &flush_sul, flush,
+		    FLUSH_MS * LWS_US_PER_MS);
 }
 
 static void
