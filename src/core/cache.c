@@ -156,7 +156,6 @@ static void
 memo_forget(struct cache *c, const char *k, size_t klen)
 {
 	struct memo_entry *m = memo_find(c, k, klen);
-
 	struct memo_entry *last;
 
 	if (!m)
