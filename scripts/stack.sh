@@ -203,6 +203,7 @@ connect_timeout_ms = 1000
 [memcached]
 servers = $MC_SOCK
 timeout_ms = 50
+local_memo_file = $RUN/cache-gen.shm
 
 [bridge]
 listen_host = 127.0.0.1

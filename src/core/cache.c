@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,10 @@
 
 #include "arena.h"
 #include "cache.h"
+#include "cachegen.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -30,17 +33,37 @@ struct cache {
 	int memo_on;
 	int nmemo;
 	struct memo_entry memo[CACHE_MEMO_MAX];
+	long local_ms;     /* how long a prefetch's answer is kept; 0 = never */
 };
+
+/*
+ * The local memo (cache.h): the answers of recent prefetches, shared by
+ * the threads of this process, each set of keys in one of HELD_SETS
+ * places chosen by a hash of its keys (a newer set evicts an older one).
+ */
+#define HELD_SETS 256
+
+struct held_set {
+	pthread_mutex_t lock;
+	int n;                          /* keys; 0: empty */
+	int64_t at_ms;                  /* when memcached answered */
+	uint64_t gen[CACHE_MEMO_MAX];   /* their cachegen slots before the read */
+	struct memo_entry e[CACHE_MEMO_MAX];
+};
+
+static struct held_set *held;
+static pthread_once_t held_once = PTHREAD_ONCE_INIT;
 
 /*
  * Adds each server of a space or comma separated list: a unix socket path
  * ("/path" or "unix:/path") or host[:port[:weight]] (libmemcached's syntax).
  */
-static void
+static int
 add_servers(memcached_st *mc, const char *list)
 {
 	char item[256];
 	const char *p = list;
+	int sockets = 0, others = 0;
 
 	while (*p) {
 		size_t n = strcspn(p, ", \t");
@@ -60,14 +83,27 @@ add_servers(memcached_st *mc, const char *list)
 		if (strncmp(item, "unix:", 5) == 0 || item[0] == '/') {
 			rc = memcached_server_add_unix_socket(mc,
 			    item + (item[0] == '/' ? 0 : 5));
+			sockets++;
 		} else if ((servers = memcached_servers_parse(item))) {
 			rc = memcached_server_push(mc, servers);
 			memcached_server_list_free(servers);
+			others++;
+		} else {
+			others++;
 		}
 		if (rc != MEMCACHED_SUCCESS)
 			log_warn("cache: server %s: %s", item,
 			    memcached_strerror(mc, rc));
 	}
+	return sockets > 0 && others == 0;
+}
+
+static void
+held_init(void)
+{
+	held = xcalloc(HELD_SETS, sizeof(*held));
+	for (int i = 0; i < HELD_SETS; i++)
+		pthread_mutex_init(&held[i].lock, NULL);
 }
 
 struct cache *
@@ -82,7 +118,16 @@ cache_new(const struct config *cfg)
 	c->mc = memcached_create(NULL);
 	if (!c->mc || !memcached_result_create(c->mc, &c->result))
 		abort();
-	add_servers(c->mc, cfg->mc_servers);
+	/*
+	 * The local memo is exact only if every writer of the keys maps
+	 * the same counters: one host, which sockets-only guarantees.
+	 */
+	if (add_servers(c->mc, cfg->mc_servers) &&
+	    cachegen_open(cfg->mc_local_memo_file) == 0 &&
+	    cfg->mc_local_memo_ms > 0) {
+		c->local_ms = cfg->mc_local_memo_ms;
+		pthread_once(&held_once, held_init);
+	}
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)ms);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)ms);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)ms * 1000);
@@ -202,6 +247,18 @@ full_key(const struct cache *c, const char *key, char *out, size_t cap)
 	return c->prefix_len + klen;
 }
 
+/*
+ * Tells every process that key k may have changed (cachegen.h). Called
+ * after the write was sent, whatever its outcome: a spurious announcement
+ * only costs a re-read.
+ */
+static void
+announce(const char *k, size_t klen)
+{
+	if (cachegen_enabled())
+		cachegen_bump(cachegen_slot(k, klen));
+}
+
 static int
 failed(struct cache *c, memcached_return_t rc, const char *what)
 {
@@ -278,6 +335,7 @@ cache_set(struct cache *c, const char *key, const char *val, size_t len, long tt
 		return -1;
 	memo_forget(c, k, klen);
 	rc = memcached_set(c->mc, k, klen, val, len, (time_t)ttl, 0);
+	announce(k, klen);
 	return rc == MEMCACHED_SUCCESS ? 0 : failed(c, rc, "set");
 }
 
@@ -292,11 +350,10 @@ cache_add(struct cache *c, const char *key, const char *val, size_t len, long tt
 		return -1;
 	memo_forget(c, k, klen);
 	rc = memcached_add(c->mc, k, klen, val, len, (time_t)ttl, 0);
-	if (rc == MEMCACHED_SUCCESS)
-		return 0;
 	if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS)
 		return 1;
-	return failed(c, rc, "add");
+	announce(k, klen);
+	return rc == MEMCACHED_SUCCESS ? 0 : failed(c, rc, "add");
 }
 
 int
@@ -310,31 +367,34 @@ cache_delete(struct cache *c, const char *key)
 		return -1;
 	memo_forget(c, k, klen);
 	rc = memcached_delete(c->mc, k, klen, 0);
+	announce(k, klen);
 	if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
 		return 0;
 	return failed(c, rc, "delete");
 }
 
-int
-cache_incr(struct cache *c, const char *key, uint64_t delta, long ttl, uint64_t *out)
+/*
+ * Adds delta to k on the server, creating it holding `initial` if absent.
+ * 0 with *out, or -1.
+ */
+static int
+incr_on_server(struct cache *c, const char *k, size_t klen, uint64_t delta,
+	uint64_t initial, long ttl, uint64_t *out)
 {
-	char k[256], num[32];
-	size_t klen = full_key(c, key, k, sizeof(k));
+	char num[32];
 	memcached_return_t rc;
 	int n;
 
-	if (!klen)
-		return -1;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		rc = memcached_increment(c->mc, k, klen, (uint32_t)delta, out);
 		if (rc == MEMCACHED_SUCCESS)
 			return 0;
 		if (rc != MEMCACHED_NOTFOUND)
 			return failed(c, rc, "incr");
-		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)delta);
+		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)initial);
 		rc = memcached_add(c->mc, k, klen, num, (size_t)n, (time_t)ttl, 0);
 		if (rc == MEMCACHED_SUCCESS) {
-			*out = delta;
+			*out = initial;
 			return 0;
 		}
 		if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS)
@@ -344,10 +404,24 @@ cache_incr(struct cache *c, const char *key, uint64_t delta, long ttl, uint64_t 
 	return -1;
 }
 
+int
+cache_incr(struct cache *c, const char *key, uint64_t delta, long ttl, uint64_t *out)
+{
+	char k[256];
+	size_t klen = full_key(c, key, k, sizeof(k));
+	int r;
+
+	if (!klen)
+		return -1;
+	r = incr_on_server(c, k, klen, delta, delta, ttl, out);
+	announce(k, klen);
+	return r;
+}
+
 /*
  * The memo's answer to an increment: the new value from memory, the
- * command sent with noreply. 0, or -1 if the value is not a number (then
- * the caller asks the server) or sending failed.
+ * command sent with noreply. 0, 1 if the value is not a number (then
+ * the caller asks the server), or -1 if sending failed.
  */
 static int
 memo_incr(struct cache *c, struct memo_entry *m, uint64_t delta,
@@ -375,6 +449,7 @@ memo_incr(struct cache *c, struct memo_entry *m, uint64_t delta,
 		    (time_t)ttl, 0);
 	}
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
+	announce(m->key, m->klen);
 	if (rc != MEMCACHED_SUCCESS) {
 		memo_forget(c, m->key, m->klen);
 		return failed(c, rc, "incr");
@@ -389,36 +464,22 @@ int
 cache_incr_init(struct cache *c, const char *key, uint64_t delta,
 	uint64_t initial, long ttl, uint64_t *out)
 {
-	char k[256], num[32];
+	char k[256];
 	size_t klen = full_key(c, key, k, sizeof(k));
-	memcached_return_t rc;
 	struct memo_entry *m;
-	int n;
+	int r;
 
 	if (!klen)
 		return -1;
 	if (c->memo_on && (m = memo_find(c, k, klen))) {
-		n = memo_incr(c, m, delta, initial, ttl, out);
-		if (n <= 0)
-			return n;
+		r = memo_incr(c, m, delta, initial, ttl, out);
+		if (r <= 0)
+			return r;
 		memo_forget(c, k, klen);
 	}
-	for (int attempt = 0; attempt < 3; attempt++) {
-		rc = memcached_increment(c->mc, k, klen, (uint32_t)delta, out);
-		if (rc == MEMCACHED_SUCCESS)
-			return 0;
-		if (rc != MEMCACHED_NOTFOUND)
-			return failed(c, rc, "incr");
-		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)initial);
-		rc = memcached_add(c->mc, k, klen, num, (size_t)n, (time_t)ttl, 0);
-		if (rc == MEMCACHED_SUCCESS) {
-			*out = initial;
-			return 0;
-		}
-		if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS)
-			return failed(c, rc, "add");
-	}
-	return -1;
+	r = incr_on_server(c, k, klen, delta, initial, ttl, out);
+	announce(k, klen);
+	return r;
 }
 
 int
@@ -483,9 +544,79 @@ cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
 	return 0;
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The place of the set of keys memo[from..nmemo) in held[]. */
+static struct held_set *
+held_place(const struct cache *c, int from)
+{
+	uint32_t h = 2166136261u;
+
+	for (int i = from; i < c->nmemo; i++)
+		h = (h ^ cachegen_slot(c->memo[i].key, c->memo[i].klen)) *
+		    16777619u;
+	return &held[h % HELD_SETS];
+}
+
+/*
+ * Answers memo[from..nmemo) from the local memo if it holds exactly these
+ * keys, read less than local_ms ago, none written since. 1 answered, 0 not.
+ */
+static int
+held_answer(struct cache *c, int from)
+{
+	struct held_set *s = held_place(c, from);
+	int n = c->nmemo - from, ok;
+
+	pthread_mutex_lock(&s->lock);
+	ok = s->n == n && now_ms() - s->at_ms < c->local_ms;
+	for (int i = 0; ok && i < n; i++) {
+		const struct memo_entry *h = &s->e[i], *m = &c->memo[from + i];
+
+		ok = h->klen == m->klen && memcmp(h->key, m->key, m->klen) == 0 &&
+		    s->gen[i] == cachegen_read(cachegen_slot(m->key, m->klen));
+	}
+	for (int i = 0; ok && i < n; i++)
+		memo_store(&c->memo[from + i], s->e[i].val, s->e[i].vlen);
+	pthread_mutex_unlock(&s->lock);
+	if (ok)
+		metrics_count(MC_CACHE_LOCAL_HITS, 1);
+	return ok;
+}
+
+/* Keeps memcached's answer for memo[from..nmemo), read at generations gen. */
+static void
+held_keep(struct cache *c, int from, const uint64_t *gen, int64_t at)
+{
+	struct held_set *s = held_place(c, from);
+	int n = c->nmemo - from;
+
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < n; i++) {
+		const struct memo_entry *m = &c->memo[from + i];
+
+		memcpy(s->e[i].key, m->key, m->klen);
+		s->e[i].klen = m->klen;
+		memo_store(&s->e[i], m->val, m->vlen);
+		s->gen[i] = gen[i];
+	}
+	s->n = n;
+	s->at_ms = at;
+	pthread_mutex_unlock(&s->lock);
+}
+
 int
 cache_prefetch(struct cache *c, const char *const *keys, size_t n)
 {
+	uint64_t gen[CACHE_MEMO_MAX];
+	int64_t at = 0;
 	const char *kp[CACHE_MEMO_MAX];
 	size_t kl[CACHE_MEMO_MAX];
 	memcached_result_st *result = &c->result;
@@ -510,6 +641,15 @@ cache_prefetch(struct cache *c, const char *const *keys, size_t n)
 	}
 	if (c->nmemo == base)
 		return 0;
+	if (c->local_ms) {
+		if (held_answer(c, base))
+			return 0;
+		/* The clock and the generations before the read, not after. */
+		at = now_ms();
+		for (int i = base; i < c->nmemo; i++)
+			gen[i - base] = cachegen_read(cachegen_slot(c->memo[i].key,
+			    c->memo[i].klen));
+	}
 	rc = memcached_mget(c->mc, kp, kl, (size_t)(c->nmemo - base));
 	if (rc != MEMCACHED_SUCCESS) {
 		c->nmemo = base;
@@ -530,6 +670,8 @@ cache_prefetch(struct cache *c, const char *const *keys, size_t n)
 			memo_val_free(&c->memo[--c->nmemo]);
 		return failed(c, rc, "mget");
 	}
+	if (c->local_ms)
+		held_keep(c, base, gen, at);
 	return 0;
 }
 
@@ -558,6 +700,7 @@ cache_decr(struct cache *c, const char *key, uint64_t delta, uint64_t *out)
 	if (!klen)
 		return -1;
 	rc = memcached_decrement(c->mc, k, klen, (uint32_t)delta, out);
+	announce(k, klen);
 	if (rc == MEMCACHED_SUCCESS)
 		return 0;
 	if (rc == MEMCACHED_NOTFOUND)

@@ -67,6 +67,18 @@ int cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
  * may read a count that is stale by the requests in flight. cache_set /
  * cache_add / cache_delete forget the key. Outside a memo cache_prefetch
  * does nothing, so code shared with other programs behaves as before.
+ *
+ * The local memo: when every server is a unix socket and [memcached]
+ * local_memo_ms > 0, the process also keeps each prefetch's answer (per
+ * set of keys, shared by its threads) and answers the same set of keys
+ * from it, without a round trip, for up to local_memo_ms, as long as no
+ * process of the host has written any of those keys since it was read
+ * (cachegen.h: every write through this module announces itself). So a
+ * revoked session or a changed profile is seen on the very next request,
+ * as without it; only changes nobody announces (memcached's own expiry,
+ * a writer that could not map [memcached] local_memo_file) may show up
+ * to local_memo_ms late, and a counter may lag by the noreply increments
+ * still in flight, as within one request.
  */
 #define CACHE_MEMO_MAX 8
 void cache_memo_begin(struct cache *c);

@@ -61,6 +61,9 @@ static const struct cfg_key config_keys[] = {
 	STR("memcached", "servers", mc_servers, "127.0.0.1:11211"),
 	INT("memcached", "timeout_ms", mc_timeout_ms, 50, 1, 5000),
 	STR("memcached", "prefix", mc_prefix, "parley:"),
+	INT("memcached", "local_memo_ms", mc_local_memo_ms, 1000, 0, 10000),
+	STR("memcached", "local_memo_file", mc_local_memo_file,
+	    LOCALSTATEDIR "/lib/parley/cache-gen.shm"),
 
 	STR("bridge", "listen_host", bridge_listen_host, "127.0.0.1"),
 	INT("bridge", "listen_port", bridge_listen_port, 8090, 1, 65535),

@@ -46,6 +46,8 @@ struct config {
 	char *mc_servers;
 	long mc_timeout_ms;
 	char *mc_prefix;
+	long mc_local_memo_ms;     /* 0: off; see cache.h */
+	char *mc_local_memo_file;  /* cachegen.h's shared counters */
 
 	/* [bridge] */
 	char *bridge_listen_host;

@@ -40,6 +40,7 @@ static const struct {
 	[MC_SEND_BATCHES] = { "parley_send_batches_total", "Message sends committed together (group commit batches)" },
 	[MC_SEND_BATCHED] = { "parley_send_batched_messages_total", "Messages committed in group commit batches" },
 	[MC_SEND_BATCH_FAILURES] = { "parley_send_batch_failures_total", "Group commit batches refused and re-sent one by one" },
+	[MC_CACHE_LOCAL_HITS] = { "parley_cache_local_hits_total", "Request prefetches answered by the local memo instead of memcached" },
 };
 
 struct slot {
