@@ -1,13 +1,10 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "cachegen.h"
 #include "log.h"
+#include "shmfile.h"
 #include "banned.h"
 
 #define CACHEGEN_MAGIC 0x50617267656e3031ULL /* "Pargen01" */
@@ -24,30 +21,21 @@ static int tried;
 static void
 map_table(const char *path)
 {
+	struct gen_table *t;
 	int fd;
-	void *p;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
-	if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
-	    ftruncate(fd, sizeof(struct gen_table)) != 0)
-		goto fail;
-	p = mmap(NULL, sizeof(struct gen_table), PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		goto fail;
-	table = p;
-	if (__atomic_load_n(&table->magic, __ATOMIC_ACQUIRE) != CACHEGEN_MAGIC) {
-		memset(table->slots, 0, sizeof(table->slots));
-		__atomic_store_n(&table->magic, CACHEGEN_MAGIC, __ATOMIC_RELEASE);
+	t = shmfile_map_locked(path, sizeof(*t), 0660, &fd);
+	if (!t) {
+		log_warn("cache: cannot map %s (%s); every request reads memcached",
+		    path, strerror(errno));
+		return;
 	}
-	flock(fd, LOCK_UN);
-	close(fd);
-	return;
-fail:
-	log_warn("cache: cannot map %s (%s); every request reads memcached",
-	    path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != CACHEGEN_MAGIC) {
+		memset(t->slots, 0, sizeof(t->slots));
+		__atomic_store_n(&t->magic, CACHEGEN_MAGIC, __ATOMIC_RELEASE);
+	}
+	shmfile_release(fd);
+	table = t;
 }
 
 int

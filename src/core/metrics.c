@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "shmfile.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -89,16 +90,8 @@ metrics_open(const char *path, uint64_t layout_key)
 		return 0;
 	if (!path || !*path)
 		goto fallback;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
-		goto fallback;
-	if (flock(fd, LOCK_EX) != 0)
-		goto fallback;
-	if (ftruncate(fd, sizeof(struct scoreboard)) != 0)
-		goto fallback;
-	p = mmap(NULL, sizeof(struct scoreboard), PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
+	p = shmfile_map_locked(path, sizeof(struct scoreboard), 0640, &fd);
+	if (!p)
 		goto fallback;
 	board = p;
 	if (board->magic != METRICS_MAGIC || board->version != METRICS_VERSION ||
@@ -109,14 +102,11 @@ metrics_open(const char *path, uint64_t layout_key)
 		board->start_time = (uint64_t)time(NULL);
 		__atomic_store_n(&board->magic, METRICS_MAGIC, __ATOMIC_RELEASE);
 	}
-	flock(fd, LOCK_UN);
-	close(fd);
+	shmfile_release(fd);
 	return 0;
 fallback:
 	log_warn("metrics: cannot share %s (%s); counting per process",
 	    path ? path : "(none)", strerror(errno));
-	if (fd >= 0)
-		close(fd);
 	use_private();
 	return -1;
 }
