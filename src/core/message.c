@@ -134,7 +134,7 @@ sender_load(const struct svc_ctx *ctx, const char *uid, struct sender *s,
 /*
  * The send transaction (message_db_send: one round trip): the
  * membership-checked insert, its event and, in threads, the parent's reply
- * count, committed together or not at all.
+ * count, committed together or not at all, then announced (sendq.h).
  */
 static enum status
 send_tx(const struct svc_ctx *ctx, const struct msg_new *mn, const char *kind,
@@ -146,7 +146,7 @@ send_tx(const struct svc_ctx *ctx, const struct msg_new *mn, const char *kind,
 	*dup = 0;
 	if (!payload)
 		return svc_fail(e, ST_INTERNAL, NULL, NULL);
-	rc = sendq_send(ctx->db, mn, kind, payload);
+	rc = sendq_send(ctx, mn, kind, payload);
 	free(payload);
 	if (rc == -1 && db_errno(ctx->db) == DB_ERR_DUP) {
 		*dup = 1;
@@ -157,8 +157,6 @@ send_tx(const struct svc_ctx *ctx, const struct msg_new *mn, const char *kind,
 	if (rc == 1)
 		return no_conversation(e);
 	metrics_count(MC_EVENTS_WRITTEN, 1);
-	outbox_nudge(ctx->cfg);
-	histcache_bump(ctx, mn->conversation_id);
 	return ST_OK;
 }
 

@@ -3,10 +3,11 @@
  *
  * Leader/follower over one mutex: a thread queues its job, and while the
  * job is still queued either leads (if fewer than SENDQ_LEADERS batches
- * are running) or sleeps on the condition variable. A leader takes the
- * whole queue (up to SENDQ_BATCH_MAX), runs it, publishes each job's
- * outcome and wakes everyone. One job alone is handed back to its own
- * thread, which runs the ordinary single send on its own connection.
+ * are running) or sleeps on the job's own condition variable. A leader
+ * takes the whole queue (up to SENDQ_BATCH_MAX), runs it, announces it,
+ * publishes each job's outcome and wakes exactly those senders, then the
+ * next queued thread if one may lead. One job alone is handed back to its
+ * own thread, which runs the ordinary single send on its own connection.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,26 +16,60 @@
 #include <jansson.h>
 
 #include "db.h"
+#include "histcache.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "sendq.h"
 #include "banned.h"
 
 enum job_state { JOB_QUEUED, JOB_TAKEN, JOB_SENT, JOB_ALONE };
 
+/* A waiting send. Its thread sleeps on its own condition variable, so a
+ * finished batch wakes exactly its senders, and a freed leader slot exactly
+ * one queued thread (a broadcast woke every waiter of the process). */
 struct job {
 	const struct msg_new *m;
 	const char *kind, *payload;
 	enum job_state state;
+	pthread_cond_t wake;
 	struct job *next;
 };
 
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t done;
 	struct job *head, **tail;
 	int leaders;
-} Q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, &Q.head, 0 };
+} Q = { PTHREAD_MUTEX_INITIALIZER, NULL, &Q.head, 0 };
+
+/* With Q.mu held: lets the first queued thread lead if a slot is free. */
+static void
+wake_next_leader(void)
+{
+	if (Q.head && Q.leaders < SENDQ_LEADERS)
+		pthread_cond_signal(&Q.head->wake);
+}
+
+/*
+ * After a commit, before any of its senders is answered: the history
+ * pages of each conversation written to are stale (once per conversation,
+ * however many of its messages the batch held) and the sequencer has
+ * work (one nudge).
+ */
+static void
+announce(const struct svc_ctx *ctx, struct job *const *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *cid = jobs[i]->m->conversation_id;
+		size_t k = 0;
+
+		while (k < i && strcmp(jobs[k]->m->conversation_id, cid) != 0)
+			k++;
+		if (k == i)
+			histcache_bump(ctx, cid);
+	}
+	outbox_nudge(ctx->cfg);
+}
 
 static void
 put(json_t *o, const char *key, const char *val)
@@ -99,7 +134,7 @@ run_batch(struct db *db, struct job *const *jobs, size_t n)
  * job is still queued; returns with Q.mu held.
  */
 static void
-lead(struct db *db)
+lead(const struct svc_ctx *ctx)
 {
 	struct job *jobs[SENDQ_BATCH_MAX];
 	enum job_state outcome;
@@ -115,37 +150,54 @@ lead(struct db *db)
 	if (n == 1) {
 		/* Nothing to share: its own thread sends it as usual. */
 		jobs[0]->state = JOB_ALONE;
-		pthread_cond_broadcast(&Q.done);
+		pthread_cond_signal(&jobs[0]->wake);
 		return;
 	}
 	Q.leaders++;
+	wake_next_leader(); /* more than a batch queued */
 	pthread_mutex_unlock(&Q.mu);
-	outcome = run_batch(db, jobs, n) == 0 ? JOB_SENT : JOB_ALONE;
+	outcome = run_batch(ctx->db, jobs, n) == 0 ? JOB_SENT : JOB_ALONE;
+	if (outcome == JOB_SENT)
+		announce(ctx, jobs, n);
 	pthread_mutex_lock(&Q.mu);
 	Q.leaders--;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		jobs[i]->state = outcome;
-	pthread_cond_broadcast(&Q.done);
+		pthread_cond_signal(&jobs[i]->wake);
+	}
+	wake_next_leader();
+}
+
+/* One message in a transaction of its own, announced. */
+static int
+send_alone(const struct svc_ctx *ctx, struct job *j)
+{
+	int rc = message_db_send(ctx->db, j->m, j->kind, j->payload);
+
+	if (rc == 0)
+		announce(ctx, &j, 1);
+	return rc;
 }
 
 int
-sendq_send(struct db *db, const struct msg_new *m, const char *kind,
-	const char *payload)
+sendq_send(const struct svc_ctx *ctx, const struct msg_new *m,
+	const char *kind, const char *payload)
 {
-	struct job j = { m, kind, payload, JOB_QUEUED, NULL };
+	struct job j = { m, kind, payload, JOB_QUEUED, PTHREAD_COND_INITIALIZER,
+	    NULL };
+	int rc;
 
 	if (m->parent_id)
-		return message_db_send(db, m, kind, payload);
+		return send_alone(ctx, &j);
 	pthread_mutex_lock(&Q.mu);
 	if (Q.leaders < SENDQ_LEADERS && !Q.head) {
 		/* A free slot and nobody waiting: straight through. */
 		Q.leaders++;
 		pthread_mutex_unlock(&Q.mu);
-		int rc = message_db_send(db, m, kind, payload);
+		rc = send_alone(ctx, &j);
 		pthread_mutex_lock(&Q.mu);
 		Q.leaders--;
-		if (Q.head)	/* a waiting thread may lead now */
-			pthread_cond_broadcast(&Q.done);
+		wake_next_leader();
 		pthread_mutex_unlock(&Q.mu);
 		return rc;
 	}
@@ -153,12 +205,13 @@ sendq_send(struct db *db, const struct msg_new *m, const char *kind,
 	Q.tail = &j.next;
 	while (j.state == JOB_QUEUED || j.state == JOB_TAKEN) {
 		if (j.state == JOB_QUEUED && Q.leaders < SENDQ_LEADERS)
-			lead(db);
+			lead(ctx);
 		else
-			pthread_cond_wait(&Q.done, &Q.mu);
+			pthread_cond_wait(&j.wake, &Q.mu);
 	}
 	pthread_mutex_unlock(&Q.mu);
+	pthread_cond_destroy(&j.wake);
 	if (j.state == JOB_SENT)
 		return 0;
-	return message_db_send(db, m, kind, payload);
+	return send_alone(ctx, &j);
 }

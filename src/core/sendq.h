@@ -21,12 +21,19 @@
 #define PARLEY_SENDQ_H
 
 #include "message_db.h"
+#include "svc.h"
 
 #define SENDQ_LEADERS 2     /* sends of one process in flight at once */
 #define SENDQ_BATCH_MAX 32  /* messages per batch */
 
-/* message_db_send() through the process's queue: 0 sent, 1 not a member, -1. */
-int sendq_send(struct db *db, const struct msg_new *m, const char *kind,
-	const char *payload);
+/*
+ * message_db_send() through the process's queue on ctx->db: 0 sent, 1 not
+ * a member, -1. A sent message is also announced before this returns: the
+ * conversation's history version is bumped (histcache_bump, once per
+ * conversation of a batch) and the sequencer nudged (outbox_nudge, once
+ * per batch).
+ */
+int sendq_send(const struct svc_ctx *ctx, const struct msg_new *m,
+	const char *kind, const char *payload);
 
 #endif
