@@ -490,6 +490,20 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 /* Starts the once-a-second tick: heartbeats, typing timeouts, presence. */
 void ws_start_tick(void);
 
+/* ---- the listening socket (bridge_listen.c) ---------------------------- */
+
+#define LISTEN_PROTOCOL "parley-listen"
+
+/* Listens on host:port and accepts onto ctx's default vhost, in bites. */
+int listen_start(struct lws_context *ctx, const char *host, long port);
+/* The protocol callback of LISTEN_PROTOCOL. */
+int listen_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	void *user, void *in, size_t len);
+/* wsi finished its handshake or is going away (bridge_ws.c calls it). */
+void listen_handshake_done(struct lws *wsi);
+/* Accepted connections still in their handshake (metrics). */
+size_t listen_handshaking(void);
+
 /* ---- metrics (bridge_metrics.c) ----------------------------------------- */
 
 enum bmetric {

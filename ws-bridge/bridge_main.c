@@ -32,6 +32,7 @@ static const struct lws_protocols protocols[] = {
 	/* rx chunks of 1 KiB keep idle connections small; larger client
 	 * frames arrive in pieces and are reassembled (bridge_ws.c). */
 	{ "parley", ws_callback, sizeof(void *), 1024, 0, NULL, 65536 },
+	{ LISTEN_PROTOCOL, listen_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -140,8 +141,8 @@ create_context(const struct config *cfg)
 	    (loops[i].option == LWS_SERVER_OPTION_LIBUV ?
 	    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN : 0);
 	info.signal_cb = on_loop_signal;
-	info.port = (int)cfg->bridge_listen_port;
-	info.iface = cfg->bridge_listen_host;
+	/* The bridge listens itself, so it can accept in bites (bridge_listen.c). */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.timeout_secs = 10;
 	/* ?token= can be long; headers are freed after the upgrade. */
@@ -149,7 +150,8 @@ create_context(const struct config *cfg)
 	info.user = &bridge;
 	info.retry_and_idle_policy = &no_idle_policy;
 	bridge.ctx = lws_create_context(&info);
-	if (!bridge.ctx) {
+	if (!bridge.ctx || listen_start(bridge.ctx, cfg->bridge_listen_host,
+	    cfg->bridge_listen_port) == -1) {
 		log_error("cannot listen on %s:%ld (event loop %s)",
 		    cfg->bridge_listen_host, cfg->bridge_listen_port,
 		    bridge.loop_name);

@@ -145,6 +145,9 @@ bmetrics_render(struct strbuf *sb)
 	gauge(sb, "parley_bridge_sequencer",
 	    "1 while this bridge holds the sequencer lock",
 	    (double)atomic_load(&bridge.sequencer));
+	gauge(sb, "parley_bridge_handshakes",
+	    "Accepted connections not yet upgraded to WebSocket",
+	    (double)listen_handshaking());
 	gauge(sb, "parley_bridge_pool_queue", "Jobs waiting for a pool thread",
 	    (double)pool_depth());
 	gauge(sb, "parley_bridge_replay_buffer_events",

@@ -293,7 +293,11 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
+		listen_handshake_done(wsi);
 		return established(wsi, d);
+	case LWS_CALLBACK_WSI_DESTROY:
+		listen_handshake_done(wsi);
+		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return d->c ? receive(wsi, d->c, in, len) : -1;
 	case LWS_CALLBACK_RECEIVE_PONG:
