@@ -301,7 +301,11 @@ struct typing_entry {
 
 enum user_state { US_LOADING, US_READY };
 
-/* A user with at least one authenticated connection on this bridge. */
+/*
+ * A user with at least one authenticated connection on this bridge, or
+ * whose last one closed less than USER_RETAIN_MS ago: kept (rooms current
+ * through membership events) so a reconnect does not read its rooms again.
+ */
 struct buser {
 	struct bid id;
 	uint8_t state;        /* enum user_state */
@@ -315,6 +319,9 @@ struct buser {
 	uint8_t ntyping;
 	struct buser *tnext, *tprev; /* in the list of users typing */
 	uint8_t in_typing_list;
+	uint8_t idle;         /* no connections: in the retained list */
+	int64_t idle_ms;      /* since when */
+	struct buser *inext, *iprev;
 };
 
 /* A conversation with at least one local member connected. */
@@ -330,10 +337,20 @@ struct room_row {
 	uint8_t direct;
 };
 
+#define USER_RETAIN_MS 60000
+
 struct buser *users_get(const struct bid *id);
 struct buser *users_add(const struct bid *id);
 /* Frees u (no connections left): leaves every room. */
 void users_remove(struct buser *u);
+/* u's last connection closed: kept USER_RETAIN_MS if its rooms are
+ * current, else removed now. */
+void user_idle(struct buser *u, int64_t now_ms);
+/* u has a connection again. */
+void user_busy(struct buser *u);
+/* Removes users idle for USER_RETAIN_MS (the tick). */
+void users_sweep(int64_t now_ms);
+/* Users with a connection here (retained ones not counted). */
 size_t users_count(void);
 size_t rooms_count(void);
 /* Replaces u's rooms with rows; u becomes US_READY. */

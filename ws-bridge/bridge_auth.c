@@ -30,6 +30,7 @@
 #include "core/cache.h"
 #include "core/config.h"
 #include "core/db.h"
+#include "core/jwt.h"
 #include "core/log.h"
 #include "core/presence.h"
 #include "core/strbuf.h"
@@ -392,6 +393,7 @@ auth_done(struct bjob *j)
 	} else if (u->state == US_LOADING && !u->rooms_job) {
 		rooms_submit(u);
 	}
+	user_busy(u);
 	c->user = u;
 	c->session = sid;
 	c->counted = (uint8_t)a->counted;
@@ -427,6 +429,25 @@ out:
 	free(a);
 }
 
+/*
+ * Only a user's first connection here needs its rooms read. The token is
+ * not verified yet, so its subject is only a hint: if it names a user we
+ * know, the job skips the read, and auth_done() reads them after all should
+ * the verified user turn out not to be known.
+ */
+static int
+user_known(const char *token)
+{
+	char sub[IDS_UUID_LEN];
+	struct bid id;
+	struct buser *u;
+
+	if (jwt_peek_subject(token, sub) == -1 || bid_parse(sub, &id) == -1)
+		return 0;
+	u = users_get(&id);
+	return u && u->state == US_READY;
+}
+
 void
 auth_start(struct conn *c, const char *token, const char *ack_json)
 {
@@ -442,8 +463,7 @@ auth_start(struct conn *c, const char *token, const char *ack_json)
 		c->token = NULL;
 	}
 	a->ack = ack_json ? xstrdup(ack_json) : NULL;
-	/* Only a user's first connection here needs its rooms. */
-	a->want_rooms = 1;
+	a->want_rooms = !user_known(a->token);
 	c->state = CS_AUTHING;
 	lws_rx_flow_control(c->wsi, 0);
 	pool_submit(&a->job);

@@ -91,8 +91,8 @@ conn_closed(struct conn *c)
 		typing_user_gone(u);
 	presence_disconnect(u, c->counted);
 	c->counted = 0;
-	if (u->nconns == 0 && !u->rooms_job)
-		users_remove(u);
+	if (u->nconns == 0)
+		user_idle(u, bridge_now_ms());
 }
 
 void

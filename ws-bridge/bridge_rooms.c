@@ -18,6 +18,9 @@
 
 static struct bmap users;
 static struct bmap rooms;
+/* Retained users, oldest first. */
+static struct buser *idle_head, *idle_tail;
+static size_t nidle;
 
 void
 rooms_init(void)
@@ -36,7 +39,52 @@ rooms_release(void)
 size_t
 users_count(void)
 {
-	return users.n;
+	return users.n - nidle;
+}
+
+void
+user_busy(struct buser *u)
+{
+	if (!u->idle)
+		return;
+	if (u->iprev)
+		u->iprev->inext = u->inext;
+	else
+		idle_head = u->inext;
+	if (u->inext)
+		u->inext->iprev = u->iprev;
+	else
+		idle_tail = u->iprev;
+	u->inext = u->iprev = NULL;
+	u->idle = 0;
+	nidle--;
+}
+
+void
+user_idle(struct buser *u, int64_t now_ms)
+{
+	if (u->state != US_READY || u->rooms_job) {
+		if (!u->rooms_job)
+			users_remove(u);
+		return; /* a rooms job in flight removes it when it lands */
+	}
+	u->idle = 1;
+	u->idle_ms = now_ms;
+	u->inext = NULL;
+	u->iprev = idle_tail;
+	if (idle_tail)
+		idle_tail->inext = u;
+	else
+		idle_head = u;
+	idle_tail = u;
+	nidle++;
+}
+
+void
+users_sweep(int64_t now_ms)
+{
+	while (idle_head && now_ms - idle_head->idle_ms >= USER_RETAIN_MS)
+		users_remove(idle_head);
 }
 
 size_t
@@ -168,6 +216,7 @@ user_set_rooms(struct buser *u, const struct room_row *rows, size_t n)
 void
 users_remove(struct buser *u)
 {
+	user_busy(u); /* out of the retained list */
 	while (u->nrooms)
 		user_leave(u, &u->rooms[0].room->id);
 	bmap_del(&users, &u->id);

@@ -250,6 +250,7 @@ tick(lws_sorted_usec_list_t *sul)
 	typing_tick(now);
 	presence_flush();
 	auth_retry_rooms();
+	users_sweep(now);
 	for (c = conns_all; c; c = c->anext) {
 		if (!c->wsi || c->closing)
 			continue;

@@ -686,3 +686,20 @@ out:
 	json_decref(header);
 	return r;
 }
+
+int
+jwt_peek_subject(const char *token, char out[IDS_UUID_LEN])
+{
+	static const char lead[] = "{\"sub\":\"";
+	/* base64url of the lead and the UUID: 44 bytes, 60 characters. */
+	unsigned char buf[48];
+	const char *p = strchr(token, '.');
+
+	if (!p || strnlen(p + 1, 60) < 60 ||
+	    b64url_decode(p + 1, 60, buf) != 45 ||
+	    memcmp(buf, lead, sizeof(lead) - 1) != 0)
+		return -1;
+	memcpy(out, buf + sizeof(lead) - 1, IDS_UUID_LEN - 1);
+	out[IDS_UUID_LEN - 1] = '\0';
+	return ids_is_uuid(out) ? 0 : -1;
+}

@@ -100,6 +100,13 @@ int jwt_sign(const struct jwt_keyset *ks, const struct config *cfg,
 	const struct jwt_claims *c, char *out, size_t cap);
 
 /*
+ * The subject of a token Parley issued (its payload starts {"sub":"UUID"),
+ * WITHOUT verifying anything: a hint for caches, never an identity. 0, or
+ * -1 if token does not start that way.
+ */
+int jwt_peek_subject(const char *token, char out[IDS_UUID_LEN]);
+
+/*
  * Verifies token at time now (seconds) against ks, issuer and audience.
  * On JWT_OK *out holds the claims; otherwise *out is unspecified.
  */

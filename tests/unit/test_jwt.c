@@ -95,6 +95,28 @@ test_roundtrip(void)
 	CHECK(verify(forge(&ks.keys[0], good_header, payload(NULL))) == JWT_OK);
 }
 
+/* The unverified subject hint of bridge_auth.c. */
+static void
+test_peek_subject(void)
+{
+	struct jwt_claims c;
+	char tok[1024], sub[IDS_UUID_LEN];
+
+	claims_init(&c, NOW, NOW + 900);
+	CHECK(jwt_sign(&ks, &cfg, &c, tok, sizeof(tok)) > 0);
+	CHECK(jwt_peek_subject(tok, sub) == 0);
+	CHECK_STR(sub, c.sub);
+	/* A bad signature does not matter to a hint... */
+	tok[strlen(tok) - 2] ^= 1;
+	CHECK(jwt_peek_subject(tok, sub) == 0);
+	/* ...but anything that does not start like our payload is refused. */
+	CHECK(jwt_peek_subject("", sub) == -1);
+	CHECK(jwt_peek_subject("abc", sub) == -1);
+	CHECK(jwt_peek_subject("abc.def.ghi", sub) == -1);
+	CHECK(jwt_peek_subject("x.eyJzdWIiOiJub3QtYS11dWlkLWF0LWFsbC1qdXN0LXRleHQtaGVyZSJ9.s",
+	    sub) == -1);
+}
+
 static void
 test_expiry(void)
 {
@@ -320,6 +342,7 @@ main(void)
 	snprintf(ks.keys[0].kid, sizeof(ks.keys[0].kid), "k1");
 	ks.n = 1;
 	RUN(test_roundtrip);
+	RUN(test_peek_subject);
 	RUN(test_expiry);
 	RUN(test_rotation);
 	RUN(test_negative);
