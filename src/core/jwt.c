@@ -693,7 +693,7 @@ jwt_peek_subject(const char *token, char out[IDS_UUID_LEN])
 	static const char lead[] = "{\"sub\":\"";
 	/* base64url of the lead and the UUID: 44 bytes, 60 characters. */
 	unsigned char buf[48];
-	const char *p = strchr(token, '.');
+	const char *p = token ? strchr(token, '.') : NULL;
 
 	if (!p || strnlen(p + 1, 60) < 60 ||
 	    b64url_decode(p + 1, 60, buf) != 45 ||

@@ -110,6 +110,7 @@ test_peek_subject(void)
 	tok[strlen(tok) - 2] ^= 1;
 	CHECK(jwt_peek_subject(tok, sub) == 0);
 	/* ...but anything that does not start like our payload is refused. */
+	CHECK(jwt_peek_subject(NULL, sub) == -1);
 	CHECK(jwt_peek_subject("", sub) == -1);
 	CHECK(jwt_peek_subject("abc", sub) == -1);
 	CHECK(jwt_peek_subject("abc.def.ghi", sub) == -1);
