@@ -457,7 +457,13 @@ start_worker() {
 
 start_lighttpd() {
 	install_bin parley-fcgi
+	# lighttpd reads its error documents as RUN_USER, which may not reach
+	# the repository: give it a copy.
+	rm -rf "$STATE/errors"
+	cp -r "$REPO/httpd-conf/errors" "$STATE/errors"
+	chmod -R a+rX "$STATE/errors"
 	render lighttpd.conf.in LISTEN_HOST=127.0.0.1 HTTP_PORT="$PARLEY_HTTP_PORT" \
+	    ERROR_DIR="$STATE/errors" \
 	    RUN_USER="$RUN_USER" RUN_GROUP="$RUN_GROUP" DOC_ROOT="$STATE/www" \
 	    LOG_DIR="$LOG" RUN_DIR="$RUN" TMP_DIR="$STATE/tmp" \
 	    PARLEY_FCGI="$BIN/parley-fcgi" PARLEY_CONFIG="$CONF" FCGI_PROCS=2 \

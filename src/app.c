@@ -233,7 +233,8 @@ app_handle(struct request *req, struct response *res, const char *raw_uri,
 		return;
 	}
 	if (rr == ROUTER_BAD_METHOD) {
-		req->route = NULL;
+		/* req->route is the path's first route: it labels the metrics
+		 * of this 405 (or OPTIONS); no handler runs. */
 		if (strcmp(req->method, "OPTIONS") == 0) {
 			char *methods = arena_printf(req->arena, "%s, OPTIONS", allow);
 

@@ -113,7 +113,7 @@ router_match(const struct route *routes, size_t n, const char *method,
 {
 	char allowbuf[128];
 	size_t alen = 0;
-	int path_seen = 0;
+	const struct route *path_seen = NULL;
 
 	allowbuf[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
@@ -123,7 +123,8 @@ router_match(const struct route *routes, size_t n, const char *method,
 			*out = &routes[i];
 			return ROUTER_FOUND;
 		}
-		path_seen = 1;
+		if (!path_seen)
+			path_seen = &routes[i];
 		if (!strstr(allowbuf, routes[i].method) &&
 		    alen + strlen(routes[i].method) + 3 < sizeof(allowbuf)) {
 			if (alen) {
@@ -144,6 +145,7 @@ router_match(const struct route *routes, size_t n, const char *method,
 		alen += 6;
 	}
 	*allow = arena_strndup(a, allowbuf, alen);
+	*out = path_seen;
 	return ROUTER_BAD_METHOD;
 }
 

@@ -55,7 +55,9 @@ const char *router_normalize(struct arena *a, const char *path);
  * Finds the route for method + normalized path in routes[0..n). On
  * ROUTER_FOUND *out is set and params point into arena copies (values
  * percent-decoded). On ROUTER_BAD_METHOD, allow receives the permitted
- * methods ("GET, POST") in arena memory.
+ * methods ("GET, POST") in arena memory and *out the first route whose
+ * path matched (for labels: the request is not that route's), with no
+ * params.
  */
 enum router_result router_match(const struct route *routes, size_t n,
 	const char *method, const char *path, struct arena *a,

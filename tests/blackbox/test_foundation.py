@@ -8,11 +8,14 @@ again, so the modules after this one see a healthy stack.
 """
 
 import datetime
+import json
 import pathlib
 import re
 import shutil
+import socket
 import subprocess
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -94,6 +97,36 @@ def test_unknown_route_does_not_echo_internals(api):
     body = assert_error(r, 404, "NOT_FOUND")
     assert "<script>" not in r.text
     assert "/usr/" not in r.text and ".c:" not in r.text, body
+
+
+# Requests lighttpd refuses before Parley sees them still get the JSON error
+# envelope (httpd-conf/errors/, server.errorfile-prefix).
+@pytest.mark.parametrize("request_text,status,code", [
+    ("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n", 411, "LENGTH_REQUIRED"),
+    ("GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n", 400, "BAD_REQUEST"),
+    ("GET /health HTTP/1.1\r\n", 400, "BAD_REQUEST"),  # HTTP/1.1 without Host
+    ("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n" % ("a" * 70000), 431,
+     "HEADERS_TOO_LARGE"),
+])
+def test_web_server_refusals_are_json(api, request_text, status, code):
+    host, port = urllib.parse.urlsplit(api.base_url).netloc.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall((request_text + "Connection: close\r\n\r\n").encode())
+        raw = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].split(" ")[1] == str(status), raw[:300]
+    headers = dict(l.split(": ", 1) for l in lines[1:])
+    assert headers["Content-Type"].startswith("application/json"), headers
+    doc = json.loads(body)
+    assert doc["success"] is False and doc["code"] == code, doc
+    assert doc["error"] == {"code": code, "message": doc["message"]}, doc
+    assert int(headers["Content-Length"]) == len(body)
 
 
 @pytest.mark.parametrize("method,path", [
@@ -293,15 +326,26 @@ def test_metrics_histogram_shape(api):
 def test_metrics_unmatched_route_label(api):
     marker = uuid.uuid4().hex
     assert_error(api.get("/api/v1/nothing-here-%s" % marker), 404, "NOT_FOUND")
-    text = scrape(api)
+    # A known path with the wrong method is labelled with its template.
+    assert_error(api.request("PUT", "/api/v1/users/%s" % marker), 405, "METHOD_NOT_ALLOWED")
+    wanted = [{"route": "unmatched", "status": "404"},
+              {"route": "/api/v1/users/{id}", "method": "PUT", "status": "405"}]
+    # Workers record a request after answering it: poll briefly.
+    deadline = time.monotonic() + 2.0
+    while True:
+        text = scrape(api)
+        samples = parse_metrics(text)
+        seen = [metric_value(samples, "parley_http_requests_total", **w) for w in wanted]
+        if all(v >= 1 for v in seen) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert marker not in text, "raw request paths must not become label values"
-    samples = parse_metrics(text)
-    assert metric_value(samples, "parley_http_requests_total", route="unmatched",
-                        status="404") >= 1
+    assert all(v >= 1 for v in seen), list(zip(wanted, seen))
     for n, l, _ in samples:
         if n == "parley_http_requests_total":
             route = l.get("route", "")
             assert route == "unmatched" or route.startswith("/"), l
+            assert route != "unmatched" or l.get("status") != "405", l
 
 
 # ------------------------------------------------------------- parleyctl

@@ -59,6 +59,8 @@ test_match(void)
 	CHECK(router_match(routes, N, "DELETE", "/api/v1/users/abc", &a, &r,
 	    &p, &allow) == ROUTER_BAD_METHOD);
 	CHECK_STR(allow, "GET, PATCH, HEAD");
+	/* The first route of the path labels the 405's metrics. */
+	CHECK(r == &routes[0] && p.n == 0);
 	CHECK(router_match(routes, N, "GET", "/api/v1/users", &a, &r, &p,
 	    &allow) == ROUTER_NOT_FOUND);
 	CHECK(router_match(routes, N, "GET", "/api/v1/users/a/b", &a, &r, &p,
