@@ -243,6 +243,17 @@ render() {
 	mv -f "$dst.tmp" "$dst"
 }
 
+# The web servers' JSON error documents (httpd-conf/errors/), copied to
+# $STATE/errors: the servers read them as RUN_USER, which may not reach
+# the repository.
+install_error_docs() {
+	rm -rf "$STATE/errors.tmp"
+	cp -r "$REPO/httpd-conf/errors" "$STATE/errors.tmp"
+	chmod -R a+rX "$STATE/errors.tmp"
+	rm -rf "$STATE/errors"
+	mv "$STATE/errors.tmp" "$STATE/errors"
+}
+
 # Copy a binary from the build directory into $BIN (atomically, so running
 # processes keep their old copy).
 install_bin() {
@@ -457,11 +468,7 @@ start_worker() {
 
 start_lighttpd() {
 	install_bin parley-fcgi
-	# lighttpd reads its error documents as RUN_USER, which may not reach
-	# the repository: give it a copy.
-	rm -rf "$STATE/errors"
-	cp -r "$REPO/httpd-conf/errors" "$STATE/errors"
-	chmod -R a+rX "$STATE/errors"
+	install_error_docs
 	render lighttpd.conf.in LISTEN_HOST=127.0.0.1 HTTP_PORT="$PARLEY_HTTP_PORT" \
 	    ERROR_DIR="$STATE/errors" \
 	    RUN_USER="$RUN_USER" RUN_GROUP="$RUN_GROUP" DOC_ROOT="$STATE/www" \
@@ -498,7 +505,9 @@ start_apache() { # NAME TEMPLATE PORT extra placeholders...
 	local name=$1 tmpl=$2 port=$3 conf
 	shift 3
 	conf=$ETC/${tmpl%.in}
+	install_error_docs
 	render "$tmpl" SERVER_ROOT="$STATE/$name" LOG_DIR="$LOG" LISTEN="127.0.0.1:$port" \
+	    ERROR_DIR="$STATE/errors" \
 	    RUN_USER="$RUN_USER" RUN_GROUP="$RUN_GROUP" DOC_ROOT="$STATE/www" \
 	    BRIDGE_HOST=127.0.0.1 BRIDGE_PORT="$PARLEY_BRIDGE_PORT" "$@"
 	apache2 -t -f "$conf" >"$LOG/$name-check.log" 2>&1 ||

@@ -99,16 +99,9 @@ def test_unknown_route_does_not_echo_internals(api):
     assert "/usr/" not in r.text and ".c:" not in r.text, body
 
 
-# Requests lighttpd refuses before Parley sees them still get the JSON error
-# envelope (httpd-conf/errors/, server.errorfile-prefix).
-@pytest.mark.parametrize("request_text,status,code", [
-    ("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n", 411, "LENGTH_REQUIRED"),
-    ("GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n", 400, "BAD_REQUEST"),
-    ("GET /health HTTP/1.1\r\n", 400, "BAD_REQUEST"),  # HTTP/1.1 without Host
-    ("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n" % ("a" * 70000), 431,
-     "HEADERS_TOO_LARGE"),
-])
-def test_web_server_refusals_are_json(api, request_text, status, code):
+def raw_http(api, request_text):
+    """Sends request_text as it is (plus Connection: close) to api's front;
+    returns (status, headers, body bytes)."""
     host, port = urllib.parse.urlsplit(api.base_url).netloc.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall((request_text + "Connection: close\r\n\r\n").encode())
@@ -120,13 +113,61 @@ def test_web_server_refusals_are_json(api, request_text, status, code):
             raw += chunk
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    assert lines[0].split(" ")[1] == str(status), raw[:300]
-    headers = dict(l.split(": ", 1) for l in lines[1:])
-    assert headers["Content-Type"].startswith("application/json"), headers
+    headers = {k.lower(): v for k, v in (l.split(": ", 1) for l in lines[1:])}
+    if headers.get("transfer-encoding") == "chunked":
+        out = b""
+        while True:
+            size, _, body = body.partition(b"\r\n")
+            n = int(size, 16)
+            if n == 0:
+                break
+            out, body = out + body[:n], body[n + 2:]
+        body = out
+    else:
+        assert int(headers["content-length"]) == len(body), headers
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+def assert_raw_error(status, headers, body, want_status, code):
+    assert status == want_status, (status, headers, body[:300])
+    assert headers["content-type"].startswith("application/json"), headers
     doc = json.loads(body)
     assert doc["success"] is False and doc["code"] == code, doc
     assert doc["error"] == {"code": code, "message": doc["message"]}, doc
-    assert int(headers["Content-Length"]) == len(body)
+
+
+# Requests the web server refuses before Parley sees them still get the JSON
+# error envelope (httpd-conf/errors/: lighttpd's server.errorfile-prefix,
+# Apache's ErrorDocument).
+BIG_HEADER = "X-Big: %s\r\n" % ("a" * 70000)
+
+
+@pytest.mark.parametrize("request_text,status,code", [
+    ("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n", 411, "LENGTH_REQUIRED"),
+    ("GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n", 400, "BAD_REQUEST"),
+    ("GET /health HTTP/1.1\r\n", 400, "BAD_REQUEST"),  # HTTP/1.1 without Host
+    ("GET /health HTTP/1.1\r\nHost: x\r\n" + BIG_HEADER, 431, "HEADERS_TOO_LARGE"),
+])
+def test_lighttpd_refusals_are_json(api, request_text, status, code):
+    assert_raw_error(*raw_http(api, request_text), status, code)
+
+
+@pytest.mark.parametrize("front", ["apache_proxy_api", "apache_fcgid_api"])
+@pytest.mark.parametrize("request_text", [
+    "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n",
+    "GET /health HTTP/1.1\r\n",
+    "GET /health HTTP/1.1\r\nHost: x\r\n" + BIG_HEADER,
+])
+def test_apache_refusals_are_json(request, front, request_text):
+    api = request.getfixturevalue(front)
+    assert_raw_error(*raw_http(api, request_text), 400, "BAD_REQUEST")
+
+
+def test_apache_passes_bodyless_post_to_parley(apache_proxy_api):
+    # Apache, unlike lighttpd, lets a POST without Content-Length through.
+    status, headers, body = raw_http(apache_proxy_api,
+                                     "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n")
+    assert_raw_error(status, headers, body, 400, "VALIDATION_ERROR")
 
 
 @pytest.mark.parametrize("method,path", [
