@@ -35,6 +35,19 @@ jsonx_depth(const char *buf, size_t len, int cap)
 	return max;
 }
 
+/*
+ * jansson quotes the bytes near a syntax error, cut anywhere: replaced
+ * here, the reason stays valid UTF-8 for the JSON and WebSocket text
+ * frames that carry it back to the client, at any errlen.
+ */
+static void
+ascii_only(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 int
 jsonx_parse(const char *buf, size_t len, int max_depth, json_t **out,
 	char *err, size_t errlen)
@@ -57,6 +70,7 @@ jsonx_parse(const char *buf, size_t len, int max_depth, json_t **out,
 	}
 	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!v) {
+		ascii_only(je.text);
 		if (strstr(je.text, "duplicate"))
 			snprintf(err, errlen, "malformed JSON: %s", je.text);
 		else

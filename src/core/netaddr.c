@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +38,17 @@ in_block(const unsigned char ip[16], const char *entry, size_t n)
 	if (slash) {
 		char *end;
 
+		/*
+		 * Digits only: strtol() alone reads "10.0.0.0/" as /0 and would
+		 * trust every address, and takes "+8" or " 8".
+		 */
+		if (!isdigit((unsigned char)slash[1]))
+			return 0;
 		bits = strtol(slash + 1, &end, 10);
 		if (end != entry + n || bits < 0 || bits > 128)
 			return 0;
-		if (memchr(entry, '.', alen))
+		/* IPv4 blocks only: "::ffff:10.0.0.0/104" is IPv6 with dots. */
+		if (!memchr(entry, ':', alen))
 			bits += 96;
 		if (bits > 128)
 			return 0;

@@ -42,6 +42,28 @@ test_parse(void)
 	CHECK(!parses("{\"a\":\"\xff\"}")); /* invalid UTF-8 */
 }
 
+/* The reason goes back to the client in JSON: it must stay valid UTF-8. */
+static void
+test_parse_error_text(void)
+{
+	/* Found by tests/fuzz/fuzz_bridge_protocol.c: jansson quoted "\\\xd5". */
+	static const char bad[] = "{\"\\\xd5\xbe\xc6\x17";
+	json_t *v = NULL;
+	char err[200], small[34];
+	int clean = 1;
+
+	CHECK(jsonx_parse(bad, sizeof(bad) - 1, 32, &v, err, sizeof(err)) == -1);
+	for (const char *p = err; *p; p++)
+		clean &= (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
+	CHECK(clean);
+	CHECK(strstr(err, "invalid escape") != NULL);
+	CHECK(jsonx_parse("[\xc3\xa9\xc3\xa9\xc3\xa9]", 8, 32, &v, small,
+	    sizeof(small)) == -1);
+	for (const char *p = small; *p; p++)
+		clean &= (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
+	CHECK(clean);
+}
+
 static void
 test_fields(void)
 {
@@ -80,6 +102,7 @@ int
 main(void)
 {
 	RUN(test_parse);
+	RUN(test_parse_error_text);
 	RUN(test_fields);
 	RUN(test_uuid_array);
 	return unit_done();

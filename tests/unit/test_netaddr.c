@@ -25,6 +25,15 @@ test_trusted(void)
 	CHECK(!T("127.0.0.1", "not-an-ip"));
 	CHECK(!T("", "127.0.0.1"));
 	CHECK(T("::ffff:127.0.0.1", "127.0.0.1"));   /* mapped form */
+	/* Found by tests/fuzz/fuzz_netaddr.c: an empty prefix was /0. */
+	CHECK(!T("fd00::/", "2001:db8::1"));
+	CHECK(!T("10.0.0.0/", "203.0.113.9"));
+	CHECK(!T("10.0.0.0/+8", "10.0.0.1"));
+	CHECK(!T("10.0.0.0/-0", "203.0.113.9"));
+	/* IPv6 written with a dotted tail counts bits as IPv6. */
+	CHECK(T("::ffff:10.0.0.0/104", "10.1.2.3"));
+	CHECK(!T("::ffff:10.0.0.0/104", "11.1.2.3"));
+	CHECK(T("::ffff:10.0.0.1/128", "10.0.0.1"));
 }
 
 static void
