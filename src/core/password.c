@@ -1,7 +1,9 @@
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 
 #include <libscrypt.h>
 #include <openssl/crypto.h>
@@ -37,6 +39,90 @@ static void
 slot_release(void)
 {
 	__atomic_sub_fetch(&hashing, 1, __ATOMIC_ACQ_REL);
+}
+
+/*
+ * Hashing runs on this process's own hashing threads, under the
+ * SCHED_IDLE policy: a login's scrypt takes only CPU time that no other
+ * request wants, and any other thread that wakes up preempts it at once
+ * (a nice value alone is not enough: the kernel lets a running task
+ * finish its time slice first, milliseconds per hop of a request). The
+ * request thread hands its job over and sleeps until it is done; it
+ * could not switch itself to SCHED_IDLE and back, since leaving it needs
+ * privileges. slot_acquire() bounds the jobs in flight to
+ * hash_concurrency, and as many hashing threads are started, on demand,
+ * so a job never waits for a thread. If none can be started, the job
+ * runs on the caller's thread.
+ */
+struct hash_job {
+	void (*fn)(void *);
+	void *arg;
+	int done;
+	struct hash_job *next;
+};
+
+static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jobs_cv = PTHREAD_COND_INITIALIZER;  /* a job queued */
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;  /* a job done */
+static struct hash_job *jobs;
+static int hashing_threads;
+
+static void *
+hashing_thread(void *unused)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	(void)unused;
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+		log_warn("password: cannot lower the hashing thread's priority");
+	pthread_mutex_lock(&jobs_mu);
+	for (;;) {
+		struct hash_job *j;
+
+		while (!jobs)
+			pthread_cond_wait(&jobs_cv, &jobs_mu);
+		j = jobs;
+		jobs = j->next;
+		pthread_mutex_unlock(&jobs_mu);
+		j->fn(j->arg);
+		pthread_mutex_lock(&jobs_mu);
+		j->done = 1;
+		pthread_cond_broadcast(&done_cv);
+	}
+	return NULL;
+}
+
+/* Runs fn(arg) on a hashing thread and returns when it is done. */
+static void
+run_hashing(const struct config *cfg, void (*fn)(void *), void *arg)
+{
+	struct hash_job j = { .fn = fn, .arg = arg };
+
+	pthread_mutex_lock(&jobs_mu);
+	while (hashing_threads < cfg->hash_concurrency) {
+		pthread_attr_t at;
+		pthread_t th;
+		int rc;
+
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&th, &at, hashing_thread, NULL);
+		pthread_attr_destroy(&at);
+		if (rc != 0)
+			break;
+		hashing_threads++;
+	}
+	if (hashing_threads == 0) {
+		pthread_mutex_unlock(&jobs_mu);
+		fn(arg);
+		return;
+	}
+	j.next = jobs;
+	jobs = &j;
+	pthread_cond_signal(&jobs_cv);
+	while (!j.done)
+		pthread_cond_wait(&done_cv, &jobs_mu);
+	pthread_mutex_unlock(&jobs_mu);
 }
 
 /* Decodes one UTF-8 sequence (jansson has validated it); returns its length. */
@@ -203,25 +289,6 @@ password_params(const char *mcf, uint64_t *n, uint32_t *r, uint32_t *p)
 	return 0;
 }
 
-enum status
-password_hash(const struct config *cfg, const char *pw,
-	char out[PASSWORD_HASH_MAX], struct svc_error *e)
-{
-	int ok;
-
-	if (slot_acquire(cfg, e) == -1)
-		return ST_UNAVAILABLE;
-	ok = libscrypt_hash(out, pw, (uint32_t)cfg->scrypt_n,
-	    (uint8_t)cfg->scrypt_r, (uint8_t)cfg->scrypt_p);
-	slot_release();
-	if (!ok) {
-		log_error("password: scrypt hashing failed (N=%ld r=%ld p=%ld)",
-		    cfg->scrypt_n, cfg->scrypt_r, cfg->scrypt_p);
-		return ST_INTERNAL;
-	}
-	return ST_OK;
-}
-
 /* The same work as a check, against a fixed salt, for unknown users. */
 static void
 dummy_work(const struct config *cfg, const char *pw)
@@ -235,28 +302,72 @@ dummy_work(const struct config *cfg, const char *pw)
 	OPENSSL_cleanse(out, sizeof(out));
 }
 
+/* One scrypt computation, as a hashing-thread job. */
+struct scrypt_job {
+	const struct config *cfg;
+	const char *pw;
+	char *mcf;   /* job_hash: the result; job_check: a copy of the stored */
+	int ok;      /* libscrypt's result */
+};
+
+static void
+job_hash(void *arg)
+{
+	struct scrypt_job *j = arg;
+
+	j->ok = libscrypt_hash(j->mcf, j->pw, (uint32_t)j->cfg->scrypt_n,
+	    (uint8_t)j->cfg->scrypt_r, (uint8_t)j->cfg->scrypt_p);
+}
+
+static void
+job_check(void *arg)
+{
+	struct scrypt_job *j = arg;
+
+	/* libscrypt_check() tokenises its argument in place: mcf is a copy. */
+	if (j->mcf)
+		j->ok = libscrypt_check(j->mcf, j->pw) > 0;
+	else
+		dummy_work(j->cfg, j->pw);
+}
+
+enum status
+password_hash(const struct config *cfg, const char *pw,
+	char out[PASSWORD_HASH_MAX], struct svc_error *e)
+{
+	struct scrypt_job job = { .cfg = cfg, .pw = pw, .mcf = out };
+
+	if (slot_acquire(cfg, e) == -1)
+		return ST_UNAVAILABLE;
+	run_hashing(cfg, job_hash, &job);
+	slot_release();
+	if (!job.ok) {
+		log_error("password: scrypt hashing failed (N=%ld r=%ld p=%ld)",
+		    cfg->scrypt_n, cfg->scrypt_r, cfg->scrypt_p);
+		return ST_INTERNAL;
+	}
+	return ST_OK;
+}
+
 enum status
 password_check(const struct config *cfg, const char *stored, const char *pw,
 	struct svc_error *e)
 {
 	char copy[PASSWORD_HASH_MAX];
+	struct scrypt_job job = { .cfg = cfg, .pw = pw, .mcf = NULL };
 	uint64_t n;
 	uint32_t r, p;
-	int rc;
 
 	if (slot_acquire(cfg, e) == -1)
 		return ST_UNAVAILABLE;
-	if (!stored || password_params(stored, &n, &r, &p) == -1) {
-		if (stored)
-			log_warn("password: a stored hash has an unusable format or parameters");
-		dummy_work(cfg, pw);
-		slot_release();
-		return ST_UNAUTHORIZED;
+	if (stored && password_params(stored, &n, &r, &p) == 0) {
+		snprintf(copy, sizeof(copy), "%s", stored);
+		job.mcf = copy;
+	} else if (stored) {
+		log_warn("password: a stored hash has an unusable format or parameters");
 	}
-	/* libscrypt_check() tokenises its argument in place. */
-	snprintf(copy, sizeof(copy), "%s", stored);
-	rc = libscrypt_check(copy, pw);
+	run_hashing(cfg, job_check, &job);
 	slot_release();
 	OPENSSL_cleanse(copy, sizeof(copy));
-	return rc > 0 ? ST_OK : ST_UNAUTHORIZED;
+	return job.ok ? ST_OK : ST_UNAUTHORIZED;
 }

@@ -12,7 +12,9 @@
  * [server] hash_concurrency hashes run at once per process; a call beyond
  * that fails at once with ST_UNAVAILABLE and e->retry_after = 1 (the
  * MC_HASH_BUSY counter), which keeps a login flood from starving every
- * other request of threads and memory.
+ * other request of threads and memory. The hashes themselves run on the
+ * process's hashing threads under SCHED_IDLE, so they take only CPU time
+ * no other request wants: a login storm does not slow the API down.
  */
 #ifndef PARLEY_PASSWORD_H
 #define PARLEY_PASSWORD_H

@@ -1,7 +1,10 @@
+#include <dirent.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -136,6 +139,65 @@ test_concurrency_cap(void)
 	config_release(&slow_cfg);
 }
 
+/* The scheduling policy of one of this process's threads (/proc/self/task). */
+static int
+task_policy(const char *tid)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	int policy = -1;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/stat", tid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	/* After "pid (comm) ", the policy is the 39th field (proc(5)). */
+	if ((p = strrchr(buf, ')')) != NULL) {
+		char *save = NULL, *tok = strtok_r(p + 1, " ", &save);
+
+		for (int i = 1; tok && i < 39; i++)
+			tok = strtok_r(NULL, " ", &save);
+		if (tok)
+			policy = atoi(tok);
+	}
+	return policy;
+}
+
+static void
+test_hashing_runs_at_low_priority(void)
+{
+	pthread_t t;
+	int seen = 0;
+	int64_t until;
+
+	config_init(&slow_cfg);
+	slow_cfg.scrypt_n = 65536;
+	slow_cfg.scrypt_r = 8;
+	slow_cfg.scrypt_p = 1;
+	pthread_create(&t, NULL, slow_hash, NULL);
+	until = timefmt_mono_us() + 2000000;
+	while (!seen && timefmt_mono_us() < until) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *de;
+
+		while (d && (de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.' &&
+			    task_policy(de->d_name) == SCHED_IDLE)
+				seen = 1;
+		if (d)
+			closedir(d);
+		usleep(1000);
+	}
+	pthread_join(t, NULL);
+	CHECK(seen);
+	/* The callers keep their own policy. */
+	CHECK(sched_getscheduler(0) == SCHED_OTHER);
+	config_release(&slow_cfg);
+}
+
 int
 main(void)
 {
@@ -147,6 +209,7 @@ main(void)
 	RUN(test_hash_check);
 	RUN(test_params);
 	RUN(test_concurrency_cap);
+	RUN(test_hashing_runs_at_low_priority);
 	config_release(&cfg);
 	return unit_done();
 }
