@@ -18,16 +18,6 @@
 #include "core/jsonx.h"
 #include "fuzz_util.h"
 
-static long
-chars(const char *s)
-{
-	long n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 static int
 no_controls(const char *s, const char *allowed)
 {
@@ -60,14 +50,14 @@ check(const json_t *in, int creating, const struct group_input *gi)
 		FUZZ_CHECK(p->title_set && p->visibility && p->max_members >= 2);
 	if (p->title_set) {
 		FUZZ_CHECK(p->title && fuzz_utf8_ok(p->title, strlen(p->title), 0));
-		FUZZ_CHECK(chars(p->title) >= 1 && chars(p->title) <= GROUP_TITLE_MAX);
+		FUZZ_CHECK(fuzz_chars(p->title) >= 1 && fuzz_chars(p->title) <= GROUP_TITLE_MAX);
 		FUZZ_CHECK(no_controls(p->title, ""));
 		FUZZ_CHECK(strspn(p->title, " ") < strlen(p->title));
 		FUZZ_CHECK(whole(in, "title", "name", NULL, p->title));
 	}
 	if (p->description_set && p->description) {
 		FUZZ_CHECK(fuzz_utf8_ok(p->description, strlen(p->description), 0));
-		FUZZ_CHECK(chars(p->description) <= GROUP_DESCRIPTION_MAX);
+		FUZZ_CHECK(fuzz_chars(p->description) <= GROUP_DESCRIPTION_MAX);
 		FUZZ_CHECK(no_controls(p->description, "\t\r\n"));
 		FUZZ_CHECK(whole(in, "description", NULL, NULL, p->description));
 	}

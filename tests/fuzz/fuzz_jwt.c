@@ -48,23 +48,12 @@ setup(void)
 	cfg.jwt_audience = (char *)AUDIENCE;
 }
 
-static int
-lower_uuid(const char *s)
-{
-	if (!ids_is_uuid(s))
-		return 0;
-	for (; *s; s++)
-		if (isupper((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
 static void
 check_ok(enum jwt_result r, const struct jwt_claims *c)
 {
 	if (r != JWT_OK)
 		return;
-	FUZZ_CHECK(lower_uuid(c->sub) && lower_uuid(c->sid));
+	FUZZ_CHECK(fuzz_lower_uuid(c->sub) && fuzz_lower_uuid(c->sid));
 	FUZZ_CHECK(strcmp(c->role, "USER") == 0 || strcmp(c->role, "ADMIN") == 0);
 	FUZZ_CHECK(c->jti[0] && strlen(c->jti) < sizeof(c->jti));
 	FUZZ_CHECK(c->iat >= 0 && c->iat <= NOW + JWT_LEEWAY_S);
@@ -154,7 +143,7 @@ mode_roundtrip(const uint8_t *data, size_t size)
 		r = jwt_verify(&ks, ISSUER, AUDIENCE, token, NOW, &out);
 		check_ok(r, &out);
 		check_peek(token);
-		valid = lower_uuid(in.sub) && lower_uuid(in.sid) && in.jti[0] &&
+		valid = fuzz_lower_uuid(in.sub) && fuzz_lower_uuid(in.sid) && in.jti[0] &&
 		    (strcmp(in.role, "USER") == 0 || strcmp(in.role, "ADMIN") == 0) &&
 		    in.iat >= 0 && in.iat <= NOW && in.exp >= NOW + JWT_LEEWAY_S &&
 		    in.exp < (1LL << 40) && fuzz_utf8_ok(in.jti, strlen(in.jti), 0);

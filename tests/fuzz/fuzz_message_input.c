@@ -19,39 +19,18 @@
 #include "core/svc.h"
 #include "fuzz_util.h"
 
-static int
-lower_uuid(const char *s)
-{
-	if (!ids_is_uuid(s))
-		return 0;
-	for (; *s; s++)
-		if (isupper((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
-static long
-chars(const char *s)
-{
-	long n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 static void
 check_input(const struct message_input *mi)
 {
-	FUZZ_CHECK(mi->target != MESSAGE_TO_NONE && lower_uuid(mi->target_id));
+	FUZZ_CHECK(mi->target != MESSAGE_TO_NONE && fuzz_lower_uuid(mi->target_id));
 	FUZZ_CHECK(mi->type && (strcmp(mi->type, "TEXT") == 0 ||
 	    strcmp(mi->type, "IMAGE") == 0 || strcmp(mi->type, "FILE") == 0 ||
 	    strcmp(mi->type, "VOICE") == 0 || strcmp(mi->type, "VIDEO") == 0));
 	FUZZ_CHECK(!(mi->content && mi->envelope));
 	if (mi->content) {
 		FUZZ_CHECK(fuzz_utf8_ok(mi->content, strlen(mi->content), 0));
-		FUZZ_CHECK(chars(mi->content) >= 1 &&
-		    chars(mi->content) <= MESSAGE_CONTENT_MAX);
+		FUZZ_CHECK(fuzz_chars(mi->content) >= 1 &&
+		    fuzz_chars(mi->content) <= MESSAGE_CONTENT_MAX);
 		FUZZ_CHECK(strspn(mi->content, " \t\r\n") < strlen(mi->content));
 	}
 	if (mi->envelope) {
@@ -73,9 +52,9 @@ check_input(const struct message_input *mi)
 		json_decref(m);
 	}
 	if (mi->has_parent)
-		FUZZ_CHECK(lower_uuid(mi->parent));
+		FUZZ_CHECK(fuzz_lower_uuid(mi->parent));
 	if (mi->has_reply)
-		FUZZ_CHECK(lower_uuid(mi->reply));
+		FUZZ_CHECK(fuzz_lower_uuid(mi->reply));
 	if (mi->client_id)
 		FUZZ_CHECK(message_input_token_ok(mi->client_id,
 		    MESSAGE_CLIENT_ID_MAX, 0) &&

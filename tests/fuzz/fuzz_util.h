@@ -9,6 +9,7 @@
 #ifndef PARLEY_FUZZ_UTIL_H
 #define PARLEY_FUZZ_UTIL_H
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 
 #include <jansson.h>
+
+#include "core/ids.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -93,6 +96,29 @@ fuzz_utf8_ok(const char *str, size_t len, int nul_ok)
 		i += need + 1;
 	}
 	return 1;
+}
+
+/* 1 if s is a UUID in lowercase (the form Parley stores and returns). */
+static inline int
+fuzz_lower_uuid(const char *s)
+{
+	if (!ids_is_uuid(s))
+		return 0;
+	for (; *s; s++)
+		if (isupper((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* Code points in s, valid UTF-8 assumed (continuation bytes not counted). */
+static inline long
+fuzz_chars(const char *s)
+{
+	long n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
 }
 
 /* 1 if text[0..len) is one JSON value (any type) that jansson accepts. */
