@@ -39,7 +39,8 @@ api_groups_create(struct request *req, struct response *res)
 	enum status st;
 
 	request_svc(req, &ctx);
-	st = group_create(&ctx, me(req), req->json, &g, &e);
+	st = group_create(&ctx, me(req), req->json,
+	    request_env(req, "HTTP_IDEMPOTENCY_KEY"), &g, &e);
 	answer(res, st, &e, 201, "Group created successfully", g);
 }
 
@@ -218,7 +219,7 @@ api_groups_invite_create(struct request *req, struct response *res)
 
 	request_svc(req, &ctx);
 	st = invite_create(&ctx, me(req), request_param(req, "id"), req->json,
-	    &inv, &e);
+	    request_env(req, "HTTP_IDEMPOTENCY_KEY"), &inv, &e);
 	answer(res, st, &e, 201, "Invitation created", inv);
 }
 

@@ -4,6 +4,7 @@
 #include "db.h"
 #include "ids.h"
 #include "jsonx.h"
+#include "message_input.h"
 #include "svc.h"
 #include "banned.h"
 
@@ -12,6 +13,16 @@ conv_db_error(struct db *db, struct svc_error *e)
 {
 	db_rollback(db);
 	return svc_fail(e, ST_UNAVAILABLE, NULL, "The database is unavailable");
+}
+
+enum status
+conv_check_idempotency_key(const char *key, struct svc_error *e)
+{
+	if (!key || message_input_token_ok(key, CONV_IDEMPOTENCY_KEY_MAX, 1))
+		return ST_OK;
+	e->field = "Idempotency-Key";
+	return svc_fail(e, ST_INVALID, NULL,
+	    "Idempotency-Key must be 1-128 printable ASCII characters");
 }
 
 int

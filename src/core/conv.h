@@ -43,6 +43,14 @@ struct conv_now {
 };
 void conv_now(struct conv_now *now);
 
+/*
+ * An Idempotency-Key header (NULL: none) is 1..CONV_IDEMPOTENCY_KEY_MAX
+ * printable ASCII characters without spaces: ST_OK, or ST_INVALID on the
+ * field "Idempotency-Key".
+ */
+#define CONV_IDEMPOTENCY_KEY_MAX 128
+enum status conv_check_idempotency_key(const char *key, struct svc_error *e);
+
 /* Lowercases canonical id into out; 0, or -1 when id is not a UUID. */
 int conv_id(const char *id, char out[IDS_UUID_LEN]);
 

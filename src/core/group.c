@@ -108,9 +108,11 @@ commit(const struct svc_ctx *ctx, const char *bump, struct svc_error *e)
 	return ST_OK;
 }
 
+/* *dup is set when the insert hit the creator's earlier Idempotency-Key. */
 static enum status
 create_tx(const struct svc_ctx *ctx, const char *uid, struct group_input *gi,
-	const char *settings, const char *gid, struct svc_error *e)
+	const char *settings, const char *gid, const char *idem, int *dup,
+	struct svc_error *e)
 {
 	struct db *db = ctx->db;
 	struct conv_now now;
@@ -124,8 +126,10 @@ create_tx(const struct svc_ctx *ctx, const char *uid, struct group_input *gi,
 		return conv_db_error(db, e);
 	if (group_db_insert(db, gid, gi->p.title, gi->p.description,
 	    gi->p.cover, gi->p.visibility, gi->p.max_members, settings,
-	    uid) == -1)
+	    uid, idem) == -1) {
+		*dup = idem && db_errno(db) == DB_ERR_DUP;
 		return conv_db_error(db, e);
+	}
 	rc = group_db_add_member(db, ctx->arena, gid, uid, "OWNER", NULL, NULL,
 	    &user);
 	if (rc != 0) {
@@ -191,14 +195,19 @@ create_tx(const struct svc_ctx *ctx, const char *uid, struct group_input *gi,
 
 enum status
 group_create(const struct svc_ctx *ctx, const char *user_id,
-	const json_t *input, json_t **out, struct svc_error *e)
+	const json_t *input, const char *idem, json_t **out,
+	struct svc_error *e)
 {
 	struct group_input gi;
 	char gid[IDS_UUID_LEN];
 	const char *settings;
 	enum status st;
+	int dup = 0;
 
 	*out = NULL;
+	st = conv_check_idempotency_key(idem, e);
+	if (st != ST_OK)
+		return st;
 	st = group_input_parse(input, 1, &gi, e);
 	if (st != ST_OK) {
 		json_decref(gi.settings);
@@ -208,9 +217,21 @@ group_create(const struct svc_ctx *ctx, const char *user_id,
 	json_decref(gi.settings);
 	ids_uuid7(gid);
 	for (int attempt = 0;; attempt++) {
-		st = create_tx(ctx, user_id, &gi, settings, gid, e);
+		st = create_tx(ctx, user_id, &gi, settings, gid, idem, &dup, e);
 		if (!conv_retry(ctx->db, st, attempt))
 			break;
+	}
+	if (dup) {
+		/* A retry: answer with the group the first request made. */
+		switch (group_db_find_idempotent(ctx->db, ctx->arena, user_id,
+		    idem, gid)) {
+		case -1:
+			return conv_db_error(ctx->db, e);
+		case 0:
+			return svc_fail(e, ST_CONFLICT, NULL,
+			    "A concurrent request with this key failed; retry");
+		}
+		st = ST_OK;
 	}
 	if (st != ST_OK)
 		return st;

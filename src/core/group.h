@@ -71,11 +71,16 @@ enum group_role group_role_parse(const char *s);
  * cover?, type PRIVATE|PUBLIC|SECRET | isPrivate|is_private, maxMembers?,
  * settings?: {allowInvites, messageRetentionDays, autoSummaryEnabled,
  * summaryThreshold}, members?: [user ids]}. *out is the group detail.
- * ST_CREATED, ST_INVALID (e->field), ST_NOT_FOUND (an initial member does
- * not exist), ST_UNAVAILABLE.
+ * idem is the request's Idempotency-Key (or NULL): a repeated key of the
+ * same user answers with the group the first request created, as it is
+ * now, instead of creating another. ST_CREATED, ST_INVALID (e->field),
+ * ST_NOT_FOUND (an initial member does not exist, or the original group is
+ * no longer visible), ST_CONFLICT (the first request with the key failed
+ * while this one waited), ST_UNAVAILABLE.
  */
 enum status group_create(const struct svc_ctx *ctx, const char *user_id,
-	const json_t *input, json_t **out, struct svc_error *e);
+	const json_t *input, const char *idem, json_t **out,
+	struct svc_error *e);
 
 /*
  * The caller's groups, most recently active first: each with role,

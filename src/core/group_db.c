@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,8 +38,10 @@ static const char sql_is_member[] =
 	" WHERE mb.conversation_id = ? AND mb.user_id = ?";
 static const char sql_insert[] =
 	"INSERT INTO conversations (id, kind, title, description, cover_url,"
-	" visibility, max_members, settings, created_by)"
-	" VALUES (?, 'GROUP', ?, ?, ?, ?, ?, ?, ?)";
+	" visibility, max_members, settings, created_by, idempotency_key)"
+	" VALUES (?, 'GROUP', ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char sql_find_idempotent[] =
+	"SELECT id FROM conversations WHERE created_by = ? AND idempotency_key = ?";
 static const char sql_add_member[] =
 	"INSERT INTO members (conversation_id, user_id, role,"
 	" last_read_message_id, last_read_at, last_delivered_message_id,"
@@ -206,10 +209,26 @@ group_db_is_member(struct db *db, struct arena *a, const char *cid,
 int
 group_db_insert(struct db *db, const char *id, const char *title,
 	const char *description, const char *cover, const char *visibility,
-	long max_members, const char *settings, const char *created_by)
+	long max_members, const char *settings, const char *created_by,
+	const char *idempotency_key)
 {
-	return db_exec(db, NULL, sql_insert, "sssssiss", id, title, description,
-	    cover, visibility, (int64_t)max_members, settings, created_by);
+	return db_exec(db, NULL, sql_insert, "sssssisss", id, title,
+	    description, cover, visibility, (int64_t)max_members, settings,
+	    created_by, idempotency_key);
+}
+
+int
+group_db_find_idempotent(struct db *db, struct arena *a,
+	const char *created_by, const char *key, char id[IDS_UUID_LEN])
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_find_idempotent, "ss", created_by, key) == -1)
+		return -1;
+	if (r.nrows == 0)
+		return 0;
+	snprintf(id, IDS_UUID_LEN, "%s", db_get(&r, 0, "id"));
+	return 1;
 }
 
 int

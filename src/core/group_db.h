@@ -40,9 +40,15 @@ int group_db_access(struct db *db, struct arena *a, const char *gid,
 int group_db_is_member(struct db *db, struct arena *a, const char *cid,
 	const char *uid, enum group_role *role);
 
+/* idempotency_key may be NULL; a repeated one fails with DB_ERR_DUP. */
 int group_db_insert(struct db *db, const char *id, const char *title,
 	const char *description, const char *cover, const char *visibility,
-	long max_members, const char *settings, const char *created_by);
+	long max_members, const char *settings, const char *created_by,
+	const char *idempotency_key);
+
+/* The group created_by made with this Idempotency-Key: 1 (id set), 0, -1. */
+int group_db_find_idempotent(struct db *db, struct arena *a,
+	const char *created_by, const char *key, char id[IDS_UUID_LEN]);
 
 /*
  * Adds uid to cid with role; its read/delivered pointers start at the

@@ -153,10 +153,11 @@ commit(const struct svc_ctx *ctx, const char *bump, struct svc_error *e)
 	return ST_OK;
 }
 
+/* *dup is set when the insert hit the creator's earlier Idempotency-Key. */
 static enum status
 create_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	const struct invite_input *ii, const char *id, const char *code,
-	struct svc_error *e)
+	const char *idem, int *dup, struct svc_error *e)
 {
 	struct group_access acc;
 	long day, active, retry;
@@ -185,8 +186,10 @@ create_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 		    "Maximum active invitations reached");
 	}
 	if (invite_db_insert(ctx->db, id, gid, code, ii->title, uid,
-	    ii->max_uses, ii->require_approval, ii->expires_at) == -1)
+	    ii->max_uses, ii->require_approval, ii->expires_at, idem) == -1) {
+		*dup = idem && db_errno(ctx->db) == DB_ERR_DUP;
 		return conv_db_error(ctx->db, e);
+	}
 	return commit(ctx, NULL, e);
 }
 
@@ -205,32 +208,96 @@ load(const struct svc_ctx *ctx, const char *gid, const char *id, json_t **out,
 	return ST_OK;
 }
 
+/*
+ * The invitation actor made earlier with Idempotency-Key idem, into id:
+ * ST_OK, ST_NOT_FOUND (none), ST_CONFLICT (made for another group than
+ * gid), ST_UNAVAILABLE.
+ */
+static enum status
+find_retried(const struct svc_ctx *ctx, const char *actor_id,
+	const char *idem, const char *gid, char id[IDS_UUID_LEN],
+	struct svc_error *e)
+{
+	char first_gid[IDS_UUID_LEN];
+
+	switch (invite_db_find_idempotent(ctx->db, ctx->arena, actor_id, idem,
+	    id, first_gid)) {
+	case -1:
+		return conv_db_error(ctx->db, e);
+	case 0:
+		return ST_NOT_FOUND;
+	}
+	if (strcmp(first_gid, gid) != 0)
+		return svc_fail(e, ST_CONFLICT, NULL,
+		    "This Idempotency-Key was used for another group");
+	return ST_OK;
+}
+
+/* The 201 answer: invitation id of gid as it is now. */
+static enum status
+created(const struct svc_ctx *ctx, const char *gid, const char *id,
+	json_t **out, struct svc_error *e)
+{
+	enum status st = load(ctx, gid, id, out, e);
+
+	return st == ST_OK ? ST_CREATED : st;
+}
+
 enum status
 invite_create(const struct svc_ctx *ctx, const char *actor_id,
-	const char *group_id, const json_t *input, json_t **out,
-	struct svc_error *e)
+	const char *group_id, const json_t *input, const char *idem,
+	json_t **out, struct svc_error *e)
 {
 	char gid[IDS_UUID_LEN], id[IDS_UUID_LEN], code[24];
 	struct invite_input ii;
 	enum status st;
+	int dup = 0;
 
 	*out = NULL;
 	if (conv_id(group_id, gid) == -1)
 		return not_found(e);
+	st = conv_check_idempotency_key(idem, e);
+	if (st != ST_OK)
+		return st;
 	st = parse_input(ctx, input, &ii, e);
 	if (st != ST_OK)
 		return st;
+	/*
+	 * A retry after the first request committed is answered before the
+	 * daily and active limits, which now count the first invitation
+	 * (while the caller is still a member; else create_tx answers).
+	 */
+	if (idem) {
+		enum group_role role;
+
+		st = find_retried(ctx, actor_id, idem, gid, id, e);
+		if (st != ST_OK && st != ST_NOT_FOUND)
+			return st;
+		if (st == ST_OK)
+			switch (group_db_is_member(ctx->db, ctx->arena, gid,
+			    actor_id, &role)) {
+			case -1:
+				return conv_db_error(ctx->db, e);
+			case 1:
+				return created(ctx, gid, id, out, e);
+			}
+	}
 	ids_uuid7(id);
 	ids_token(code, INVITE_CODE_BYTES);
 	for (int attempt = 0;; attempt++) {
-		st = create_tx(ctx, actor_id, gid, &ii, id, code, e);
+		st = create_tx(ctx, actor_id, gid, &ii, id, code, idem, &dup, e);
 		if (!conv_retry(ctx->db, st, attempt))
 			break;
 	}
+	if (dup) {
+		st = find_retried(ctx, actor_id, idem, gid, id, e);
+		if (st == ST_NOT_FOUND)
+			return svc_fail(e, ST_CONFLICT, NULL,
+			    "A concurrent request with this key failed; retry");
+	}
 	if (st != ST_OK)
 		return st;
-	st = load(ctx, gid, id, out, e);
-	return st == ST_OK ? ST_CREATED : st;
+	return created(ctx, gid, id, out, e);
 }
 
 enum status

@@ -39,12 +39,16 @@ struct svc_ctx;
 
 /*
  * Creates an invitation from input {maxUses?, expiresInHours? |
- * expireDate?, title?, requireApproval?}. ST_CREATED with *out, or
- * ST_INVALID, ST_NOT_FOUND, ST_FORBIDDEN, ST_RATE_LIMITED.
+ * expireDate?, title?, requireApproval?}. idem is the request's
+ * Idempotency-Key (or NULL): a repeated key of the same user answers with
+ * the invitation the first request created instead of making another
+ * (ST_CONFLICT if that one belongs to another group). ST_CREATED with
+ * *out, or ST_INVALID, ST_NOT_FOUND, ST_FORBIDDEN, ST_RATE_LIMITED,
+ * ST_CONFLICT.
  */
 enum status invite_create(const struct svc_ctx *ctx, const char *actor_id,
-	const char *group_id, const json_t *input, json_t **out,
-	struct svc_error *e);
+	const char *group_id, const json_t *input, const char *idem,
+	json_t **out, struct svc_error *e);
 
 /* The group's invitations, newest first (see above for who sees which). */
 enum status invite_list(const struct svc_ctx *ctx, const char *actor_id,

@@ -17,7 +17,11 @@
 
 static const char sql_insert[] =
 	"INSERT INTO invitations (id, conversation_id, code, title, created_by,"
-	" max_uses, require_approval, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+	" max_uses, require_approval, expires_at, idempotency_key)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char sql_find_idempotent[] =
+	"SELECT id, conversation_id FROM invitations"
+	" WHERE created_by = ? AND idempotency_key = ?";
 static const char sql_counts[] =
 	"SELECT COALESCE(SUM(" IN_DAY "), 0) AS day,"
 	" COALESCE(SUM(" USABLE "), 0) AS active,"
@@ -55,15 +59,33 @@ static const char sql_request_del[] =
 int
 invite_db_insert(struct db *db, const char *id, const char *gid,
 	const char *code, const char *title, const char *created_by,
-	int64_t max_uses, int require_approval, const char *expires_at)
+	int64_t max_uses, int require_approval, const char *expires_at,
+	const char *idempotency_key)
 {
 	/* max_uses < 0 stores NULL (unlimited). */
 	if (max_uses < 0)
-		return db_exec(db, NULL, sql_insert, "ssssssis", id, gid, code,
+		return db_exec(db, NULL, sql_insert, "ssssssiss", id, gid, code,
 		    title, created_by, (const char *)NULL,
-		    (int64_t)require_approval, expires_at);
-	return db_exec(db, NULL, sql_insert, "sssssiis", id, gid, code, title,
-	    created_by, max_uses, (int64_t)require_approval, expires_at);
+		    (int64_t)require_approval, expires_at, idempotency_key);
+	return db_exec(db, NULL, sql_insert, "sssssiiss", id, gid, code, title,
+	    created_by, max_uses, (int64_t)require_approval, expires_at,
+	    idempotency_key);
+}
+
+int
+invite_db_find_idempotent(struct db *db, struct arena *a,
+	const char *created_by, const char *key, char id[IDS_UUID_LEN],
+	char gid[IDS_UUID_LEN])
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_find_idempotent, "ss", created_by, key) == -1)
+		return -1;
+	if (r.nrows == 0)
+		return 0;
+	snprintf(id, IDS_UUID_LEN, "%s", db_get(&r, 0, "id"));
+	snprintf(gid, IDS_UUID_LEN, "%s", db_get(&r, 0, "conversation_id"));
+	return 1;
 }
 
 int

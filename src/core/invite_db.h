@@ -10,10 +10,21 @@
 #include <jansson.h>
 
 #include "db.h"
+#include "ids.h"
 
+/* idempotency_key may be NULL; a repeated one fails with DB_ERR_DUP. */
 int invite_db_insert(struct db *db, const char *id, const char *gid,
 	const char *code, const char *title, const char *created_by,
-	int64_t max_uses, int require_approval, const char *expires_at);
+	int64_t max_uses, int require_approval, const char *expires_at,
+	const char *idempotency_key);
+
+/*
+ * The invitation created_by made with this Idempotency-Key: 1 (id and its
+ * group gid set), 0, -1.
+ */
+int invite_db_find_idempotent(struct db *db, struct arena *a,
+	const char *created_by, const char *key, char id[IDS_UUID_LEN],
+	char gid[IDS_UUID_LEN]);
 
 /*
  * For the limits: invitations of gid created in the last 24 hours

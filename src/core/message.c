@@ -214,10 +214,9 @@ message_send(const struct svc_ctx *ctx, const char *sender_id,
 
 	*out = NULL;
 	*created = 0;
-	if (idempotency_key && !message_input_token_ok(idempotency_key,
-	    MESSAGE_IDEMPOTENCY_KEY_MAX, 1))
-		return invalid(e, "Idempotency-Key",
-		    "Idempotency-Key must be 1-128 printable ASCII characters");
+	st = conv_check_idempotency_key(idempotency_key, e);
+	if (st != ST_OK)
+		return st;
 	st = message_input_parse(ctx, input, &si, e);
 	if (st != ST_OK)
 		return st;

@@ -60,7 +60,6 @@ struct svc_ctx;
 #define MESSAGE_CONTENT_MAX 5000      /* characters */
 #define MESSAGE_METADATA_MAX 8192     /* bytes of JSON */
 #define MESSAGE_CLIENT_ID_MAX 128     /* bytes */
-#define MESSAGE_IDEMPOTENCY_KEY_MAX 128
 #define MESSAGE_ENVELOPE_DATA_MAX 65536
 #define MESSAGE_REACTIONS_PER_USER 20 /* distinct emoji per user and message */
 

@@ -4,9 +4,12 @@ ownership hand-over, public joins, invitations with their limits and
 approvals, and the events every change writes to the outbox.
 """
 
+import concurrent.futures
 import datetime
 import os
 import configparser
+import threading
+import uuid
 
 import pytest
 
@@ -322,6 +325,84 @@ def test_joiner_does_not_inherit_unread_history(api, make_user):
 
 
 # ---------------------------------------------------------- invitations
+
+# ------------------------------------------------- Idempotency-Key (DESIGN §2)
+
+def count_where(db, table, column, value):
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM %s WHERE %s = %%s" % (table, column), (value,))
+        return c.fetchone()["n"]
+
+
+def racing(n, fn):
+    """fn(i) from n threads released together; the results in order."""
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        return fn(i)
+
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        return list(ex.map(one, range(n)))
+
+
+@pytest.mark.parametrize("path", [GROUPS, CHATROOMS])
+def test_group_create_idempotency_key(api, make_user, db, path):
+    a, b = make_user(), make_user()
+    key = {"Idempotency-Key": "grp-" + uuid.uuid4().hex}
+    body = {"title": "Once only " + key["Idempotency-Key"]}
+    since = last_event_id(db)
+    g1 = assert_ok(api.post(path, token=a.token, headers=key, json=body), 201)
+    # The group changed in between: the retry answers with it as it is now.
+    assert_ok(api.patch(gurl(g1["id"]), token=a.token, json={"description": "later"}))
+    g2 = assert_ok(api.post(path, token=a.token, headers=key, json=body), 201)
+    assert g2["id"] == g1["id"] and g2["description"] == "later"
+    assert count_where(db, "conversations", "title", body["title"]) == 1
+    assert len(events(db, "group:member:join", a.id, since)) == 1
+    # Keys belong to their user: b's identical request makes b's own group.
+    g3 = assert_ok(api.post(path, token=b.token, headers=key, json=body), 201)
+    assert g3["id"] != g1["id"] and g3["ownerId"] == b.id
+    # Without the header every request creates.
+    assert assert_ok(api.post(path, token=a.token, json=body), 201)["id"] != g1["id"]
+    for bad in ("has space", "x" * 129, "caf\u00e9"):
+        assert_error(api.post(path, token=a.token, json=body,
+                              headers={"Idempotency-Key": bad.encode("utf-8")}),
+                     400, "VALIDATION_ERROR")
+
+
+def test_racing_group_creates_make_one_group(api, make_user, db):
+    a = make_user()
+    key = {"Idempotency-Key": "race-" + uuid.uuid4().hex}
+    title = "Race " + key["Idempotency-Key"]
+    rs = racing(8, lambda i: api.post(GROUPS, token=a.token, headers=key, json={"title": title}))
+    assert len({assert_ok(r, 201)["id"] for r in rs}) == 1
+    assert count_where(db, "conversations", "title", title) == 1
+
+
+def test_invitation_idempotency_key(api, make_user, db):
+    a, b = make_user(), make_user()
+    g, other = create_group(api, a), create_group(api, a)
+    key = {"Idempotency-Key": "inv-" + uuid.uuid4().hex}
+    inv = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token, headers=key,
+                             json={"maxUses": 3}), 201)
+    again = assert_ok(api.post(gurl(g["id"], "/invite"), token=a.token, headers=key,
+                               json={"maxUses": 3}), 201)
+    assert again["id"] == inv["id"] and again["code"] == inv["code"]
+    assert count_where(db, "invitations", "conversation_id", g["id"]) == 1
+    # The same key for another group's invitation is a mistake, not a retry.
+    assert_error(api.post(gurl(other["id"], "/invitations"), token=a.token, headers=key,
+                          json={}), 409, "CONFLICT")
+    assert count_where(db, "invitations", "conversation_id", other["id"]) == 0
+    # Racing retries make one invitation.
+    key2 = {"Idempotency-Key": "inv-race-" + uuid.uuid4().hex}
+    rs = racing(6, lambda i: api.post(gurl(g["id"], "/invitations"), token=a.token,
+                                      headers=key2, json={}))
+    assert len({assert_ok(r, 201)["id"] for r in rs}) == 1
+    assert count_where(db, "invitations", "conversation_id", g["id"]) == 2
+    # A non-member replaying someone else's key gets nothing but the 404.
+    assert_error(api.post(gurl(g["id"], "/invitations"), token=b.token, headers=key,
+                          json={}), 404, "NOT_FOUND")
+
 
 def test_invitation_lifecycle(api, make_user, db, parley_env):
     a, b, c, d = (make_user() for _ in range(4))
