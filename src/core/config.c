@@ -253,8 +253,9 @@ line_of_key(FILE *f, const char *section, const char *key)
 			snprintf(cur, sizeof(cur), "%.*s", (int)len, p + 1);
 			continue;
 		}
+		/* (p[klen] != 0: strchr also finds the terminating NUL.) */
 		if (strcmp(cur, section) == 0 && strncmp(p, key, klen) == 0 &&
-		    strchr(" \t=:", p[klen]))
+		    p[klen] && strchr(" \t=:", p[klen]))
 			return n;
 	}
 	return 0;
