@@ -29,7 +29,7 @@ usage() {
 }
 
 # The targets and the Parley sources each one links (besides its harness,
-# tests/fuzz/fuzz_arena.c and tests/fuzz/fuzz_stubs.c).
+# tests/fuzz/fuzz_stubs.c, src/core/arena.c and src/core/xalloc.c).
 sources() {
 	c=src/core
 	case $1 in
@@ -101,9 +101,9 @@ mk=$build/fuzz.mk
 	echo "all:"
 	objs=""
 	for t in $targets; do
-		tobjs="obj/tests/fuzz/fuzz_$t.o obj/tests/fuzz/fuzz_arena.o obj/tests/fuzz/fuzz_stubs.o"
-		for s in $(sources "$t"); do
-			tobjs="$tobjs obj/${s%.c}.o"
+		tobjs="obj/tests/fuzz/fuzz_$t.o obj/tests/fuzz/fuzz_stubs.o"
+		for s in $(sources "$t") src/core/arena.c src/core/xalloc.c; do
+			case " $tobjs " in *" obj/${s%.c}.o "*) ;; *) tobjs="$tobjs obj/${s%.c}.o" ;; esac
 		done
 		echo "all: fuzz_$t"
 		echo "fuzz_$t: $tobjs"

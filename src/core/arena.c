@@ -9,6 +9,20 @@
 #define ARENA_BLOCK 16384
 #define ARENA_ALIGN 16
 
+/*
+ * Under AddressSanitizer (./configure --enable-sanitizers, the fuzzers)
+ * every allocation gets a block of its own, of exactly its size, so a
+ * write past its end is reported where it happens instead of landing
+ * unseen in the next allocation of a shared block.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_EXACT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_EXACT 1
+#endif
+#endif
+
 struct arena_block {
 	struct arena_block *next;
 	size_t used, size;
@@ -51,6 +65,11 @@ arena_reset(struct arena *a)
 {
 	struct arena_block *b = a->head, *first = NULL;
 
+#ifdef ARENA_EXACT
+	arena_release(a);
+	return;
+#endif
+
 	/* The oldest block sits at the end of the chain; keep it. */
 	while (b) {
 		struct arena_block *next = b->next;
@@ -75,6 +94,13 @@ arena_alloc(struct arena *a, size_t n)
 	struct arena_block *b = a->head;
 	void *p;
 
+#ifdef ARENA_EXACT
+	b = block_new(n);
+	b->used = n;
+	b->next = a->head;
+	a->head = b;
+	return b->data;
+#endif
 	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (!b || b->size - b->used < n) {
 		b = block_new(n > ARENA_BLOCK ? n : ARENA_BLOCK);

@@ -7,7 +7,7 @@
  * what a straightforward decoder makes of the raw value; page and limit
  * always land in their documented ranges. router_unescape() of the whole
  * query is also checked against that decoder, with and without '+' as
- * space. Arena memory is one malloc per allocation (fuzz_arena.c).
+ * space. Arena memory is one malloc per allocation (src/core/arena.c under ASan).
  */
 #include <string.h>
 
