@@ -186,6 +186,10 @@ jwt_key_generate(struct jwt_key *k)
  * hold it; rotations are rare, so this costs a few hundred bytes each.
  */
 static struct jwt_keyset *keys_current;
+static struct retired_keyset {   /* the old ones, still reachable */
+	struct jwt_keyset *ks;
+	struct retired_keyset *next;
+} *keys_retired;
 static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t keys_checked_at;   /* monotonic seconds, atomic */
 static int64_t keys_forced_at;
@@ -229,9 +233,15 @@ keys_refresh(const struct config *cfg)
 	keys_ino = st.st_ino;
 	keys_size = st.st_size;
 	keys_mtime = st.st_mtim;
-	if (keys_current)
+	if (keys_current) {
+		struct retired_keyset *r = xmalloc(sizeof(*r));
+
+		r->ks = keys_current;
+		r->next = keys_retired;
+		keys_retired = r;
 		log_info("jwt: reloaded %s (%d keys, signing with %s)",
 		    cfg->keys_file, ks->n, ks->keys[0].kid);
+	}
 	__atomic_store_n(&keys_current, ks, __ATOMIC_RELEASE);
 }
 
@@ -281,11 +291,29 @@ static __thread EVP_MD_CTX *hmac_work;
 static __thread unsigned hmac_next;
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hmac_key; /* its destructor frees a thread's states */
+
+/* At the exit of a thread that signed or verified: its OpenSSL states. */
+static void
+hmac_thread_exit(void *unused)
+{
+	(void)unused;
+	for (int i = 0; i < HMAC_SLOTS; i++) {
+		EVP_MD_CTX_free(hmac_slots[i].inner);
+		EVP_MD_CTX_free(hmac_slots[i].outer);
+		OPENSSL_cleanse(hmac_slots[i].secret, JWT_SECRET_LEN);
+		memset(&hmac_slots[i], 0, sizeof(hmac_slots[i]));
+	}
+	EVP_MD_CTX_free(hmac_work);
+	hmac_work = NULL;
+}
 
 static void
 sha256_fetch(void)
 {
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (pthread_key_create(&hmac_key, hmac_thread_exit) != 0)
+		log_warn("jwt: no thread-exit hook; HMAC states outlive threads");
 }
 
 static int
@@ -337,8 +365,12 @@ hmac256(const unsigned char key[JWT_SECRET_LEN], const char *data, size_t len,
 	pthread_once(&sha256_once, sha256_fetch);
 	if (!sha256_md || !(s = hmac_slot(key)))
 		return -1;
-	if (!hmac_work && !(hmac_work = EVP_MD_CTX_new()))
-		return -1;
+	if (!hmac_work) {
+		if (!(hmac_work = EVP_MD_CTX_new()))
+			return -1;
+		/* Any non-NULL value: the destructor runs at thread exit. */
+		pthread_setspecific(hmac_key, hmac_work);
+	}
 	if (!EVP_MD_CTX_copy_ex(hmac_work, s->inner) ||
 	    !EVP_DigestUpdate(hmac_work, data, len) ||
 	    !EVP_DigestFinal_ex(hmac_work, inner, &n) ||
