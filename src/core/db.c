@@ -25,7 +25,6 @@ struct db {
 	MYSQL *conn;
 	int in_tx;
 	uint64_t tx_serial;
-	uint64_t insert_id;
 	int (*tx_hook)(struct db *, void *, enum db_tx_phase);
 	void *tx_hook_arg;
 	unsigned last_errno;
@@ -369,7 +368,6 @@ retry:
 	}
 	if (affected)
 		*affected = (uint64_t)mysql_stmt_affected_rows(st);
-	db->insert_id = (uint64_t)mysql_stmt_insert_id(st);
 	if (out)
 		return fetch_rows(db, st, a, out);
 	return 0;
@@ -439,12 +437,6 @@ db_at_commit(struct db *db, int (*fn)(struct db *, void *, enum db_tx_phase),
 {
 	db->tx_hook = fn;
 	db->tx_hook_arg = arg;
-}
-
-uint64_t
-db_insert_id(const struct db *db)
-{
-	return db->insert_id;
 }
 
 uint64_t

@@ -63,12 +63,6 @@ int db_query(struct db *db, struct arena *a, struct db_rows *out,
 /* Runs a statement returning no rows; *affected may be NULL. */
 int db_exec(struct db *db, uint64_t *affected, const char *sql,
 	const char *types, ...);
-/*
- * LAST_INSERT_ID() as the last statement run by db_query/db_exec left it:
- * the AUTO_INCREMENT value it generated, or the value of
- * LAST_INSERT_ID(expr) it evaluated; 0 if neither.
- */
-uint64_t db_insert_id(const struct db *db);
 /* Runs SQL text with no parameters and no result (DDL, SET, migrations). */
 int db_exec_text(struct db *db, const char *sql);
 

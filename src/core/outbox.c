@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -49,15 +50,18 @@ pending_clear(void)
 }
 
 /*
- * At COMMIT: move event_seq on by the number of events (its row lock, held
- * until the transaction is visible, orders the writers) and insert the
- * events with the positions taken. Last in the transaction, so a writer
+ * At COMMIT: take positions from event_seq (its row lock, held until the
+ * transaction is visible, orders the writers), insert the events with
+ * them, and move the counter on. Last in the transaction, so a writer
  * never waits for another lock while it holds this one.
  */
 static int
 outbox_flush(struct db *db, void *arg, enum db_tx_phase phase)
 {
-	int64_t first, last;
+	struct arena a;
+	struct db_rows r;
+	int64_t pos;
+	int rc = -1;
 
 	(void)arg;
 	if (phase == DB_TX_COMMITTED) {
@@ -68,28 +72,31 @@ outbox_flush(struct db *db, void *arg, enum db_tx_phase phase)
 	}
 	if (P.db != db || P.tx != db_transaction(db) || P.n == 0)
 		return 0;
-	if (db_exec(db, NULL, "UPDATE event_seq SET pos ="
-	    " LAST_INSERT_ID(pos + ?) WHERE id = 1", "i", (int64_t)P.n) == -1)
-		goto fail;
-	last = (int64_t)db_insert_id(db);
-	if (last < (int64_t)P.n) {
-		log_error("outbox: event_seq answered no position");
-		goto fail;
-	}
-	first = last - (int64_t)P.n + 1;
+	arena_init(&a);
+	if (db_query(db, &a, &r,
+	    "SELECT pos FROM event_seq WHERE id = 1 FOR UPDATE", "") == -1 ||
+	    r.nrows != 1)
+		goto out;
+	pos = db_get_int(&r, 0, "pos");
 	for (size_t i = 0; i < P.n; i++)
 		if (db_exec(db, NULL,
 		    "INSERT INTO events (pos, target_kind, target_id, type,"
-		    " payload) VALUES (?, ?, ?, ?, ?)", "issss",
-		    first + (int64_t)i, P.ev[i].kind, P.ev[i].target,
-		    P.ev[i].type, P.ev[i].payload) == -1)
-			goto fail;
+		    " payload) VALUES (?, ?, ?, ?, ?)", "issss", pos + 1 +
+		    (int64_t)i, P.ev[i].kind, P.ev[i].target, P.ev[i].type,
+		    P.ev[i].payload) == -1)
+			goto out;
+	pos += (int64_t)P.n;
+	if (db_exec(db, NULL, "UPDATE event_seq SET pos = ? WHERE id = 1",
+	    "i", pos) == -1)
+		goto out;
 	metrics_count(MC_EVENTS_WRITTEN, P.n);
-	P.numbered = last;
-	return 0;
-fail:
-	pending_clear();
-	return -1;
+	P.numbered = pos;
+	rc = 0;
+out:
+	arena_release(&a);
+	if (rc == -1)
+		pending_clear();
+	return rc;
 }
 
 int
