@@ -10,9 +10,9 @@
  *            own db and cache handle. They run jobs (auth, client actions,
  *            replay pages, presence) and hand them back to the loop.
  *   stream   one thread (bridge_stream.c) with its own db handle: the
- *            tail of the events table up to the highest position known
- *            durable, and the UDP socket for nudges and for ephemeral
- *            events between bridges.
+ *            sequencer while it holds GET_LOCK('parley.sequencer'), the
+ *            tail of the events table always, and the UDP socket for
+ *            nudges and for ephemeral events between bridges.
  *
  * Every other thread talks to the loop through one inbox: a locked list of
  * struct bjob whose done() the loop calls after lws_cancel_service() woke
@@ -407,24 +407,28 @@ void replay_go_live(struct conn *c);
 
 int stream_start(void);
 void stream_stop(void);
+/* 1 while this bridge holds the sequencer lock. */
+int stream_is_sequencer(void);
 
 /* ---- UDP: nudges and peers (bridge_nudge.c) ----------------------------- */
 
-/* A writer's nudge naming its position, or a bare one. */
-enum { NUDGE_WRITE = 1, NUDGE_BARE = 2 };
+enum { NUDGE_WRITE = 1, NUDGE_RELAYED = 2, NUDGE_SEQUENCED = 4 };
 
 /* Binds [bridge] nudge_host:nudge_port (no-op when nudge_port = 0). */
 int nudge_open(void);
 void nudge_close(void);
 int nudge_fd(void);
 /*
- * Reads every pending datagram: returns a mask of NUDGE_* seen and raises
- * *announced to the highest durable position writers named; ephemeral
+ * Reads every pending datagram: returns a mask of NUDGE_* seen; ephemeral
  * events from peers go to the loop's inbox.
  */
-int nudge_drain(int64_t *announced);
+int nudge_drain(void);
 /* Peers (other bridges) as registered in bridge_peers; stream thread. */
 void nudge_set_peers(struct db *db, struct arena *a);
+/* Tells every peer that new positions were assigned. */
+void nudge_peers_sequenced(void);
+/* Passes a writer's nudge on to the sequencer if it is another bridge. */
+void nudge_relay_to_sequencer(void);
 /* Forwards an ephemeral frame for a room to every peer (loop). */
 void nudge_forward_ephemeral(int kind, const struct bid *room,
 	const struct bid *except, const struct frame *f);
@@ -529,6 +533,7 @@ enum bmetric {
 	BM_DROPS_EPHEMERAL,
 	BM_SLOW_CONSUMERS,
 	BM_DEAD_PEERS,
+	BM_EVENTS_SEQUENCED,
 	BM_EVENTS_TAILED,
 	BM_EVENTS_FANNED,
 	BM_REPLAY_FRAMES,
@@ -537,8 +542,10 @@ enum bmetric {
 	BM_NUDGES_IN,
 	BM_PEER_DATAGRAMS_IN,
 	BM_PEER_DATAGRAMS_OUT,
+	BM_SEQUENCER_TAKEOVERS,
 	BM_DB_ERRORS,
-	BM_BARRIERS,
+	BM_SEQ_BATCHES,
+	BM_SEQ_MICROS,
 	BM__COUNT
 };
 
@@ -567,6 +574,7 @@ struct bridge {
 	_Atomic int64_t published_pos; /* live_pos for other threads */
 	_Atomic int64_t start_pos;     /* MAX(pos) when the stream started */
 	_Atomic int stream_ready;      /* the stream thread has read start_pos */
+	_Atomic int sequencer;         /* holds the lock */
 	_Atomic int64_t min_pos;       /* oldest pos stored (stream refreshes) */
 	volatile sig_atomic_t stopping;
 };

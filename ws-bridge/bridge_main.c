@@ -6,7 +6,7 @@
  * One libwebsockets event loop serving /ws, GET /health and GET /metrics
  * on [bridge] listen_host:listen_port (a socket the bridge accepts on itself,
  * bridge_listen.c); a pool of database threads; one stream
- * thread (the tail, UDP). bridge.h describes how they fit together;
+ * thread (sequencer, tail, UDP). bridge.h describes how they fit together;
  * docs/websocket.md is the protocol clients see.
  */
 #include <getopt.h>

@@ -32,8 +32,10 @@ static const struct {
 		"Connections closed because their send queue was full" },
 	[BM_DEAD_PEERS] = { "parley_bridge_heartbeat_timeouts_total",
 		"Connections closed for missing heartbeats" },
+	[BM_EVENTS_SEQUENCED] = { "parley_bridge_events_sequenced_total",
+		"Events given a stream position by this bridge" },
 	[BM_EVENTS_TAILED] = { "parley_bridge_events_received_total",
-		"Events read from the stream" },
+		"Sequenced events read from the stream" },
 	[BM_EVENTS_FANNED] = { "parley_bridge_event_frames_queued_total",
 		"Event frames queued to connections (live)" },
 	[BM_REPLAY_FRAMES] = { "parley_bridge_replay_frames_total",
@@ -48,10 +50,14 @@ static const struct {
 		"Ephemeral-event datagrams received from other bridges" },
 	[BM_PEER_DATAGRAMS_OUT] = { "parley_bridge_peer_datagrams_sent_total",
 		"Datagrams sent to other bridges" },
+	[BM_SEQUENCER_TAKEOVERS] = { "parley_bridge_sequencer_acquired_total",
+		"Times this bridge took the sequencer lock" },
 	[BM_DB_ERRORS] = { "parley_bridge_db_errors_total",
 		"Failed database operations in the bridge" },
-	[BM_BARRIERS] = { "parley_bridge_durability_barriers_total",
-		"Durable writes made to deliver positions no nudge announced" },
+	[BM_SEQ_BATCHES] = { "parley_bridge_sequence_batches_total",
+		"Batches of events numbered by this bridge" },
+	[BM_SEQ_MICROS] = { "parley_bridge_sequence_seconds_total",
+		"Time spent numbering batches (select + update + commit)", 1e-6 },
 };
 
 static _Atomic uint64_t values[BM__COUNT];
@@ -136,6 +142,9 @@ bmetrics_render(struct strbuf *sb)
 	    (double)rooms_count());
 	gauge(sb, "parley_bridge_stream_position",
 	    "Highest stream position delivered", (double)bridge.live_pos);
+	gauge(sb, "parley_bridge_sequencer",
+	    "1 while this bridge holds the sequencer lock",
+	    (double)atomic_load(&bridge.sequencer));
 	gauge(sb, "parley_bridge_handshakes",
 	    "Accepted connections not yet upgraded to WebSocket",
 	    (double)listen_handshaking());

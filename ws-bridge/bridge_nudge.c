@@ -3,20 +3,19 @@
  *
  * Each bridge binds [bridge] nudge_host:nudge_port. Datagrams (first byte):
  *
- *   'n'  a writer committed (outbox_nudge): "n" followed by the highest
- *        position it committed, in decimal, which is therefore durable;
- *        a bare "n" only says "look" (the stream then makes sure itself).
+ *   'n'  a writer committed events (outbox_nudge). A bridge that is not
+ *        the sequencer passes it on to the one that is, as 'r'.
+ *   'r'  a relayed writer nudge (never relayed again).
+ *   's'  the sequencer assigned positions: tail the stream now.
  *   'e'  an ephemeral event (typing, presence) for a room, from a peer:
  *        'e' sender[16] token[16] kind[1] room[16] except[16] frame-text.
  *
  * Peers find each other in the bridge_peers table (host, port, a random
- * token per process), refreshed every few seconds by the stream thread.
- * 'e' datagrams are accepted only with the sender's registered token, so
- * another local process cannot inject typing or presence frames. A nudge
- * carries only a position: a forged one can make a bridge deliver a
- * visible commit before its log flush (what a MariaDB crash in that
- * instant would lose), never anything uncommitted or out of order; keep
- * the nudge port on loopback or a private network, as the default does.
+ * token per process, which bridge is the sequencer), refreshed every few
+ * seconds by the stream thread. 'e' datagrams are accepted only with the
+ * sender's registered token, so another local process cannot inject
+ * typing or presence frames. Nudges carry no data: a forged one costs a
+ * query, never correctness.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -42,6 +41,7 @@ struct peer {
 	unsigned char token[16];
 	struct sockaddr_storage addr;
 	socklen_t len;
+	int sequencer;
 };
 
 static int fd = -1;
@@ -164,24 +164,8 @@ peer_datagram(const unsigned char *buf, size_t n)
 	inbox_push(&e->job);
 }
 
-/* The position of an "n<digits>" nudge, or 0 for a bare or odd one. */
-static int64_t
-nudge_position(const unsigned char *buf, size_t n)
-{
-	int64_t pos = 0;
-
-	if (n < 2 || n > 20)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if (buf[i] < '0' || buf[i] > '9')
-			return 0;
-		pos = pos * 10 + (buf[i] - '0');
-	}
-	return pos;
-}
-
 int
-nudge_drain(int64_t *announced)
+nudge_drain(void)
 {
 	unsigned char buf[65536];
 	int mask = 0;
@@ -199,15 +183,17 @@ nudge_drain(int64_t *announced)
 		if (n == 0)
 			continue;
 		switch (buf[0]) {
-		case 'n': {
-			int64_t pos = nudge_position(buf, (size_t)n);
-
-			mask |= pos > 0 ? NUDGE_WRITE : NUDGE_BARE;
-			if (pos > *announced)
-				*announced = pos;
+		case 'n':
+			mask |= NUDGE_WRITE;
 			bmetrics_count(BM_NUDGES_IN, 1);
 			break;
-		}
+		case 'r':
+			mask |= NUDGE_RELAYED;
+			bmetrics_count(BM_NUDGES_IN, 1);
+			break;
+		case 's':
+			mask |= NUDGE_SEQUENCED;
+			break;
 		case 'e':
 			peer_datagram(buf, (size_t)n);
 			break;
@@ -222,6 +208,25 @@ send_to(const struct peer *p, const void *buf, size_t len)
 	if (fd >= 0 && sendto(fd, buf, len, MSG_DONTWAIT,
 	    (const struct sockaddr *)&p->addr, p->len) == (ssize_t)len)
 		bmetrics_count(BM_PEER_DATAGRAMS_OUT, 1);
+}
+
+void
+nudge_peers_sequenced(void)
+{
+	pthread_mutex_lock(&peers_mu);
+	for (int i = 0; i < npeers; i++)
+		send_to(&peers[i], "s", 1);
+	pthread_mutex_unlock(&peers_mu);
+}
+
+void
+nudge_relay_to_sequencer(void)
+{
+	pthread_mutex_lock(&peers_mu);
+	for (int i = 0; i < npeers; i++)
+		if (peers[i].sequencer)
+			send_to(&peers[i], "r", 1);
+	pthread_mutex_unlock(&peers_mu);
 }
 
 void
@@ -270,7 +275,7 @@ nudge_set_peers(struct db *db, struct arena *a)
 	int n = 0;
 
 	if (db_query(db, a, &rows,
-	    "SELECT id, udp_host, udp_port, HEX(token) AS token"
+	    "SELECT id, udp_host, udp_port, HEX(token) AS token, is_sequencer"
 	    " FROM bridge_peers WHERE id <> ? AND udp_port > 0"
 	    " AND heartbeat_at > NOW(3) - INTERVAL 10 SECOND", "s",
 	    bridge.id_text) == -1) {
@@ -286,6 +291,7 @@ nudge_set_peers(struct db *db, struct arena *a)
 		    (long)db_get_int(&rows, r, "udp_port"), &p->addr, &p->len,
 		    0) == -1)
 			continue;
+		p->sequencer = db_get_int(&rows, r, "is_sequencer") != 0;
 		n++;
 	}
 	pthread_mutex_lock(&peers_mu);

@@ -1,29 +1,28 @@
 /*
- * bridge_stream.c - the tail of the events table (DESIGN §2).
+ * bridge_stream.c - the sequencer and the tail (DESIGN §2).
  *
- * One thread with its own MariaDB connection. Writers number their events
- * in their own transactions (schema/007-writer-positions.sql): a reader
- * that sees position P sees every position below it, so every bridge
- * simply tails the table by pos and hands the loop batches in pos order.
+ * One thread with its own MariaDB connection. Every bridge tails the
+ * events table by pos and hands the loop batches in pos order. The bridge
+ * whose connection holds GET_LOCK('parley.sequencer') is also the
+ * sequencer: it reads committed rows that have no position yet (a plain
+ * SELECT sees only committed rows, so it never skips a row whose
+ * transaction commits late, the trap of tailing AUTO_INCREMENT ids) and
+ * numbers them max_pos+1, +2, ... in one UPDATE. It then delivers them to
+ * its own loop directly and tells the other bridges with an 's' datagram.
+ * If the holder dies its connection closes, the lock frees, and whichever
+ * bridge asks next (each tries once a second) carries on from MAX(pos).
  *
- * What it must not do is deliver a position that is visible but not yet
- * durable: InnoDB makes a commit visible before its log flush, and a
- * crash in between would give that position to another event later. So
- * the tail stops at durable_pos, which two things move on:
- *
- *   - a writer's nudge "n<pos>" (outbox_nudge), sent after its COMMIT
- *     returned: pos and everything below it are durable;
- *   - a barrier, for positions no nudge announced (a lost datagram, a
- *     writer without nudge targets): read MAX(pos), then make a durable
- *     write of our own (bridge_peers.barriers); its log flush covers every
- *     commit that was visible before it. Once per wake-up at most, and
- *     only when the table is ahead of durable_pos.
+ * Safety nets for the window in which two bridges could both believe they
+ * hold the lock (a connection reset between two checks): the UPDATE only
+ * touches rows still without pos, the unique key on pos refuses a number
+ * twice, and a holder that is surprised by either re-reads MAX(pos) and
+ * lets the tail deliver. Positions can have holes; they never go back.
  *
  * The same thread wakes on the UDP socket (bridge_nudge.c) or after
  * [bridge] poll_ms, refreshes the bridge_peers registry, watches for
- * revoked sessions, and purges events older than [bridge]
- * event_retention_days (always keeping the newest row, so a resume from
- * before the oldest stored position is told to resync).
+ * revoked sessions, and (the sequencer only) purges events older than
+ * [bridge] event_retention_days, always keeping the newest row so that
+ * positions never restart.
  */
 #include <errno.h>
 #include <poll.h>
@@ -43,7 +42,9 @@
 #include "core/xalloc.h"
 #include "core/banned.h"
 
+#define SEQ_BATCH 512
 #define TAIL_BATCH 1000
+#define LOCK_NAME "parley.sequencer"
 
 static struct {
 	pthread_t th;
@@ -51,10 +52,10 @@ static struct {
 	int stop;
 	struct db *db;
 	struct arena arena;
-	int64_t tail_pos;    /* highest pos handed to the loop */
-	int64_t durable_pos; /* highest pos known durable */
-	int64_t ahead_pos;   /* MAX(pos) beyond durable_pos at the last check */
-	int64_t t_peers, t_purge, t_revoke, t_minpos, t_check;
+	int holder;
+	int64_t next_pos;
+	int64_t tail_pos;
+	int64_t t_lock, t_peers, t_purge, t_revoke, t_minpos, t_tail;
 	int64_t last_revoke_ok;
 } S = { .wake_fd = -1 };
 
@@ -123,8 +124,8 @@ tail(void)
 		if (db_query(S.db, &S.arena, &rows,
 		    "SELECT pos, target_kind, target_id, type, payload,"
 		    " FLOOR(UNIX_TIMESTAMP(created_at) * 1000) AS ms"
-		    " FROM events WHERE pos > ? AND pos <= ? ORDER BY pos"
-		    " LIMIT 1000", "ii", S.tail_pos, S.durable_pos) == -1) {
+		    " FROM events WHERE pos > ? ORDER BY pos LIMIT 1000", "i",
+		    (int64_t)S.tail_pos) == -1) {
 			bmetrics_count(BM_DB_ERRORS, 1);
 			return -1;
 		}
@@ -148,7 +149,7 @@ tail(void)
 	}
 }
 
-/* ---- durability ---- */
+/* ---- the sequencer ---- */
 
 static int
 read_max_pos(int64_t *out)
@@ -164,13 +165,152 @@ read_max_pos(int64_t *out)
 	return 0;
 }
 
+static void
+lose_lock(const char *why)
+{
+	if (S.holder)
+		log_warn("sequencer: giving up the lock (%s)", why);
+	S.holder = 0;
+	atomic_store(&bridge.sequencer, 0);
+}
+
+static void
+manage_lock(void)
+{
+	struct db_rows rows;
+
+	arena_reset(&S.arena);
+	if (S.holder) {
+		if (db_query(S.db, &S.arena, &rows,
+		    "SELECT IS_USED_LOCK('" LOCK_NAME "') = CONNECTION_ID()"
+		    " AS mine", "") == -1 || rows.nrows != 1 ||
+		    db_get_int(&rows, 0, "mine") != 1)
+			lose_lock("lock no longer held by this connection");
+		return;
+	}
+	if (db_query(S.db, &S.arena, &rows,
+	    "SELECT GET_LOCK('" LOCK_NAME "', 0) AS got", "") == -1 ||
+	    rows.nrows != 1 || db_get_int(&rows, 0, "got") != 1)
+		return;
+	if (read_max_pos(&S.next_pos) == -1) {
+		db_exec(S.db, NULL, "DO RELEASE_LOCK('" LOCK_NAME "')", "");
+		return;
+	}
+	S.next_pos++;
+	S.holder = 1;
+	atomic_store(&bridge.sequencer, 1);
+	bmetrics_count(BM_SEQUENCER_TAKEOVERS, 1);
+	log_info("sequencer: this bridge now assigns stream positions "
+	    "(next %lld)", (long long)S.next_pos);
+	S.t_peers = 0; /* announce it now */
+}
+
 /*
- * A durable write of this bridge's own (it registers the bridge, too): an
- * autocommitted change, so its COMMIT flushes the log past every
- * transaction that was visible when it began.
+ * Gives rows (their "id" column) the positions first, first+1, ... in one
+ * autocommitted statement: a primary-key UPDATE for one row (the usual
+ * case when the load is light and latency matters most), else one static
+ * statement joining a [[id,pos],...] map built in *map.
  */
 static int
-register_durably(void)
+number_rows(const struct db_rows *rows, int64_t first, struct strbuf *map,
+	uint64_t *affected)
+{
+	if (rows->nrows == 1)
+		return db_exec(S.db, affected,
+		    "UPDATE events SET pos = ? WHERE id = ? AND pos IS NULL",
+		    "is", first, db_get(rows, 0, "id"));
+	strbuf_add(map, "[", 1);
+	for (size_t r = 0; r < rows->nrows; r++)
+		strbuf_addf(map, "%s[%s,%lld]", r ? "," : "",
+		    db_get(rows, r, "id"), (long long)(first + (int64_t)r));
+	strbuf_add(map, "]", 1);
+	return db_exec(S.db, affected,
+	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]',"
+	    " p BIGINT UNSIGNED PATH '$[1]')) j STRAIGHT_JOIN events e"
+	    " ON e.id = j.id SET e.pos = j.p WHERE e.pos IS NULL", "s",
+	    map->buf);
+}
+
+/* One batch: 1 if more may be waiting, 0 if done, -1 on error. */
+static int
+sequence_batch(void)
+{
+	struct strbuf map = STRBUF_INIT;
+	struct db_rows rows;
+	struct batch_job *b = NULL;
+	uint64_t affected = 0;
+	int64_t first = S.next_pos, t0 = timefmt_mono_us();
+	int rc = -1;
+
+	/*
+	 * No ORDER BY: any order of committed rows is a valid visibility
+	 * order, and sorting made MariaDB filesort every batch (the unique
+	 * index on pos does not give id order to the optimizer). The rows
+	 * come in index order anyway, so the oldest are numbered first.
+	 */
+	arena_reset(&S.arena);
+	if (db_query(S.db, &S.arena, &rows,
+	    "SELECT id, target_kind, target_id, type, payload,"
+	    " FLOOR(UNIX_TIMESTAMP(created_at) * 1000) AS ms"
+	    " FROM events WHERE pos IS NULL LIMIT 512", "") == -1) {
+		bmetrics_count(BM_DB_ERRORS, 1);
+		return -1;
+	}
+	if (rows.nrows == 0)
+		return 0;
+	if (number_rows(&rows, first, &map, &affected) == -1) {
+		bmetrics_count(BM_DB_ERRORS, 1);
+		if (db_errno(S.db) == DB_ERR_DUP)
+			log_warn("sequencer: position %lld already taken; "
+			    "re-reading", (long long)first);
+		if (read_max_pos(&S.next_pos) == 0)
+			S.next_pos++;
+		S.t_lock = 0;
+		goto out;
+	}
+	S.next_pos = first + (int64_t)rows.nrows;
+	bmetrics_count(BM_EVENTS_SEQUENCED, affected);
+	bmetrics_count(BM_SEQ_BATCHES, 1);
+	bmetrics_count(BM_SEQ_MICROS, (uint64_t)(timefmt_mono_us() - t0));
+	nudge_peers_sequenced();
+	if (affected != rows.nrows || S.tail_pos != first - 1) {
+		/* Someone else numbered some of them, or we are behind: let
+		 * the tail read what really is in the table. */
+		if (affected != rows.nrows)
+			log_warn("sequencer: %llu of %zu rows numbered",
+			    (unsigned long long)affected, rows.nrows);
+		rc = tail() == 0 ? 1 : -1;
+		goto out;
+	}
+	b = batch_new(rows.nrows);
+	for (size_t r = 0; r < rows.nrows; r++)
+		if (bevent_from_row(&b->ev[b->n], first + (int64_t)r,
+		    db_get(&rows, r, "target_kind"),
+		    db_get(&rows, r, "target_id"), db_get(&rows, r, "type"),
+		    db_get(&rows, r, "payload"), rows.lens[r * rows.ncols + 4],
+		    db_get_int(&rows, r, "ms")) == 0)
+			b->n++;
+	S.tail_pos = S.next_pos - 1;
+	batch_push(b);
+	rc = rows.nrows == SEQ_BATCH ? 1 : 0;
+out:
+	strbuf_release(&map);
+	return rc;
+}
+
+static void
+sequence(void)
+{
+	/* Bounded so the other chores still run under a flood. */
+	for (int i = 0; i < 64 && S.holder; i++)
+		if (sequence_batch() != 1)
+			break;
+}
+
+/* ---- chores ---- */
+
+static void
+refresh_peers(void)
 {
 	char token_hex[33];
 	const unsigned char *t = nudge_token();
@@ -179,56 +319,15 @@ register_durably(void)
 		snprintf(token_hex + 2 * i, 3, "%02x", t[i]);
 	if (db_exec(S.db, NULL,
 	    "INSERT INTO bridge_peers (id, udp_host, udp_port, token,"
-	    " heartbeat_at) VALUES (?, ?, ?, UNHEX(?), NOW(3))"
-	    " ON DUPLICATE KEY UPDATE heartbeat_at = NOW(3),"
-	    " barriers = barriers + 1", "ssis", bridge.id_text,
+	    " is_sequencer, heartbeat_at) VALUES (?, ?, ?, UNHEX(?), ?, NOW(3))"
+	    " ON DUPLICATE KEY UPDATE is_sequencer = VALUES(is_sequencer),"
+	    " heartbeat_at = NOW(3)", "ssisi", bridge.id_text,
 	    bridge.cfg->nudge_host,
-	    (int64_t)(nudge_fd() >= 0 ? bridge.cfg->nudge_port : 0),
-	    token_hex) == -1) {
-		bmetrics_count(BM_DB_ERRORS, 1);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Moves durable_pos up to everything committed that no nudge announced:
- * MAX(pos), then the barrier. Under load MAX(pos) is usually a little
- * ahead (commits whose nudge is on its way), so unless asked to act at
- * once (now) it acts only on a position that was already ahead at the
- * previous check, half a poll_ms ago, and still is.
- */
-static void
-catch_up_durably(int now)
-{
-	int64_t max;
-
-	if (read_max_pos(&max) == -1) {
+	    (int64_t)(nudge_fd() >= 0 ? bridge.cfg->nudge_port : 0), token_hex,
+	    (int64_t)S.holder) == -1) {
 		bmetrics_count(BM_DB_ERRORS, 1);
 		return;
 	}
-	if (max <= S.durable_pos) {
-		S.ahead_pos = 0;
-		return;
-	}
-	if (!now && S.ahead_pos <= S.durable_pos) {
-		S.ahead_pos = max;
-		return;
-	}
-	if (register_durably() == -1)
-		return;
-	bmetrics_count(BM_BARRIERS, 1);
-	S.durable_pos = max;
-	S.ahead_pos = 0;
-}
-
-/* ---- chores ---- */
-
-static void
-refresh_peers(void)
-{
-	if (register_durably() == -1)
-		return;
 	arena_reset(&S.arena);
 	nudge_set_peers(S.db, &S.arena);
 }
@@ -315,6 +414,10 @@ check_revocations(int64_t now)
 static void
 chores(int64_t now)
 {
+	if (now >= S.t_lock) {
+		manage_lock();
+		S.t_lock = now + 1000;
+	}
 	if (now >= S.t_peers) {
 		refresh_peers();
 		S.t_peers = now + 2000;
@@ -327,7 +430,7 @@ chores(int64_t now)
 		refresh_min_pos();
 		S.t_minpos = now + 5000;
 	}
-	if (now >= S.t_purge)
+	if (S.holder && now >= S.t_purge)
 		S.t_purge = now + (purge() ? 1000 : 60000);
 }
 
@@ -347,20 +450,13 @@ stream_main(void *arg)
 		pfd[0].events = POLLIN;
 		poll(pfd, 1, 1000);
 	}
-	/* What is visible now may not be durable yet: a barrier first. */
-	while (!S.stop && register_durably() == -1) {
-		pfd[0].fd = S.wake_fd;
-		pfd[0].events = POLLIN;
-		poll(pfd, 1, 1000);
-	}
 	S.tail_pos = start;
-	S.durable_pos = start;
 	refresh_min_pos();
 	atomic_store(&bridge.start_pos, start);
 	atomic_store(&bridge.stream_ready, 1);
 	while (!S.stop) {
 		int n = 0, mask, rc;
-		int64_t now, announced = 0;
+		int64_t now;
 
 		pfd[n].fd = S.wake_fd;
 		pfd[n++].events = POLLIN;
@@ -375,21 +471,27 @@ stream_main(void *arg)
 			log_error("stream: poll: %s", strerror(errno));
 			rc = 0;
 		}
-		mask = nudge_drain(&announced);
-		if (announced > S.durable_pos)
-			S.durable_pos = announced;
+		mask = nudge_drain();
 		now = bridge_now_ms();
 		chores(now);
-		/* Writers that said nothing (a lost datagram, none configured)
-		 * are caught by the barrier within about poll_ms; a bare "n"
-		 * asks for it at once. */
-		if ((mask & NUDGE_BARE) || now >= S.t_check) {
-			catch_up_durably(mask & NUDGE_BARE);
-			S.t_check = now + bridge.cfg->bridge_poll_ms / 2;
-		}
-		if (S.durable_pos > S.tail_pos)
+		if ((mask & NUDGE_WRITE) && !S.holder)
+			nudge_relay_to_sequencer();
+		if (S.holder)
+			sequence();
+		/* The holder delivers what it numbers itself; others (and a
+		 * holder that fell behind) read the table, unless all that
+		 * woke them is a writer's nudge: nothing is numbered yet, the
+		 * sequencer's 's' follows. */
+		if (S.holder ? S.tail_pos < S.next_pos - 1 :
+		    rc == 0 || !(mask & (NUDGE_WRITE | NUDGE_RELAYED)) ||
+		    (mask & NUDGE_SEQUENCED) ||
+		    now - S.t_tail >= bridge.cfg->bridge_poll_ms) {
 			tail();
+			S.t_tail = now;
+		}
 	}
+	if (S.holder)
+		db_exec(S.db, NULL, "DO RELEASE_LOCK('" LOCK_NAME "')", "");
 	db_exec(S.db, NULL, "DELETE FROM bridge_peers WHERE id = ?", "s",
 	    bridge.id_text);
 	db_free(S.db);
@@ -417,4 +519,10 @@ stream_stop(void)
 		log_warn("stream: cannot wake the thread");
 	pthread_join(S.th, NULL);
 	close(S.wake_fd);
+}
+
+int
+stream_is_sequencer(void)
+{
+	return atomic_load(&bridge.sequencer);
 }

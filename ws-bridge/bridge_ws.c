@@ -75,10 +75,11 @@ serve_http(struct lws *wsi, const char *path)
 		    "\"data\":{\"status\":\"ok\",\"timestamp\":\"%s\","
 		    "\"uptime\":%.3f,\"version\":\"%s\",\"bridgeId\":\"%s\","
 		    "\"eventLoop\":\"%s\",\"connections\":%zu,"
-		    "\"authenticated\":%zu,\"seq\":%lld}}",
+		    "\"authenticated\":%zu,\"sequencer\":%s,\"seq\":%lld}}",
 		    now, (double)(ms - bridge.started_ms) / 1000.0,
 		    PACKAGE_VERSION, bridge.id_text, bridge.loop_name,
 		    bridge.nconns, bridge.nauthed,
+		    stream_is_sequencer() ? "true" : "false",
 		    (long long)bridge.live_pos);
 		rc = http_reply(wsi, HTTP_STATUS_OK,
 		    "application/json; charset=utf-8", sb.buf, sb.len);

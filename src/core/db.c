@@ -24,9 +24,6 @@ struct db {
 	const struct config *cfg;
 	MYSQL *conn;
 	int in_tx;
-	uint64_t tx_serial;
-	int (*tx_hook)(struct db *, void *, enum db_tx_phase);
-	void *tx_hook_arg;
 	unsigned last_errno;
 	struct stmt_slot cache[STMT_CACHE];
 };
@@ -324,10 +321,6 @@ out:
 		    mysql_stmt_error(st));
 	mysql_stmt_free_result(st);
 	mysql_free_result(meta);
-	/* A CALL ends with a status result after its rows: drain it, so the
-	 * connection is ready for the next statement. */
-	while (mysql_stmt_more_results(st) && mysql_stmt_next_result(st) == 0)
-		mysql_stmt_free_result(st);
 	return rc;
 }
 
@@ -426,52 +419,26 @@ db_begin(struct db *db)
 	    (db->conn || db_exec_text(db, "START TRANSACTION") == -1))
 		return -1;
 	db->in_tx = 1;
-	db->tx_serial++;
-	db->tx_hook = NULL;
 	return 0;
-}
-
-void
-db_at_commit(struct db *db, int (*fn)(struct db *, void *, enum db_tx_phase),
-	void *arg)
-{
-	db->tx_hook = fn;
-	db->tx_hook_arg = arg;
-}
-
-uint64_t
-db_transaction(const struct db *db)
-{
-	return db->in_tx ? db->tx_serial : 0;
 }
 
 int
 db_commit(struct db *db)
 {
-	int (*hook)(struct db *, void *, enum db_tx_phase) = db->tx_hook;
-
-	db->tx_hook = NULL;
 	if (!db->conn)
 		return -1;
-	if (hook && hook(db, db->tx_hook_arg, DB_TX_COMMITTING) == -1) {
-		db_rollback(db);
-		return -1;
-	}
 	db->in_tx = 0;
 	if (mysql_commit(db->conn) != 0) {
 		note_error(db, mysql_errno(db->conn), "commit",
 		    mysql_error(db->conn));
 		return -1;
 	}
-	if (hook)
-		hook(db, db->tx_hook_arg, DB_TX_COMMITTED);
 	return 0;
 }
 
 void
 db_rollback(struct db *db)
 {
-	db->tx_hook = NULL;
 	db->in_tx = 0;
 	if (db->conn && mysql_rollback(db->conn) != 0)
 		note_error(db, mysql_errno(db->conn), "rollback",

@@ -68,20 +68,6 @@ int db_exec_text(struct db *db, const char *sql);
 
 int db_begin(struct db *db);
 int db_commit(struct db *db);
-
-/*
- * Work that belongs at the very end of the current transaction (the
- * outbox numbers its events there, outbox.h): db_commit calls
- * fn(db, arg, DB_TX_COMMITTING) just before COMMIT, where fn may still run
- * statements (-1 rolls the transaction back and fails the commit), and
- * fn(db, arg, DB_TX_COMMITTED) once COMMIT has succeeded. One function per
- * transaction; db_begin, db_commit and db_rollback forget it.
- */
-enum db_tx_phase { DB_TX_COMMITTING, DB_TX_COMMITTED };
-void db_at_commit(struct db *db,
-	int (*fn)(struct db *, void *, enum db_tx_phase), void *arg);
-/* The open transaction's serial number (distinct per db_begin), 0 if none. */
-uint64_t db_transaction(const struct db *db);
 /* Never fails from the caller's view; safe to call outside a transaction. */
 void db_rollback(struct db *db);
 

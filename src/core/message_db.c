@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "message_db.h"
-#include "outbox.h"
 #include "banned.h"
 
 /*
@@ -55,8 +54,7 @@ static const char sql_direct_insert[] =
 	" VALUES (?, 'DIRECT', ?, ?)";
 static const char sql_locate[] =
 	"SELECT conversation_id, parent_id FROM messages WHERE id = ?";
-/* schema/007-writer-positions.sql: the whole send transaction; answers
- * the event's position. */
+/* schema/003-conversations.sql: the whole send transaction. */
 static const char sql_send[] =
 	"CALL parley_message_send(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char sql_exists[] =
@@ -294,19 +292,10 @@ int
 message_db_send(struct db *db, const struct msg_new *m, const char *kind,
 	const char *payload)
 {
-	struct arena a;
-	struct db_rows r;
-	int rc;
-
-	arena_init(&a);
-	rc = db_query(db, &a, &r, sql_send, "ssssssssssssss", m->id,
+	if (db_exec(db, NULL, sql_send, "ssssssssssssss", m->id,
 	    m->conversation_id, m->sender_id, kind, m->type, m->content,
 	    m->encrypted, m->parent_id, m->reply_to_id, m->metadata,
-	    m->client_id, m->idempotency_key, m->created_at, payload);
-	if (rc == 0 && r.nrows == 1)
-		outbox_committed(db_get_int(&r, 0, "pos"));
-	arena_release(&a);
-	if (rc == 0)
+	    m->client_id, m->idempotency_key, m->created_at, payload) == 0)
 		return 0;
 	/* SIGNAL SQLSTATE '45000' in the procedure: not a member. */
 	return db_errno(db) == DB_ERR_SIGNAL ? 1 : -1;

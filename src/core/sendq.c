@@ -53,7 +53,7 @@ wake_next_leader(void)
 /*
  * After a commit, before any of its senders is answered: the history
  * pages of each conversation written to are stale (once per conversation,
- * however many of its messages the batch held) and the bridges have
+ * however many of its messages the batch held) and the sequencer has
  * work (one nudge).
  */
 static void
@@ -114,18 +114,12 @@ static int
 run_batch(struct db *db, struct job *const *jobs, size_t n)
 {
 	char *items = batch_json(jobs, n);
-	struct arena a;
-	struct db_rows r;
 	int rc;
 
 	if (!items)
 		return -1;
-	arena_init(&a);
-	rc = db_query(db, &a, &r, "CALL parley_message_send_batch(?, ?)", "si",
+	rc = db_exec(db, NULL, "CALL parley_message_send_batch(?, ?)", "si",
 	    items, (int64_t)n);
-	if (rc == 0 && r.nrows == 1)
-		outbox_committed(db_get_int(&r, 0, "pos"));
-	arena_release(&a);
 	free(items);
 	if (rc == 0) {
 		metrics_count(MC_SEND_BATCHES, 1);

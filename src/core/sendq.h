@@ -30,7 +30,7 @@
  * message_db_send() through the process's queue on ctx->db: 0 sent, 1 not
  * a member, -1. A sent message is also announced before this returns: the
  * conversation's history version is bumped (histcache_bump, once per
- * conversation of a batch) and the bridges nudged (outbox_nudge, once
+ * conversation of a batch) and the sequencer nudged (outbox_nudge, once
  * per batch).
  */
 int sendq_send(const struct svc_ctx *ctx, const struct msg_new *m,

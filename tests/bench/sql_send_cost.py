@@ -75,10 +75,8 @@ def client(_):
                                                            m["client"], m["at"], PAYLOAD))
         elif VARIANT == "evonly":
             cur.execute("START TRANSACTION")
-            cur.execute("UPDATE event_seq SET pos = LAST_INSERT_ID(pos + 1) WHERE id = 1")
-            cur.execute("INSERT INTO events (pos, target_kind, target_id, type, payload)"
-                        " VALUES (LAST_INSERT_ID(), 'CONVERSATION', %s, 'message:received', %s)",
-                        (CONV, PAYLOAD))
+            cur.execute("INSERT INTO events (target_kind, target_id, type, payload)"
+                        " VALUES ('CONVERSATION', %s, 'message:received', %s)", (CONV, PAYLOAD))
             cur.execute("COMMIT")
         else:
             cur.execute("CALL parley_message_send_batch(%s, %s)",

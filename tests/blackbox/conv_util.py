@@ -44,8 +44,7 @@ def history(api, user, path, **params):
 
 def events(db, type_=None, target=None, since=0):
     """Outbox rows (dicts with payload parsed), oldest first."""
-    sql = ("SELECT pos, pos AS id, target_kind, target_id, type, payload FROM events"
-           " WHERE pos > %s")
+    sql = "SELECT id, target_kind, target_id, type, payload FROM events WHERE id > %s"
     args = [since]
     if type_:
         sql += " AND type = %s"
@@ -54,7 +53,7 @@ def events(db, type_=None, target=None, since=0):
         sql += " AND target_id = %s"
         args.append(target)
     with db.cursor() as c:
-        c.execute(sql + " ORDER BY pos", args)
+        c.execute(sql + " ORDER BY id", args)
         rows = list(c.fetchall())
     for r in rows:
         r["payload"] = json.loads(r["payload"])
@@ -64,7 +63,7 @@ def events(db, type_=None, target=None, since=0):
 
 def last_event_id(db):
     with db.cursor() as c:
-        c.execute("SELECT COALESCE(MAX(pos), 0) AS n FROM events")
+        c.execute("SELECT COALESCE(MAX(id), 0) AS n FROM events")
         return c.fetchone()["n"]
 
 

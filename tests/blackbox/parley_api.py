@@ -234,24 +234,3 @@ def wait_until(fn, timeout, interval=0.1, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
         time.sleep(interval)
-
-
-def outbox_insert(db, rows):
-    """Writes events straight into the outbox the way Parley's writers do
-    (schema/007-writer-positions.sql): in one transaction, positions taken
-    from event_seq under its row lock, last. rows: (target_kind, target_id,
-    type, payload text). Returns the positions used."""
-    db.begin()
-    try:
-        with db.cursor() as c:
-            c.execute("SELECT pos FROM event_seq WHERE id = 1 FOR UPDATE")
-            first = c.fetchone()["pos"] + 1
-            c.executemany("INSERT INTO events (pos, target_kind, target_id, type, payload)"
-                          " VALUES (%s, %s, %s, %s, %s)",
-                          [(first + i,) + tuple(r) for i, r in enumerate(rows)])
-            c.execute("UPDATE event_seq SET pos = %s WHERE id = 1", (first + len(rows) - 1,))
-        db.commit()
-    except Exception:
-        db.rollback()
-        raise
-    return list(range(first, first + len(rows)))

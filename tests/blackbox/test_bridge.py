@@ -24,8 +24,7 @@ import pytest
 import requests
 import websocket
 
-from parley_api import (assert_error, assert_ok, metric_value, outbox_insert, parse_metrics,
-                        wait_until)
+from parley_api import assert_error, assert_ok, parse_metrics, metric_value, wait_until
 
 WAIT = 5.0
 
@@ -309,8 +308,7 @@ def test_health_and_metrics_on_bridge_port():
     for name in ("parley_bridge_connections", "parley_bridge_connections_total",
                  "parley_bridge_frames_received_total", "parley_bridge_frames_sent_total",
                  "parley_bridge_queue_drops_total", "parley_bridge_event_lag_seconds_bucket",
-                 "parley_bridge_event_lag_seconds_count",
-                 "parley_bridge_durability_barriers_total"):
+                 "parley_bridge_event_lag_seconds_count", "parley_bridge_sequencer"):
         assert name in names, name
     if shutil.which("promtool"):
         p = subprocess.run(["promtool", "check", "metrics"], input=m.text, text=True,
@@ -554,86 +552,6 @@ def test_group_leave_and_join_are_subscriptions(api, make_user):
     # still a member: REST agrees
     assert_ok(api.get("/api/v1/groups/%s" % gid, token=b.token))
     wb.close()
-
-
-def test_positions_have_no_holes_under_racing_writers(api, make_user, db):
-    # Writers number their own events at COMMIT under one row lock
-    # (schema/007): whatever races, the stream is 1, 2, 3, ... with one row
-    # per change, and event_seq holds the last position handed out.
-    users = [make_user() for _ in range(4)]
-    gid = create_group(api, users[0], users[1:])
-    with db.cursor() as c:
-        c.execute("SELECT pos FROM event_seq WHERE id = 1")
-        start = c.fetchone()["pos"]
-    sent, errors = [], []
-
-    def writer(u):
-        try:
-            for i in range(6):
-                m = send_message(api, u, gid=gid)
-                sent.append(m["id"])
-                r = api.post("/api/v1/messages/%s/react" % m["id"], token=u.token,
-                             json={"emoji": "👍"})
-                assert r.status_code in (200, 201), r.text
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=writer, args=(u,)) for u in users]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    with db.cursor() as c:
-        c.execute("SELECT pos, type, payload FROM events WHERE pos > %s ORDER BY pos", (start,))
-        rows = c.fetchall()
-        c.execute("SELECT pos FROM event_seq WHERE id = 1")
-        last = c.fetchone()["pos"]
-    assert [r["pos"] for r in rows] == list(range(start + 1, last + 1)), "no holes"
-    received = [json.loads(r["payload"])["id"] for r in rows
-                if r["type"] == "message:received" and gid in r["payload"]]
-    assert sorted(received) == sorted(sent), "one message:received per message"
-    reacted = [r for r in rows if r["type"] == "message:react" and
-               any(mid in r["payload"] for mid in sent)]
-    assert len(reacted) == len(sent), "one message:react per reaction"
-
-
-def _user_frame_arrives(ws, kind, marker, timeout):
-    return ws.wait(lambda f: f.get("type") == kind and f["data"].get("marker") == marker,
-                   timeout)
-
-
-def test_a_nudge_names_the_durable_position_and_the_bridge_delivers_it(make_user, db,
-                                                                       private_bridge):
-    b = private_bridge()
-    u = make_user()
-    ws = connect(u, url=b.url)
-    nudge = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    marker = uuid.uuid4().hex
-    pos = outbox_insert(db, [("USER", u.id, "test:nudged", json.dumps({"marker": marker}))])
-    nudge.sendto(b"n%d" % pos[-1], ("127.0.0.1", b.nudge_port))
-    f = _user_frame_arrives(ws, "test:nudged", marker, 5)
-    assert f["seq"] == pos[-1]
-    # odd datagrams are ignored, not fatal
-    for junk in (b"n-1", b"nx", b"n" + b"9" * 30, b"r", b"s", b""):
-        nudge.sendto(junk, ("127.0.0.1", b.nudge_port))
-    assert ws.request("ping")["type"] == "pong"
-    ws.close()
-
-
-def test_an_unannounced_commit_is_delivered_after_a_durability_barrier(make_user, db,
-                                                                       private_bridge):
-    # No nudge at all (a lost datagram): the bridge sees the table ahead of
-    # what it knows durable, makes a durable write of its own, then delivers.
-    b = private_bridge()
-    u = make_user()
-    ws = connect(u, url=b.url)
-    before = metric_value(b.metrics(), "parley_bridge_durability_barriers_total")
-    marker = uuid.uuid4().hex
-    pos = outbox_insert(db, [("USER", u.id, "test:quiet", json.dumps({"marker": marker}))])
-    f = _user_frame_arrives(ws, "test:quiet", marker, 5)
-    assert f["seq"] == pos[-1]
-    assert metric_value(b.metrics(), "parley_bridge_durability_barriers_total") > before
-    ws.close()
 
 
 def test_resume_replays_missed_events_in_order_then_live(api, make_user):
