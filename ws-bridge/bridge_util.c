@@ -11,20 +11,9 @@
 
 #include "bridge.h"
 #include "core/strbuf.h"
+#include "core/hexdigit.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 bid_parse(const char *s, struct bid *out)
@@ -42,8 +31,8 @@ bid_parse(const char *s, struct bid *out)
 			i++;
 			continue;
 		}
-		hi = hexval((unsigned char)s[i]);
-		lo = hexval((unsigned char)s[i + 1]);
+		hi = hexdigit_value((unsigned char)s[i]);
+		lo = hexdigit_value((unsigned char)s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out->b[j++] = (unsigned char)(hi << 4 | lo);

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "arena.h"
+#include "hexdigit.h"
 #include "msgfmt.h"
 #include "timefmt.h"
 #include "banned.h"
@@ -135,15 +136,6 @@ msgfmt_uuid_norm(const char *in, char out[IDS_UUID_LEN])
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int64_t
 msgfmt_uuid7_ms(const char *id)
 {
@@ -155,7 +147,7 @@ msgfmt_uuid7_ms(const char *id)
 	for (int i = 0; digits < 12; i++) {
 		if (id[i] == '-')
 			continue;
-		ms = (ms << 4) | hexval((unsigned char)id[i]);
+		ms = (ms << 4) | hexdigit_value((unsigned char)id[i]);
 		digits++;
 	}
 	return ms;

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "hexdigit.h"
 #include "banned.h"
 
 const char *
@@ -24,18 +25,6 @@ router_normalize(struct arena *a, const char *path)
 	return arena_strndup(a, path, len);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *
 router_unescape(struct arena *a, const char *s, size_t len, int plus_space)
 {
@@ -48,8 +37,8 @@ router_unescape(struct arena *a, const char *s, size_t len, int plus_space)
 
 			if (i + 2 >= len)
 				return NULL;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = hexdigit_value(s[i + 1]);
+			lo = hexdigit_value(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return NULL;
 			out[j++] = (char)(hi << 4 | lo);
