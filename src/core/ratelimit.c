@@ -250,7 +250,7 @@ account_digest(const char *name, char out[25])
 	char folded[320];
 	size_t n = 0;
 
-	for (; name[n] && n < sizeof(folded); n++) {
+	for (; n < sizeof(folded) && name[n]; n++) {
 		char c = name[n];
 
 		folded[n] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;

@@ -161,7 +161,7 @@ account_key(const char *user_id, const char *login, char out[ACCOUNT_LEN])
 		snprintf(out, ACCOUNT_LEN, "%s", user_id);
 		return;
 	}
-	for (; login[n] && n < USER_EMAIL_MAX; n++)
+	for (; n < USER_EMAIL_MAX && login[n]; n++)
 		folded[n] = login[n] >= 'A' && login[n] <= 'Z' ?
 		    (char)(login[n] - 'A' + 'a') : login[n];
 	SHA256((const unsigned char *)folded, n, md);

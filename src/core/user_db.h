@@ -47,9 +47,9 @@ int user_db_set_password(struct db *db, const char *id, const char *hash,
 	uint64_t *affected);
 
 /*
- * Renders row r of a user_db_get / user_db_search result: own adds email,
+ * Renders row `row` of user_db_get / user_db_search result r: own adds email,
  * role and updatedAt. Presence (isOnline, lastSeen) is the caller's.
  */
-json_t *user_db_json(const struct db_rows *rows, size_t r, int own);
+json_t *user_db_json(const struct db_rows *r, size_t row, int own);
 
 #endif
