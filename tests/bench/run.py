@@ -603,6 +603,49 @@ def paced(port, rate, secs, warm, conns, path, method="GET", body=None, tokens=N
     return d
 
 
+# What a wrk or paced result holds: counts (summed over repetitions, so the
+# per-request notes divide by every request made) and figures (the median
+# repetition's value of each).
+WRK_COUNTS = ("requests", "errors", "err_connect", "err_read", "err_write", "err_status",
+              "err_timeout", "bytes")
+WRK_FIGURES = ("rps", "ok_rps", "p50", "p99", "p999")
+PACED_COUNTS = ("scheduled", "completed", "ok", "non2xx", "errors", "frames",
+                "frames_expected")
+PACED_FIGURES = ("achieved_per_s", "p50", "p99", "p999", "p50_ms", "p99_ms", "p999_ms",
+                 "frame_p50_ms", "frame_p99_ms", "frame_p999_ms")
+
+
+def combine_reps(runs, counts, figures):
+    """One result of several repetitions of a workload: counts summed,
+    figures the median of the repetitions (each separately), every
+    repetition kept under "reps"."""
+    d = dict(runs[0])
+    for k in counts:
+        if k in d:
+            d[k] = sum(r.get(k, 0) for r in runs)
+    for k in figures:
+        if k in d:
+            d[k] = median([r[k] for r in runs])
+    status = {}
+    for r in runs:
+        for code, n in r.get("status", {}).items():
+            status[code] = status.get(code, 0) + n
+    if status:
+        d["status"] = status
+    d["reps"] = runs
+    return d
+
+
+def reps_note(runs, label, fmt, *keys):
+    """ "reps LABEL a / b / c (spread x%)": each repetition's keys (joined
+    by "/"), and the spread of the first key; "" for a single run."""
+    if len(runs) < 2:
+        return ""
+    reps = " / ".join("/".join(fmt(r[k]) for k in keys) for r in runs)
+    return "reps %s%s (spread %.0f%%)" % (label + " " if label else "", reps,
+                                         100 * spread([r[keys[0]] for r in runs]))
+
+
 def kv(text):
     """key=value pairs of a generator's output (later lines win)."""
     out = {}
@@ -873,9 +916,11 @@ def verdict_ratio(value, base, need, higher=True):
 # ------------------------------------------------------------- workloads ---
 
 SIZES = {
-    "full": dict(wrk_secs=10, reps=3, paced_secs=10, paced_warm=2, fan_n=5000, fan_m=20,
-                 idle=19000, login_users=400, history=60),
-    "quick": dict(wrk_secs=3, reps=2, paced_secs=4, paced_warm=1, fan_n=1000, fan_m=10,
+    # row_reps: repetitions of the send, send-ol and e2e rows (the quick run
+    # keeps one of each, to stay under 3 minutes)
+    "full": dict(wrk_secs=10, reps=3, row_reps=3, paced_secs=10, paced_warm=2, fan_n=5000,
+                 fan_m=20, idle=19000, login_users=400, history=60),
+    "quick": dict(wrk_secs=3, reps=2, row_reps=1, paced_secs=4, paced_warm=1, fan_n=1000, fan_m=10,
                   idle=2000, login_users=100, history=60),
 }
 
@@ -1300,27 +1345,31 @@ class Bench:
             return self.unavailable("send", what, str(e))
         self.disk_fsync()
         body = self.send_body(gid)
+        env = {"BENCH_METHOD": "POST", "BENCH_BODY": body, "BENCH_TOKENS": toks}
         with self.profile("send"):
-            d, work = self.measure(lambda: self.wrk_stack(
-                "/api/v1/messages", 64, {"BENCH_METHOD": "POST", "BENCH_BODY": body,
-                                         "BENCH_TOKENS": toks}))
+            d, work = self.measure(lambda: combine_reps(
+                [self.wrk_stack("/api/v1/messages", 64, env) for _ in range(self.size["row_reps"])],
+                WRK_COUNTS, WRK_FIGURES))
         ratio, ok = verdict_ratio(d["ok_rps"], self.out.base["F64"]["value"], 0.30)
         self.cache["send_rps"] = d["ok_rps"]
         self.out.add(Row("send", what + " (wrk)", d["ok_rps"], "msg/s",
                          lat=(d["p50"], d["p99"], d["p999"]), conc=64,
                          target=">= 0.30 x F64 req/s", ratio=ratio + " F", ok=ok,
-                         note=join_notes(work, "%d FastCGI threads" % (
-                             self.stack.fcgi_procs() * self.stack.fcgi_threads()),
-                             self.err_note(d))))
+                         note=join_notes(reps_note(d["reps"], "", fmt_rate, "ok_rps"), work,
+                                         "%d FastCGI threads" % (
+                                             self.stack.fcgi_procs() * self.stack.fcgi_threads()),
+                                         self.err_note(d))))
         s = self.size
         rate = 0.5 * d["ok_rps"]
-        pm = paced(self.stack.port, rate, s["paced_secs"], s["paced_warm"], 64,
-                   "/api/v1/messages", method="POST", body=body, tokens=toks)
+        pm = combine_reps([paced(self.stack.port, rate, s["paced_secs"], s["paced_warm"], 64,
+                                 "/api/v1/messages", method="POST", body=body, tokens=toks)
+                           for _ in range(s["row_reps"])], PACED_COUNTS, PACED_FIGURES)
         ok = pm["p99"] <= 10.0 and not pm["errors"]
         self.out.add(Row("send-ol", what + " open loop @ %s/s" % fmt_rate(rate),
                          pm["achieved_per_s"], "msg/s", lat=(pm["p50"], pm["p99"], pm["p999"]),
                          conc=64, target="p99 <= 10 ms", ratio="%.2f x" % (pm["p99"] / 10.0),
-                         ok=ok, note=self.paced_note(pm)))
+                         ok=ok, note=join_notes(reps_note(pm["reps"], "p50/p99 ms", fmt_ms, "p50", "p99"),
+                                                self.paced_note(pm))))
 
     def w_e2e(self):
         """POSTs open loop at half the send capacity into a group whose 10
@@ -1344,13 +1393,17 @@ class Bench:
         body = json.dumps({"groupId": gid, "type": "TEXT",
                            "content": "e2e#{seq}# end-to-end latency probe"})
         self.check_load()
-        def go():
+        def once():
             r = run([str(BIN / "paced"), "-a", "127.0.0.1:%d" % self.stack.port,
                      "-r", "%.1f" % rate, "-d", str(s["paced_secs"]), "-w", str(s["paced_warm"]),
                      "-c", "16", "-X", "POST", "-p", "/api/v1/messages", "-b", body,
                      "-T", self.tmp("e2e.sender"), "-m", self.tmp("e2e.members"), "-W", "/ws"],
                     timeout=s["paced_secs"] + s["paced_warm"] + 60)
             return json.loads(r.stdout.strip().splitlines()[-1])
+
+        def go():
+            return combine_reps([once() for _ in range(s["row_reps"])], PACED_COUNTS,
+                                PACED_FIGURES)
 
         lag0 = self.bridge_lag()
         with self.profile("e2e"):
@@ -1372,7 +1425,9 @@ class Bench:
                          "lighttpd; %d of %d frames%s; POST p50/p99 %s/%s ms" % (
                              d["frames"], d["frames_expected"],
                              "" if complete else " (MISSING FRAMES)",
-                             fmt_ms(d["p50_ms"]), fmt_ms(d["p99_ms"])) +
+                             fmt_ms(d["p50_ms"]), fmt_ms(d["p99_ms"])) + "; " +
+                         reps_note(d["reps"], "p50/p99 ms", fmt_ms, "frame_p50_ms",
+                                   "frame_p99_ms") +
                          ("; " + self.paced_note(d) if self.paced_note(d) else "") +
                          ("; " + work if work else "")))
 
