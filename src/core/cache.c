@@ -419,44 +419,28 @@ cache_incr(struct cache *c, const char *key, uint64_t delta, long ttl, uint64_t 
 }
 
 /*
- * The memo's answer to an increment: the new value from memory, the
- * command sent with noreply. 0, 1 if the value is not a number (then
- * the caller asks the server), or -1 if sending failed.
+ * An increment of a key the memo holds: made on the server, waiting for
+ * its reply, and the server's answer kept in the memo. Not sent with
+ * noreply: the client's next request, served by another process, could
+ * read the key before such a write arrived, and see a stale count, or no
+ * counter at all and create it, the first count then lost (a creating
+ * add that loses the race fails silently). 0, or -1 (memo forgotten).
  */
 static int
 memo_incr(struct cache *c, struct memo_entry *m, uint64_t delta,
 	uint64_t initial, long ttl, uint64_t *out)
 {
 	char num[32];
-	memcached_return_t rc;
-	uint64_t v = initial;
 	int n;
 
-	if (m->val) {
-		char *end;
-
-		v = strtoull(m->val, &end, 10);
-		if (end == m->val || *end != '\0')
-			return 1;
-		v += delta;
-	}
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
-	if (m->val) {
-		rc = memcached_increment(c->mc, m->key, m->klen, (uint32_t)delta, NULL);
-	} else {
-		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)initial);
-		rc = memcached_add(c->mc, m->key, m->klen, num, (size_t)n,
-		    (time_t)ttl, 0);
-	}
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
-	announce(m->key, m->klen);
-	if (rc != MEMCACHED_SUCCESS) {
+	if (incr_on_server(c, m->key, m->klen, delta, initial, ttl, out) == -1) {
+		announce(m->key, m->klen);
 		memo_forget(c, m->key, m->klen);
-		return failed(c, rc, "incr");
+		return -1;
 	}
-	n = snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	announce(m->key, m->klen);
+	n = snprintf(num, sizeof(num), "%llu", (unsigned long long)*out);
 	memo_store(m, num, (size_t)n);
-	*out = v;
 	return 0;
 }
 
@@ -471,12 +455,8 @@ cache_incr_init(struct cache *c, const char *key, uint64_t delta,
 
 	if (!klen)
 		return -1;
-	if (c->memo_on && (m = memo_find(c, k, klen))) {
-		r = memo_incr(c, m, delta, initial, ttl, out);
-		if (r <= 0)
-			return r;
-		memo_forget(c, k, klen);
-	}
+	if (c->memo_on && (m = memo_find(c, k, klen)))
+		return memo_incr(c, m, delta, initial, ttl, out);
 	r = incr_on_server(c, k, klen, delta, initial, ttl, out);
 	announce(k, klen);
 	return r;

@@ -61,11 +61,10 @@ int cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
  * request), cache_prefetch() fetches up to CACHE_MEMO_MAX keys in one
  * round trip and remembers what it found, hits and misses alike. Then
  * cache_get / cache_get_multi answer remembered keys from memory, and
- * cache_incr_init on a remembered key computes the new value from memory
- * and sends the increment (or the creating add) without waiting for the
- * reply (noreply), so concurrent increments are never lost but a caller
- * may read a count that is stale by the requests in flight. cache_set /
- * cache_add / cache_delete forget the key. Outside a memo cache_prefetch
+ * cache_incr_init on a remembered key increments it on the server (waiting
+ * for the reply: a write still on its way when the client's next request
+ * reads the key would show a stale count) and remembers the answer.
+ * cache_set / cache_add / cache_delete forget the key. Outside a memo cache_prefetch
  * does nothing, so code shared with other programs behaves as before.
  *
  * The local memo: when every server is a unix socket and [memcached]
@@ -77,8 +76,7 @@ int cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
  * revoked session or a changed profile is seen on the very next request,
  * as without it; only changes nobody announces (memcached's own expiry,
  * a writer that could not map [memcached] local_memo_file) may show up
- * to local_memo_ms late, and a counter may lag by the noreply increments
- * still in flight, as within one request.
+ * to local_memo_ms late.
  */
 #define CACHE_MEMO_MAX 8
 void cache_memo_begin(struct cache *c);
