@@ -64,8 +64,9 @@ int cache_get_multi(struct cache *c, struct arena *a, const char *const *keys,
  * cache_incr_init on a remembered key increments it on the server (waiting
  * for the reply: a write still on its way when the client's next request
  * reads the key would show a stale count) and remembers the answer.
- * cache_set / cache_add / cache_delete forget the key. Outside a memo cache_prefetch
- * does nothing, so code shared with other programs behaves as before.
+ * cache_set / cache_add / cache_delete forget the key. Outside a memo
+ * cache_prefetch does nothing, so code shared with other programs behaves
+ * as before.
  *
  * The local memo: when every server is a unix socket and [memcached]
  * local_memo_ms > 0, the process also keeps each prefetch's answer (per

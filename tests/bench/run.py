@@ -1348,8 +1348,8 @@ class Bench:
         env = {"BENCH_METHOD": "POST", "BENCH_BODY": body, "BENCH_TOKENS": toks}
         with self.profile("send"):
             d, work = self.measure(lambda: combine_reps(
-                [self.wrk_stack("/api/v1/messages", 64, env) for _ in range(self.size["row_reps"])],
-                WRK_COUNTS, WRK_FIGURES))
+                [self.wrk_stack("/api/v1/messages", 64, env)
+                 for _ in range(self.size["row_reps"])], WRK_COUNTS, WRK_FIGURES))
         ratio, ok = verdict_ratio(d["ok_rps"], self.out.base["F64"]["value"], 0.30)
         self.cache["send_rps"] = d["ok_rps"]
         self.out.add(Row("send", what + " (wrk)", d["ok_rps"], "msg/s",
@@ -1368,8 +1368,9 @@ class Bench:
         self.out.add(Row("send-ol", what + " open loop @ %s/s" % fmt_rate(rate),
                          pm["achieved_per_s"], "msg/s", lat=(pm["p50"], pm["p99"], pm["p999"]),
                          conc=64, target="p99 <= 10 ms", ratio="%.2f x" % (pm["p99"] / 10.0),
-                         ok=ok, note=join_notes(reps_note(pm["reps"], "p50/p99 ms", fmt_ms, "p50", "p99"),
-                                                self.paced_note(pm))))
+                         ok=ok, note=join_notes(
+                             reps_note(pm["reps"], "p50/p99 ms", fmt_ms, "p50", "p99"),
+                             self.paced_note(pm))))
 
     def w_e2e(self):
         """POSTs open loop at half the send capacity into a group whose 10
@@ -1425,11 +1426,11 @@ class Bench:
                          "lighttpd; %d of %d frames%s; POST p50/p99 %s/%s ms" % (
                              d["frames"], d["frames_expected"],
                              "" if complete else " (MISSING FRAMES)",
-                             fmt_ms(d["p50_ms"]), fmt_ms(d["p99_ms"])) + "; " +
-                         reps_note(d["reps"], "p50/p99 ms", fmt_ms, "frame_p50_ms",
-                                   "frame_p99_ms") +
-                         ("; " + self.paced_note(d) if self.paced_note(d) else "") +
-                         ("; " + work if work else "")))
+                             fmt_ms(d["p50_ms"]), fmt_ms(d["p99_ms"])) +
+                         "".join("; " + n for n in (
+                             reps_note(d["reps"], "p50/p99 ms", fmt_ms, "frame_p50_ms",
+                                       "frame_p99_ms"),
+                             self.paced_note(d), work) if n)))
 
     # --- bridge
     def bridge_pid(self):
