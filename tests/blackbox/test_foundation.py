@@ -8,6 +8,7 @@ again, so the modules after this one see a healthy stack.
 """
 
 import datetime
+import hashlib
 import json
 import pathlib
 import re
@@ -161,6 +162,16 @@ def test_lighttpd_refusals_are_json(api, request_text, status, code):
 def test_apache_refusals_are_json(request, front, request_text):
     api = request.getfixturevalue(front)
     assert_raw_error(*raw_http(api, request_text), 400, "BAD_REQUEST")
+
+
+@pytest.mark.parametrize("front", ["api", "apache_proxy_api", "apache_fcgid_api"])
+@pytest.mark.parametrize("path", ["/.parley-errors/parley-error-400.html",
+                                  "/.parley-errors/", "/.parley-errors/nope.html"])
+def test_error_documents_are_not_served_directly(request, front, path):
+    # Apache serves them from an internal path for its ErrorDocuments only.
+    status, headers, body = raw_http(request.getfixturevalue(front),
+                                     "GET %s HTTP/1.1\r\nHost: x\r\n" % path)
+    assert_raw_error(status, headers, body, 404, "NOT_FOUND")
 
 
 def test_apache_passes_bodyless_post_to_parley(apache_proxy_api):
@@ -411,6 +422,61 @@ def test_migrate_twice_is_a_no_op(db, parleyctl):
         applied = re.findall(r"(?im)^\s*applied\s+(?!0\b|no\b|nothing\b)(\S+)", out)
         assert not applied, "migrate reported applying %s on an up-to-date database:\n%s" % (
             applied, out)
+
+
+SCHEMA_DIR = pathlib.Path(__file__).resolve().parents[2] / "schema"
+
+
+def checksums(db):
+    with db.cursor() as c:
+        c.execute("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+        return {r["version"]: r for r in c.fetchall()}
+
+
+def test_migrations_record_the_sha256_of_their_file(db, parleyctl):
+    parleyctl("migrate", check=True)
+    rows = checksums(db)
+    files = sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9]-*.sql"))
+    assert files and len(rows) == len(files), (sorted(rows), [f.name for f in files])
+    for f in files:
+        row = rows[int(f.name[:3])]
+        assert row["name"] == f.name
+        assert row["checksum"] == hashlib.sha256(f.read_bytes()).hexdigest(), f.name
+
+
+def test_migrate_refuses_a_changed_migration_and_backfills_missing_checksums(db, parleyctl):
+    before = checksums(db)
+    version = sorted(before)[1]
+    name, good = before[version]["name"], before[version]["checksum"]
+    try:
+        with db.cursor() as c:
+            c.execute("UPDATE schema_migrations SET checksum = %s WHERE version = %s",
+                      ("0" * 64, version))
+        p = parleyctl("migrate")
+        out = p.stdout + p.stderr
+        assert p.returncode != 0, out
+        assert name in out and "other contents" in out, out
+        assert "applied" not in p.stdout, out
+        assert checksums(db)[version]["checksum"] == "0" * 64, "a refused migrate rewrote the row"
+
+        # A row from a build that recorded no checksum gets this build's.
+        with db.cursor() as c:
+            c.execute("UPDATE schema_migrations SET checksum = NULL WHERE version = %s",
+                      (version,))
+        p = parleyctl("migrate", check=True)
+        assert "up to date" in p.stdout, p.stdout
+        assert checksums(db)[version]["checksum"] == good
+
+        # So does a database from before the column existed.
+        with db.cursor() as c:
+            c.execute("ALTER TABLE schema_migrations DROP COLUMN checksum")
+        parleyctl("migrate", check=True)
+        assert checksums(db) == before
+    finally:
+        with db.cursor() as c:
+            c.execute("UPDATE schema_migrations SET checksum = %s WHERE version = %s",
+                      (good, version))
+    assert checksums(db) == before
 
 
 def test_check_config_valid(parley_env, parleyctl, tmp_path):
