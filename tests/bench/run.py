@@ -930,7 +930,7 @@ WORKLOADS = {
     "me": ("GET /api/v1/auth/me", ["F"]),
     "history": ("history read, 50 messages", ["F"]),
     "send": ("send to a 10-member group, durable", ["F"]),
-    "e2e": ("end-to-end delivery to 10 members, open loop", []),
+    "e2e": ("end-to-end delivery to 10 members, open loop", ["F"]),  # runs send first
     "fanout": ("fan-out to a 5,000-member group", ["R", "W"]),
     "idle": ("idle authenticated connections on one bridge", []),
     "reconnect": ("reconnect storm with resume", []),
