@@ -291,11 +291,23 @@ struct user_room {
 	uint8_t direct;
 };
 
+/*
+ * One user's typing in one room. An entry outlives its typing:stop until
+ * COALESCE_MS after the last start went out, so stopping and starting
+ * again cannot send more than one start per 3 s (bridge_typing.c).
+ */
+enum typing_state {
+	TY_IDLE,  /* stopped; kept only to remember last_emit_ms */
+	TY_SHOWN, /* a start went out; a stop is owed */
+	TY_OWED,  /* typing, its start waits for the coalescing window */
+};
+
 struct typing_entry {
 	struct bid room;
 	int64_t last_emit_ms;
 	int64_t expires_ms;
 	uint8_t direct;
+	uint8_t state; /* enum typing_state */
 	struct bid peer;
 };
 
@@ -380,6 +392,9 @@ void rooms_init(void);
 void rooms_release(void);
 
 /* ---- replay (bridge_replay.c) ------------------------------------------- */
+
+/* Events read from the database per replay page (and queued at once). */
+#define REPLAY_PAGE_ROWS 500
 
 /* Keeps the last [bridge] replay_buffer events for resumes. */
 void ring_init(size_t cap, int64_t base_pos);

@@ -48,6 +48,7 @@ struct action_job {
 	int retry_after;
 	char *reply;       /* ack data as JSON text (malloc'd) */
 	struct room_row join; /* ACT_GROUP_JOIN: the conversation */
+	char chat[IDS_UUID_LEN + 1]; /* ACT_MESSAGE_SEND: see chat_key() */
 };
 
 static void
@@ -59,6 +60,49 @@ set_error(struct action_job *a, enum status st, const struct svc_error *e)
 	snprintf(a->message, sizeof(a->message), "%s", e && e->message ?
 	    e->message : status_message(st));
 	a->retry_after = e ? e->retry_after : 0;
+}
+
+static const char *
+group_id(const json_t *data)
+{
+	const char *s = jsonx_str(data, "groupId", "group_id");
+
+	if (!s)
+		s = jsonx_str(data, "chatroomId", "chatroom_id");
+	if (!s)
+		s = jsonx_str(data, "conversationId", "conversation_id");
+	return s;
+}
+
+/*
+ * The per-chat window's key for a message:send, made on the loop, which
+ * knows the user's rooms: a direct conversation counts as its other member
+ * whichever way it is named (receiverId or its conversation id), a group
+ * as its id, both in canonical form, so respelling an id (letter case,
+ * receiverId for conversationId) opens no new window. Ids that do not
+ * parse share "-"; the service refuses them anyway.
+ */
+static void
+chat_key(struct conn *c, const json_t *data, char out[IDS_UUID_LEN + 1])
+{
+	const char *s = group_id(data);
+	struct user_room *ur;
+	struct bid id;
+	char kind = 'c';
+
+	if (s ? bid_parse(s, &id) == -1 :
+	    bid_parse(jsonx_str(data, "receiverId", "receiver_id"), &id) == -1) {
+		snprintf(out, IDS_UUID_LEN + 1, "-");
+		return;
+	}
+	if (!s)
+		kind = 'u';
+	else if ((ur = user_room(c->user, &id)) && ur->direct) {
+		id = ur->peer;
+		kind = 'u';
+	}
+	out[0] = kind;
+	bid_format(&id, out + 1);
 }
 
 /* memcached fixed-window counter: 0 ok, else seconds to wait. */
@@ -75,21 +119,6 @@ over_limit(struct bworker *w, const char *key, long limit)
 	return n > (uint64_t)limit ? (int)(60 - now % 60) : 0;
 }
 
-static const char *
-chat_of(const json_t *data)
-{
-	static const char *const names[][2] = {
-		{ "groupId", "group_id" }, { "conversationId", "conversation_id" },
-		{ "chatroomId", "chatroom_id" }, { "receiverId", "receiver_id" },
-	};
-	const char *s;
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if ((s = jsonx_str(data, names[i][0], names[i][1])))
-			return s;
-	return "-";
-}
-
 static int
 message_limits(struct action_job *a, struct bworker *w)
 {
@@ -99,8 +128,8 @@ message_limits(struct action_job *a, struct bworker *w)
 
 	snprintf(key, sizeof(key), "wsmsg:%s", a->me.user_id);
 	if ((wait = over_limit(w, key, cfg->bridge_messages_per_minute)) == 0) {
-		snprintf(key, sizeof(key), "wsmsgc:%s:%.80s", a->me.user_id,
-		    chat_of(a->data));
+		snprintf(key, sizeof(key), "wsmsgc:%s:%s", a->me.user_id,
+		    a->chat);
 		wait = over_limit(w, key, cfg->bridge_messages_per_minute_per_chat);
 	}
 	if (wait) {
@@ -112,18 +141,6 @@ message_limits(struct action_job *a, struct bworker *w)
 		return -1;
 	}
 	return 0;
-}
-
-static const char *
-group_id(const json_t *data)
-{
-	const char *s = jsonx_str(data, "groupId", "group_id");
-
-	if (!s)
-		s = jsonx_str(data, "chatroomId", "chatroom_id");
-	if (!s)
-		s = jsonx_str(data, "conversationId", "conversation_id");
-	return s;
 }
 
 /* group:join for a room the bridge does not know: is the user a member? */
@@ -287,6 +304,8 @@ actions_submit(struct conn *c, int action, json_t *data, const char *ack_json)
 	a->action = action;
 	a->data = data;
 	a->ack = ack_json ? xstrdup(ack_json) : NULL;
+	if (action == ACT_MESSAGE_SEND)
+		chat_key(c, data, a->chat);
 	a->me.authenticated = 1;
 	bid_format(&c->user->id, a->me.user_id);
 	bid_format(&c->session, a->me.session_id);

@@ -418,6 +418,10 @@ auth_done(struct bjob *j)
 			presence_online(u);
 	} else {
 		c->state = CS_WAITING;
+		/* Live from the seq just reported, not from wherever the
+		 * stream is once the rooms are in: replay what comes between. */
+		if (c->since < 0)
+			c->since = bridge.live_pos;
 		if ((a->counted && a->count == 1) || (!a->counted && fresh))
 			u->online_pending = 1;
 	}
@@ -499,6 +503,7 @@ static int64_t attempts_hour = -1;
 int
 auth_attempt(const char *ip)
 {
+	static const unsigned char v4mapped[12] = { [10] = 0xff, [11] = 0xff };
 	int64_t now = bridge_now_ms() / 1000, hour = now / 3600;
 	struct bid key;
 	uintptr_t n;
@@ -507,10 +512,16 @@ auth_attempt(const char *ip)
 		bmap_release(&attempts);
 		attempts_hour = hour;
 	}
+	/* An IPv6 client counts by its /64, as the REST limits do (one
+	 * host can use all of it, and must not get a new count, or a new
+	 * map entry, for each address); IPv4 and IPv4-mapped by address. */
 	memset(&key, 0, sizeof(key));
-	if (inet_pton(AF_INET6, ip, key.b) != 1 &&
-	    inet_pton(AF_INET, ip, key.b + 12) != 1)
+	if (inet_pton(AF_INET6, ip, key.b) == 1) {
+		if (memcmp(key.b, v4mapped, sizeof(v4mapped)) != 0)
+			memset(key.b + 8, 0, 8);
+	} else if (inet_pton(AF_INET, ip, key.b + 12) != 1) {
 		snprintf((char *)key.b, sizeof(key.b), "%s", ip);
+	}
 	n = (uintptr_t)bmap_get(&attempts, &key) + 1;
 	bmap_put(&attempts, &key, (void *)n);
 	if (n > (uintptr_t)bridge.cfg->bridge_connect_attempts_per_hour)

@@ -232,8 +232,11 @@ conn_send_text(struct conn *c, const char *text, size_t len)
 	if (!c->wsi)
 		return;
 	/* Replies answer requests one at a time, but a client that floods
-	 * us with bad frames and never reads must not grow the queue. */
-	if (c->qlen >= 2 * (uint32_t)bridge.cfg->bridge_send_queue) {
+	 * us with bad frames and never reads must not grow the queue. The
+	 * bound leaves room for a whole replay page on top (a client that
+	 * acks what it is being replayed is not a slow consumer). */
+	if (c->qlen >= 2 * (uint32_t)bridge.cfg->bridge_send_queue +
+	    REPLAY_PAGE_ROWS) {
 		bmetrics_count(BM_SLOW_CONSUMERS, 1);
 		conn_kill(c);
 		return;
@@ -423,6 +426,10 @@ conn_kill(struct conn *c)
 	if (!c->wsi)
 		return;
 	c->closing = 1;
+	/* Should a writable callback come first, its close frame needs a
+	 * valid code: a slow or flooding peer broke the policy. */
+	if (!c->close_code)
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 

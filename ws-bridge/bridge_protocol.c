@@ -50,7 +50,7 @@ static action_fn act_auth, act_ping, act_resume, act_typing, act_group,
 static const struct action actions[] = {
 	{ "auth", act_auth, 0, F_NOAUTH | F_FREE },
 	{ "ping", act_ping, 0, F_NOAUTH | F_FREE },
-	{ "resume", act_resume, 0, F_FREE },
+	{ "resume", act_resume, 0, 0 },
 	{ "message:send", act_service, ACT_MESSAGE_SEND, 0 },
 	{ "message:edit", act_service, ACT_MESSAGE_EDIT, 0 },
 	{ "message:delete", act_service, ACT_MESSAGE_DELETE, 0 },

@@ -25,8 +25,6 @@
 #include "core/xalloc.h"
 #include "core/banned.h"
 
-#define PAGE_ROWS 500
-
 static struct {
 	struct bevent *ev;
 	size_t cap, head, n;
@@ -157,7 +155,7 @@ static void
 page_run(struct bjob *j, struct bworker *w)
 {
 	struct page_job *p = (struct page_job *)j;
-	struct db_rows rows;
+	struct db_rows rows, lo;
 
 	if (p->from >= p->to) {
 		/* Beyond this bridge's position: does that seq exist at all? */
@@ -171,8 +169,9 @@ page_run(struct bjob *j, struct bworker *w)
 		p->next = p->from;
 		return;
 	}
-	/* The oldest stored position, refreshed every few seconds by the
-	 * stream thread; a purge since then can only make it older. */
+	/* The oldest stored position as the stream thread last saw it (every
+	 * few seconds): a purge since then has only made it newer, so this
+	 * answers early for a since that was already too old then... */
 	if (p->from + 1 < atomic_load(&bridge.min_pos)) {
 		p->resync = 1;
 		return;
@@ -183,9 +182,21 @@ page_run(struct bjob *j, struct bworker *w)
 	    " WHERE pos > ? AND pos <= ? AND ((target_kind = 'USER' AND"
 	    " target_id = ?) OR (target_kind = 'CONVERSATION' AND target_id IN"
 	    " (SELECT conversation_id FROM members WHERE user_id = ?)))"
-	    " ORDER BY pos LIMIT 500", "iiss", p->from, p->to, p->user,
-	    p->user) == -1) {
+	    " ORDER BY pos LIMIT ?", "iissi", p->from, p->to, p->user,
+	    p->user, (int64_t)REPLAY_PAGE_ROWS) == -1) {
 		p->failed = 1;
+		return;
+	}
+	/* ...and this, after the page was read, catches a purge of the rows
+	 * just after from that the stale figure missed: the page would start
+	 * at the first survivor and the client would miss the rest. */
+	if (db_query(w->db, w->arena, &lo, "SELECT COALESCE(MIN(pos), 0) AS lo"
+	    " FROM events", "") == -1 || lo.nrows != 1) {
+		p->failed = 1;
+		return;
+	}
+	if (p->from + 1 < db_get_int(&lo, 0, "lo")) {
+		p->resync = 1;
 		return;
 	}
 	p->ev = xcalloc(rows.nrows + 1, sizeof(*p->ev));
@@ -196,7 +207,7 @@ page_run(struct bjob *j, struct bworker *w)
 		    db_get(&rows, r, "payload"), rows.lens[r * rows.ncols + 4],
 		    db_get_int(&rows, r, "ms")) == 0)
 			p->n++;
-	p->next = rows.nrows == PAGE_ROWS ?
+	p->next = rows.nrows == REPLAY_PAGE_ROWS ?
 	    db_get_int(&rows, rows.nrows - 1, "pos") : p->to;
 }
 

@@ -6,10 +6,13 @@
  * the user must belong to it. The frames go to the room's other members,
  * here and on the other bridges (UDP), and are never stored or replayed.
  *
- * Coalescing: at most one typing:start per user and room every 3 seconds;
- * a typing:stop is sent only after a start was. A start not followed by a
- * stop within [bridge] typing_timeout_seconds (or when the user's last
- * connection closes) gets an automatic typing:stop.
+ * Coalescing: at most one typing:start per user and room every 3 seconds,
+ * however the client alternates start and stop (an entry is kept, idle,
+ * until the window after its last start is over; a start that comes too
+ * soon is sent by typing_tick when the window ends, if the user is still
+ * typing); a typing:stop is sent only after a start was. A start not
+ * followed by a stop within [bridge] typing_timeout_seconds (or when the
+ * user's last connection closes) gets an automatic typing:stop.
  *
  * Delivery is batched: the frames wait up to FLUSH_MS and then go out
  * together, written directly (conn_defer_begin/end), so a member of a busy
@@ -136,32 +139,61 @@ entry_remove(struct buser *u, size_t i)
 		list_remove(u);
 }
 
+/* The entry to replace when u already types in MAX_TYPING rooms. */
+static size_t
+entry_victim(const struct buser *u)
+{
+	for (size_t i = 0; i < u->ntyping; i++)
+		if (u->typing[i].state == TY_IDLE)
+			return i;
+	return 0;
+}
+
+/* Ends t (removing it once its coalescing window is over). */
+static void
+entry_stop(struct buser *u, size_t i, int64_t now)
+{
+	struct typing_entry *t = &u->typing[i];
+
+	if (t->state == TY_SHOWN)
+		emit(u, t, 0);
+	t->state = TY_IDLE;
+	if (now - t->last_emit_ms >= COALESCE_MS)
+		entry_remove(u, i);
+}
+
+static struct user_room *
+typing_room(struct buser *u, const json_t *data, const char **code,
+	const char **message)
+{
+	const char *s;
+	struct bid id;
+
+	if ((s = jsonx_str(data, "groupId", "group_id")) ||
+	    (s = jsonx_str(data, "conversationId", "conversation_id")) ||
+	    (s = jsonx_str(data, "chatroomId", "chatroom_id")))
+		return bid_parse(s, &id) == 0 ? user_room(u, &id) : NULL;
+	if ((s = jsonx_str(data, "receiverId", "receiver_id")))
+		return bid_parse(s, &id) == 0 ? user_direct_with(u, &id) : NULL;
+	*code = "VALIDATION_ERROR";
+	*message = "typing needs groupId or receiverId";
+	return NULL;
+}
+
 enum status
 typing_update(struct conn *c, const json_t *data, int start,
 	const char **code, const char **message)
 {
 	struct buser *u = c->user;
-	struct user_room *ur = NULL;
+	struct user_room *ur;
 	struct typing_entry *t = NULL;
-	const char *s;
-	struct bid id;
 	int64_t now = bridge_now_ms();
 	size_t i;
 
-	if ((s = jsonx_str(data, "groupId", "group_id")) ||
-	    (s = jsonx_str(data, "conversationId", "conversation_id")) ||
-	    (s = jsonx_str(data, "chatroomId", "chatroom_id"))) {
-		if (bid_parse(s, &id) == 0)
-			ur = user_room(u, &id);
-	} else if ((s = jsonx_str(data, "receiverId", "receiver_id"))) {
-		if (bid_parse(s, &id) == 0)
-			ur = user_direct_with(u, &id);
-	} else {
-		*code = "VALIDATION_ERROR";
-		*message = "typing needs groupId or receiverId";
-		return ST_INVALID;
-	}
-	if (!ur) {
+	*code = NULL;
+	if (!(ur = typing_room(u, data, code, message))) {
+		if (*code)
+			return ST_INVALID;
 		*code = "NOT_FOUND";
 		*message = "No such conversation";
 		return ST_NOT_FOUND;
@@ -172,16 +204,16 @@ typing_update(struct conn *c, const json_t *data, int start,
 			break;
 		}
 	if (!start) {
-		if (t) {
-			emit(u, t, 0);
-			entry_remove(u, i);
-		}
+		if (t)
+			entry_stop(u, i, now);
 		return ST_OK;
 	}
 	if (!t) {
 		if (u->ntyping == MAX_TYPING) {
-			emit(u, &u->typing[0], 0);
-			entry_remove(u, 0);
+			i = entry_victim(u);
+			if (u->typing[i].state == TY_SHOWN)
+				emit(u, &u->typing[i], 0);
+			entry_remove(u, i);
 		}
 		if (!u->typing)
 			u->typing = xcalloc(MAX_TYPING, sizeof(*u->typing));
@@ -191,12 +223,16 @@ typing_update(struct conn *c, const json_t *data, int start,
 		t->direct = ur->direct;
 		t->peer = ur->peer;
 		t->last_emit_ms = now - COALESCE_MS;
+		t->state = TY_IDLE;
 		list_add(u);
 	}
 	t->expires_ms = now + bridge.cfg->bridge_typing_timeout_s * 1000;
 	if (now - t->last_emit_ms >= COALESCE_MS) {
 		t->last_emit_ms = now;
+		t->state = TY_SHOWN;
 		emit(u, t, 1);
+	} else if (t->state == TY_IDLE) {
+		t->state = TY_OWED; /* typing_tick sends it when allowed */
 	}
 	return ST_OK;
 }
@@ -209,12 +245,22 @@ typing_tick(int64_t now)
 	for (u = typists; u; u = next) {
 		next = u->tnext;
 		for (size_t i = 0; i < u->ntyping;) {
-			if (u->typing[i].expires_ms <= now) {
-				emit(u, &u->typing[i], 0);
+			struct typing_entry *t = &u->typing[i];
+			size_t before = u->ntyping;
+
+			if (t->state != TY_IDLE && t->expires_ms <= now) {
+				entry_stop(u, i, now);
+			} else if (t->state == TY_OWED &&
+			    now - t->last_emit_ms >= COALESCE_MS) {
+				t->last_emit_ms = now;
+				t->state = TY_SHOWN;
+				emit(u, t, 1);
+			} else if (t->state == TY_IDLE &&
+			    now - t->last_emit_ms >= COALESCE_MS) {
 				entry_remove(u, i);
-				continue;
 			}
-			i++;
+			if (u->ntyping == before)
+				i++;
 		}
 	}
 }
@@ -223,7 +269,8 @@ void
 typing_user_gone(struct buser *u)
 {
 	while (u->ntyping) {
-		emit(u, &u->typing[0], 0);
+		if (u->typing[0].state == TY_SHOWN)
+			emit(u, &u->typing[0], 0);
 		entry_remove(u, 0);
 	}
 	list_remove(u);

@@ -624,6 +624,43 @@ def test_resync_required_when_since_is_older_than_retention(make_user, db, priva
     ws.close()
 
 
+def insert_user_events(db, user_id, n, payload="{}"):
+    """n events for user_id's personal room, straight into the outbox;
+    returns their positions once the sequencer has numbered them."""
+    with db.cursor() as c:
+        c.execute("SELECT COALESCE(MAX(id), 0) AS last FROM events")
+        last = c.fetchone()["last"]
+        c.executemany("INSERT INTO events (target_kind, target_id, type, payload)"
+                      " VALUES ('USER', %s, 'test:event', %s)", [(user_id, payload)] * n)
+
+    def numbered():
+        with db.cursor() as c:
+            c.execute("SELECT pos FROM events WHERE id > %s AND target_kind = 'USER'"
+                      " AND target_id = %s AND type = 'test:event' ORDER BY pos",
+                      (last, user_id))
+            pos = [r["pos"] for r in c.fetchall()]
+        return pos if len(pos) == n and None not in pos else None
+    return wait_until(numbered, 10, what="the sequencer to number the events")
+
+
+def test_resume_just_after_a_purge_is_a_resync_not_a_gap(make_user, db, private_bridge):
+    """A purge moves the oldest stored seq forward. A bridge that read the
+    old figure a few seconds before must not replay across the hole."""
+    u = make_user()
+    b = private_bridge(replay_buffer=0)
+    seqs = insert_user_events(db, u.id, 7)
+    wait_until(lambda: b.health()["seq"] >= seqs[-1], 10, what="the bridge to read them")
+    with db.cursor() as c:  # what the retention purge does: the oldest go
+        c.execute("DELETE FROM events WHERE pos < %s", (seqs[4],))
+    ws = WS(url=b.url, token=u.token, since=seqs[2] - 1)
+    ws.authed()
+    f = ws.wait(lambda f: f.get("type") in ("resumed", "resync_required"), 10)
+    assert f["type"] == "resync_required", (f, [e["seq"] for e in ws.events()])
+    assert f["data"]["since"] == seqs[2] - 1
+    assert ws.events() == [], "nothing replayed across the hole"
+    ws.close()
+
+
 def test_typing_is_relayed_coalesced_and_stopped(api, make_user):
     a, b = make_user(), make_user()
     gid = create_group(api, a, [b])
@@ -658,6 +695,29 @@ def test_typing_is_relayed_coalesced_and_stopped(api, make_user):
     assert not [f for f in again.events() if f["type"].startswith("typing")]
     again.close()
     wa.close()
+
+
+def test_typing_start_stop_alternation_is_still_coalesced(api, make_user):
+    a, b = make_user(), make_user()
+    gid = create_group(api, a, [b])
+    wa, wb = connect(a), connect(b)
+    for _ in range(10):
+        assert wa.request("typing:start", {"groupId": gid})["type"] == "ack"
+        assert wa.request("typing:stop", {"groupId": gid})["type"] == "ack"
+    assert wa.request("typing:start", {"groupId": gid})["type"] == "ack"  # typing again
+    time.sleep(1.2)
+    assert len(wb.of_type("typing:start")) == 1, "one start per 3 s, stops or not"
+    assert len(wb.of_type("typing:stop")) == 1
+    # the start that came too soon goes out when the window is over
+    wait_until(lambda: len(wb.of_type("typing:start")) == 2, 6, what="the held-back start")
+    first, second = wb.of_type("typing:start")
+    assert second["_t"] - first["_t"] >= 2.9
+    wa.request("typing:stop", {"groupId": gid})
+    wait_until(lambda: len(wb.of_type("typing:stop")) == 2, 3, what="the second stop")
+    time.sleep(0.6)
+    assert len(wb.of_type("typing:start")) == 2 and len(wb.of_type("typing:stop")) == 2
+    wa.close()
+    wb.close()
 
 
 def test_presence_online_offline_and_rest(api, make_user):

@@ -6,6 +6,7 @@ restored before each test returns) or run private bridges beside it.
 
 import json
 import os
+import random
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ import uuid
 
 import pytest
 import requests
+import websocket
 
 from parley_api import assert_ok, metric_value, wait_until
 from test_bridge import (WS, PrivateBridge, connect, create_group, fake_ip, private_bridge,  # noqa: F401
@@ -235,7 +237,16 @@ def test_oversized_frame_closes_1009(make_user):
     assert ws.wait_closed() == 1009
 
 
+def inside_one_clock_minute(seconds=10):
+    """The per-minute message windows are clock minutes: wait until one has
+    at least `seconds` left, so a burst is counted in one window."""
+    left = 60 - time.time() % 60
+    if left < seconds:
+        time.sleep(left + 0.2)
+
+
 def test_message_flood_is_limited_and_others_keep_latency(api, make_user):
+    inside_one_clock_minute()
     a, b, c = make_user(), make_user(), make_user()
     gid = create_group(api, a, [b, c])
     wa, wc = connect(a), connect(c)
@@ -260,6 +271,95 @@ def test_message_flood_is_limited_and_others_keep_latency(api, make_user):
     assert wc.request("ping")["type"] == "pong", "ping is not counted"
     wa.close()
     wc.close()
+
+
+def test_per_chat_limit_counts_a_chat_however_it_is_named(api, make_user):
+    """30 a minute per chat, whether the id is respelled (letter case) or a
+    direct conversation is named by receiverId one time and by its
+    conversationId the next."""
+    a, b, c = make_user(), make_user(), make_user()
+    gid = create_group(api, a, [b])
+    dm = send_message(api, a, to=c)["conversationId"]
+    wa = connect(a)
+    spellings = {
+        "group": [{"groupId": gid}, {"groupId": gid.upper()},
+                  {"conversationId": gid}, {"chatroomId": gid.upper()}],
+        "direct": [{"receiverId": c.id}, {"conversationId": dm},
+                   {"receiverId": c.id.upper()}, {"conversationId": dm.upper()}],
+    }
+    for chat, names in spellings.items():
+        inside_one_clock_minute()
+        answers = [wa.request("message:send", {**names[i % len(names)],
+                                               "content": "%s %d" % (chat, i)})
+                   for i in range(36)]
+        acks = [x for x in answers if x["type"] == "ack"]
+        limited = [x for x in answers if x["type"] == "error"]
+        assert len(acks) == 30, (chat, [x.get("data") for x in limited][:3])
+        assert all(x["data"]["code"] == "RATE_LIMIT_EXCEEDED" for x in limited), chat
+    wa.close()
+
+
+def test_a_client_acking_a_long_replay_is_not_a_slow_consumer(make_user, private_bridge, db):
+    """A replay page from the database fills the send queue at once; the
+    replies to what the client sends meanwhile must not count it as slow."""
+    from test_bridge import insert_user_events
+
+    b2 = private_bridge(send_queue=16, replay_buffer=0)
+    u = make_user()
+    seqs = insert_user_events(db, u.id, 450, json.dumps({"blob": "z" * 4000}))
+    wait_until(lambda: b2.health()["seq"] >= seqs[-1], 10, what="the bridge to read them")
+    before = metric_value(b2.metrics(), "parley_bridge_slow_consumer_disconnects_total")
+    # a client that does not read while it sends 40 pings
+    ws = websocket.create_connection(
+        "%s?token=%s&since=%d" % (b2.url, u.token, seqs[0] - 1), suppress_origin=True,
+        sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),), timeout=10)
+    time.sleep(0.5)
+    ping = websocket.ABNF.create_frame(json.dumps({"type": "ping"}),
+                                       websocket.ABNF.OPCODE_TEXT)
+    ws.sock.sendall(b"".join(ping.format() for _ in range(40)))
+    time.sleep(1.0)
+    got, pongs = [], 0
+    while pongs < 40 or len(got) < len(seqs):
+        f = json.loads(ws.recv())
+        if f.get("type") == "pong":
+            pongs += 1
+        elif f.get("type") == "test:event":
+            got.append(f["seq"])
+    assert got == seqs, "every replayed event, in order"
+    assert metric_value(b2.metrics(), "parley_bridge_slow_consumer_disconnects_total") == before
+    ws.close()
+
+
+def test_connection_attempts_per_hour_count_an_ipv6_client_by_its_slash_64(make_user,
+                                                                         private_bridge):
+    b2 = private_bridge(connect_attempts_per_hour=3)
+    u = make_user()
+
+    def attempt(ip):
+        ws = WS(url=b2.url, token=u.token, ip=ip)
+        f = ws.wait(lambda f: f.get("type") in ("auth_response", "error"), 5)
+        ws.close()
+        return f.get("code") or f["type"]
+
+    n = random.randrange(1, 65535)
+    same64 = ["2001:db8:%x:1::%x" % (n, i + 1) for i in range(4)]
+    assert [attempt(ip) for ip in same64] == ["auth_response"] * 3 + ["RATE_LIMIT_EXCEEDED"]
+    assert attempt("2001:db8:%x:2::1" % n) == "auth_response", "another /64 is another client"
+    # IPv4 and IPv4-mapped addresses count one by one, not as one /64
+    four = "198.51.100.%d" % random.randrange(1, 255)
+    mapped = ["::ffff:203.0.113.%d" % i for i in range(1, 5)]
+    assert [attempt(four) for _ in range(4)] == ["auth_response"] * 3 + ["RATE_LIMIT_EXCEEDED"]
+    assert [attempt(ip) for ip in mapped] == ["auth_response"] * 4
+
+
+def test_resume_frames_are_counted_against_the_event_budget(make_user, private_bridge):
+    b2 = private_bridge(events_per_minute=5)
+    ws = connect(make_user(), url=b2.url)
+    answers = [ws.request("resume", {"since": 0}) for _ in range(6)]
+    assert [a["type"] for a in answers] == ["ack"] * 5 + ["error"]
+    assert answers[-1]["data"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert answers[-1]["data"]["retryAfter"] > 0
+    ws.close()
 
 
 def test_a_client_that_never_reads_is_cut_off_others_unaffected(make_user, private_bridge, db):
