@@ -409,8 +409,9 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	struct conv_now now;
 	struct db_rows r;
 	json_t *user = NULL;
+	uint64_t added = 0;
 	const char *conv;
-	int rc;
+	int rc, active;
 
 	if (db_begin(ctx->db) == -1)
 		return conv_db_error(ctx->db, e);
@@ -429,17 +430,31 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	if (invite_db_lock_code(ctx->db, ctx->arena, code, &r) == -1)
 		return conv_db_error(ctx->db, e);
 	conv = r.nrows ? db_get(&r, 0, "conversation_id") : NULL;
-	if (!conv || strcmp(conv, gid) != 0 || db_get_int(&r, 0, "active") == 0) {
+	if (!conv || strcmp(conv, gid) != 0) {
 		db_rollback(ctx->db);
 		return invalid_code(e);
 	}
+	active = db_get_int(&r, 0, "active") != 0;
 	memcpy(iid, db_get(&r, 0, "id"), IDS_UUID_LEN);
 	if (db_get_int(&r, 0, "require_approval")) {
-		if (invite_db_use(ctx->db, iid) == -1 ||
-		    invite_db_request_add(ctx->db, gid, uid, iid) == -1)
+		/*
+		 * Only a new request uses the invitation: a pending one is
+		 * answered again, even once the invitation is used up.
+		 */
+		if (invite_db_request_add(ctx->db, gid, uid, iid, &added) == -1)
+			return conv_db_error(ctx->db, e);
+		if (added && !active) {
+			db_rollback(ctx->db);
+			return invalid_code(e);
+		}
+		if (added && invite_db_use(ctx->db, iid) == -1)
 			return conv_db_error(ctx->db, e);
 		*res = PENDING;
 		return commit(ctx, NULL, e);
+	}
+	if (!active) {
+		db_rollback(ctx->db);
+		return invalid_code(e);
 	}
 	if (acc.member_count >= acc.max_members) {
 		db_rollback(ctx->db);

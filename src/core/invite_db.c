@@ -153,9 +153,10 @@ invite_db_use(struct db *db, const char *id)
 
 int
 invite_db_request_add(struct db *db, const char *gid, const char *uid,
-	const char *invitation_id)
+	const char *invitation_id, uint64_t *affected)
 {
-	return db_exec(db, NULL, sql_request_add, "sss", gid, uid, invitation_id);
+	return db_exec(db, affected, sql_request_add, "sss", gid, uid,
+	    invitation_id);
 }
 
 int

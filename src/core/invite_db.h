@@ -55,9 +55,12 @@ int invite_db_lock_code(struct db *db, struct arena *a, const char *code,
 /* Counts one use. */
 int invite_db_use(struct db *db, const char *id);
 
-/* Join requests. */
+/*
+ * Join requests. invite_db_request_add stores uid's request unless one is
+ * pending already: *affected is 1 when it stored a new row, 0 if not.
+ */
 int invite_db_request_add(struct db *db, const char *gid, const char *uid,
-	const char *invitation_id);
+	const char *invitation_id, uint64_t *affected);
 int invite_db_requests(struct db *db, struct arena *a, const char *gid,
 	struct db_rows *out);
 int invite_db_request_del(struct db *db, const char *gid, const char *uid,

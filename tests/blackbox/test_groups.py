@@ -503,6 +503,32 @@ def test_invitation_limits(api, make_user):
     assert 0 < body["retryAfter"] <= 86400
 
 
+def test_repeated_join_request_uses_no_slot(api, make_user, db):
+    a, b, c, d = (make_user() for _ in range(4))
+    g = create_group(api, a)
+    inv = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token,
+                             json={"requireApproval": True, "maxUses": 2}), 201)
+    join = "%s/join/%s" % (GROUPS, inv["code"])
+
+    def uses():
+        listed = assert_ok(api.get(gurl(g["id"], "/invitations"), token=a.token))
+        return [i["currentUses"] for i in listed if i["id"] == inv["id"]][0]
+
+    for _ in range(3):
+        p = assert_ok(api.post(join, token=b.token), 202)
+        assert p["status"] == "PENDING" and p["userId"] == b.id
+        assert p["groupId"] == g["id"] and p["invitationId"] == inv["id"]
+    assert uses() == 1
+    assert_ok(api.post(join, token=c.token), 202)
+    assert uses() == 2
+    # Used up: a new request is refused, a pending one is answered again.
+    assert_error(api.post(join, token=d.token), 400, "CHATROOM_INVITE_INVALID")
+    assert assert_ok(api.post(join, token=b.token), 202)["status"] == "PENDING"
+    assert uses() == 2
+    reqs = assert_ok(api.get(gurl(g["id"], "/join-requests"), token=a.token))
+    assert [r["userId"] for r in reqs] == [b.id, c.id]
+
+
 def test_invitation_requiring_approval(api, make_user, db):
     a, b, c = make_user(), make_user(), make_user()
     g = create_group(api, a)
