@@ -561,36 +561,47 @@ group_member_add(const struct svc_ctx *ctx, const char *actor_id,
 	return *out ? ST_OK : conv_db_error(ctx->db, e);
 }
 
+/*
+ * Member uid leaves locked group gid (acc): an owner hands the group over,
+ * the last member deletes it. 0, or -1 on a database error.
+ */
+static int
+leave_locked(const struct svc_ctx *ctx, const char *uid, const char *gid,
+	const struct group_access *acc, char new_owner[IDS_UUID_LEN])
+{
+	int rc;
+
+	new_owner[0] = '\0';
+	if (acc->member_count <= 1)
+		/* The last member leaving deletes the group. */
+		return emit_delete(ctx, gid, uid) == -1 ||
+		    conv_emit_leave(ctx->db, gid, uid, "left", NULL, NULL) == -1 ||
+		    group_db_remove_member(ctx->db, gid, uid, NULL) == -1 ||
+		    group_db_delete(ctx->db, gid) == -1 ? -1 : 0;
+	if (acc->role == GROUP_ROLE_OWNER) {
+		rc = group_db_successor(ctx->db, ctx->arena, gid, uid, new_owner);
+		if (rc == -1 || (rc == 0 && (group_db_set_role(ctx->db, gid,
+		    new_owner, "OWNER", NULL) == -1 || emit_role(ctx->db, gid,
+		    new_owner, "OWNER", NULL, uid) == -1)))
+			return -1;
+	}
+	return group_db_remove_member(ctx->db, gid, uid, NULL) == -1 ||
+	    conv_emit_leave(ctx->db, gid, uid, "left", NULL, new_owner) == -1 ?
+	    -1 : 0;
+}
+
 static enum status
 leave_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	char new_owner[IDS_UUID_LEN], struct svc_error *e)
 {
 	struct group_access acc;
 	enum status st;
-	int rc;
 
 	new_owner[0] = '\0';
 	st = begin_change(ctx, gid, uid, GROUP_ROLE_MEMBER, NULL, &acc, e);
 	if (st != ST_OK)
 		return st;
-	if (acc.member_count <= 1) {
-		/* The last member leaving deletes the group. */
-		if (emit_delete(ctx, gid, uid) == -1 ||
-		    conv_emit_leave(ctx->db, gid, uid, "left", NULL, NULL) == -1 ||
-		    group_db_remove_member(ctx->db, gid, uid, NULL) == -1 ||
-		    group_db_delete(ctx->db, gid) == -1)
-			return conv_db_error(ctx->db, e);
-		return commit(ctx, gid, e);
-	}
-	if (acc.role == GROUP_ROLE_OWNER) {
-		rc = group_db_successor(ctx->db, ctx->arena, gid, uid, new_owner);
-		if (rc == -1 || (rc == 0 && (group_db_set_role(ctx->db, gid,
-		    new_owner, "OWNER", NULL) == -1 || emit_role(ctx->db, gid,
-		    new_owner, "OWNER", NULL, uid) == -1)))
-			return conv_db_error(ctx->db, e);
-	}
-	if (group_db_remove_member(ctx->db, gid, uid, NULL) == -1 ||
-	    conv_emit_leave(ctx->db, gid, uid, "left", NULL, new_owner) == -1)
+	if (leave_locked(ctx, uid, gid, &acc, new_owner) == -1)
 		return conv_db_error(ctx->db, e);
 	return commit(ctx, gid, e);
 }
@@ -614,6 +625,30 @@ group_leave(const struct svc_ctx *ctx, const char *user_id,
 	if (st == ST_OK && new_owner)
 		*new_owner = arena_strdup(ctx->arena, owner);
 	return st;
+}
+
+int
+group_leave_all(const struct svc_ctx *ctx, const char *user_id,
+	struct db_rows *convs)
+{
+	char new_owner[IDS_UUID_LEN];
+	struct group_access acc;
+	int rc;
+
+	if (group_db_conversation_ids(ctx->db, ctx->arena, user_id, convs) == -1)
+		return -1;
+	for (size_t i = 0; i < convs->nrows; i++) {
+		const char *gid = db_cell(convs, i, 0);
+
+		rc = group_db_access(ctx->db, ctx->arena, gid, user_id, 1, &acc);
+		if (rc == -1)
+			return -1;
+		if (rc == 1 || acc.role == GROUP_ROLE_NONE)
+			continue; /* a direct conversation, or left meanwhile */
+		if (leave_locked(ctx, user_id, gid, &acc, new_owner) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static enum status
@@ -690,6 +725,14 @@ role_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 		db_rollback(ctx->db);
 		return svc_fail(e, ST_FORBIDDEN, NULL,
 		    "Your role in this group does not allow this change");
+	}
+	/* As for adding: a deleted or deactivated account gets no role. */
+	rc = group_db_user_active(ctx->db, ctx->arena, target);
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 0) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
 	}
 	if (trole == role) {
 		db_rollback(ctx->db);

@@ -43,6 +43,7 @@
 #include "request.h"
 #include "status.h"
 
+struct db_rows;
 struct svc_ctx;
 
 enum group_role {
@@ -137,6 +138,16 @@ enum status group_member_set_role(const struct svc_ctx *ctx,
  */
 enum status group_leave(const struct svc_ctx *ctx, const char *user_id,
 	const char *group_id, const char **new_owner, struct svc_error *e);
+
+/*
+ * Inside the caller's transaction (account deletion): user leaves every
+ * group it is in, each as group_leave would, with the same events. *convs
+ * receives the ids of all its conversations (arena; direct ones are left
+ * alone), whose history versions the caller bumps after its commit. 0, or
+ * -1 on a database error (the caller rolls back).
+ */
+int group_leave_all(const struct svc_ctx *ctx, const char *user_id,
+	struct db_rows *convs);
 
 /*
  * user joins a PUBLIC group (others are ST_NOT_FOUND). Joining a group one

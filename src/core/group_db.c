@@ -42,12 +42,16 @@ static const char sql_insert[] =
 	" VALUES (?, 'GROUP', ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char sql_find_idempotent[] =
 	"SELECT id FROM conversations WHERE created_by = ? AND idempotency_key = ?";
+/* User u may be in groups: not deactivated, not deleted. */
+#define USER_ACTIVE "u.is_active = 1 AND u.deleted_at IS NULL"
 static const char sql_add_member[] =
 	"INSERT INTO members (conversation_id, user_id, role,"
 	" last_read_message_id, last_read_at, last_delivered_message_id,"
 	" last_delivered_at)"
 	" SELECT ?, u.id, ?, ?, ?, ?, ? FROM users u"
-	" WHERE u.id = ? AND u.is_active = 1 AND u.deleted_at IS NULL";
+	" WHERE u.id = ? AND " USER_ACTIVE;
+static const char sql_user_active[] =
+	"SELECT 1 FROM users u WHERE u.id = ? AND " USER_ACTIVE;
 /*
  * Not folded into the insert with RETURNING: libmariadb leaves the
  * connection unusable after an INSERT ... RETURNING fails (here with a
@@ -62,9 +66,10 @@ static const char sql_remove_member[] =
 static const char sql_set_role[] =
 	"UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?";
 static const char sql_successor[] =
-	"SELECT user_id FROM members WHERE conversation_id = ? AND user_id <> ?"
-	" ORDER BY FIELD(role, 'OWNER', 'ADMIN', 'MODERATOR', 'MEMBER'),"
-	" joined_at, user_id LIMIT 1";
+	"SELECT mb.user_id FROM members mb JOIN users u ON u.id = mb.user_id"
+	" WHERE mb.conversation_id = ? AND mb.user_id <> ? AND " USER_ACTIVE
+	" ORDER BY FIELD(mb.role, 'OWNER', 'ADMIN', 'MODERATOR', 'MEMBER'),"
+	" mb.joined_at, mb.user_id LIMIT 1";
 static const char sql_update[] =
 	"UPDATE conversations SET"
 	" title = IF(?, ?, title),"
@@ -269,6 +274,16 @@ group_db_set_role(struct db *db, const char *cid, const char *uid,
 	const char *role, uint64_t *affected)
 {
 	return db_exec(db, affected, sql_set_role, "sss", role, cid, uid);
+}
+
+int
+group_db_user_active(struct db *db, struct arena *a, const char *uid)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_user_active, "s", uid) == -1)
+		return -1;
+	return r.nrows ? 1 : 0;
 }
 
 int

@@ -66,7 +66,13 @@ int group_db_remove_member(struct db *db, const char *cid, const char *uid,
 int group_db_set_role(struct db *db, const char *cid, const char *uid,
 	const char *role, uint64_t *affected);
 
-/* The member who inherits ownership: oldest ADMIN, MODERATOR, MEMBER. 0/1/-1. */
+/* Whether uid may be in groups (active, not deleted): 1 yes, 0 no, -1. */
+int group_db_user_active(struct db *db, struct arena *a, const char *uid);
+
+/*
+ * The active member who inherits ownership: oldest ADMIN, MODERATOR,
+ * MEMBER. 0/1/-1.
+ */
 int group_db_successor(struct db *db, struct arena *a, const char *cid,
 	const char *exclude, char out[IDS_UUID_LEN]);
 

@@ -5,8 +5,12 @@
 
 #include "cache.h"
 #include "config.h"
+#include "conv.h"
 #include "db.h"
+#include "group.h"
+#include "histcache.h"
 #include "log.h"
+#include "outbox.h"
 #include "password.h"
 #include "presence.h"
 #include "session.h"
@@ -608,12 +612,38 @@ user_update(const struct svc_ctx *ctx, const struct identity *me,
 	return user_get(ctx, nid, 1, out, e);
 }
 
+/*
+ * Anonymises nid and takes it out of its groups in one transaction, so no
+ * group is left with a deleted owner. *convs: as group_leave_all.
+ */
+static enum status
+delete_tx(const struct svc_ctx *ctx, const char *nid, const char *name,
+	struct db_rows *convs, struct svc_error *e)
+{
+	uint64_t affected = 0;
+
+	if (db_begin(ctx->db) == -1)
+		goto fail;
+	if (user_db_anonymise(ctx->db, nid, name, &affected) == -1)
+		goto fail;
+	if (affected == 0) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+	}
+	if (group_leave_all(ctx, nid, convs) == -1 || db_commit(ctx->db) == -1)
+		goto fail;
+	return ST_OK;
+fail:
+	db_rollback(ctx->db);
+	return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
+}
+
 enum status
 user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	const char *id, struct svc_error *e)
 {
 	char nid[IDS_UUID_LEN], name[USER_NAME_MAX + 1];
-	uint64_t affected = 0;
+	struct db_rows convs;
 	size_t j = 0;
 	enum status st;
 
@@ -628,10 +658,16 @@ user_delete(const struct svc_ctx *ctx, const struct identity *me,
 		if (*p != '-')
 			name[j++] = *p;
 	name[j] = '\0';
-	if (user_db_anonymise(ctx->db, nid, name, &affected) == -1)
-		return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
-	if (affected == 0)
-		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+	for (int attempt = 0;; attempt++) {
+		st = delete_tx(ctx, nid, name, &convs, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	outbox_nudge(ctx->cfg);
+	for (size_t i = 0; i < convs.nrows; i++)
+		histcache_bump(ctx, db_cell(&convs, i, 0));
 	/*
 	 * The account is inactive from here on, which already fails its
 	 * sessions' MariaDB check; revoking them also updates memcached.

@@ -116,9 +116,10 @@ enum status user_update(const struct svc_ctx *ctx, const struct identity *me,
 	struct svc_error *e);
 
 /*
- * Anonymises and disables user id on behalf of me (self or admin) and
- * revokes all its sessions. ST_OK, ST_FORBIDDEN, ST_NOT_FOUND,
- * ST_UNAVAILABLE.
+ * Anonymises and disables user id on behalf of me (self or admin), takes
+ * it out of every group as if it left (group_leave_all: an owned group goes
+ * to its successor, a group it was alone in is deleted) and revokes all its
+ * sessions. ST_OK, ST_FORBIDDEN, ST_NOT_FOUND, ST_UNAVAILABLE.
  */
 enum status user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	const char *id, struct svc_error *e);

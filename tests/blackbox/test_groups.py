@@ -299,6 +299,69 @@ def test_leave_hands_over_ownership(api, make_user, db):
     assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
 
 
+def test_deleted_account_leaves_its_groups(api, make_user, db):
+    a, adm, b, c = (make_user() for _ in range(4))
+    owned = create_group(api, a, members=[b])
+    add_member(api, a, owned["id"], adm, "ADMIN")
+    alone = create_group(api, a)
+    joined = create_group(api, c, members=[a, b])
+    dm = send(api, a, receiverId=b.id)
+    since = last_event_id(db)
+    assert assert_ok(api.delete("/api/v1/users/me", token=a.token)) is None
+    # The owned group went to its oldest admin, as on leaving.
+    d = assert_ok(api.get(gurl(owned["id"]), token=adm.token))
+    assert d["ownerId"] == adm.id and d["userRole"] == "OWNER"
+    assert {m["userId"] for m in d["members"]} == {adm.id, b.id} and d["memberCount"] == 2
+    ev = events(db, "group:member:leave", owned["id"], since)
+    assert len(ev) == 1 and ev[0]["payload"]["userId"] == a.id
+    assert ev[0]["payload"]["reason"] == "left" and ev[0]["payload"]["newOwnerId"] == adm.id
+    ev = events(db, "group:member:update", owned["id"], since)
+    assert [(e["payload"]["userId"], e["payload"]["role"]) for e in ev] == [(adm.id, "OWNER")]
+    # ... so the new owner can run it, down to deleting it.
+    assert_ok(api.patch(gurl(owned["id"], "/members/" + b.id), json={"role": "ADMIN"},
+                        token=adm.token))
+    # The group it was alone in is deleted, as when the last member leaves.
+    assert events(db, "group:delete", a.id, since)
+    with db.cursor() as cur:
+        cur.execute("SELECT deleted_at FROM conversations WHERE id = %s", (alone["id"],))
+        assert cur.fetchone()["deleted_at"] is not None
+    # A group it merely belonged to keeps its owner and loses one member.
+    d = assert_ok(api.get(gurl(joined["id"]), token=c.token))
+    assert d["ownerId"] == c.id and {m["userId"] for m in d["members"]} == {c.id, b.id}
+    assert len(events(db, "group:member:leave", joined["id"], since)) == 1
+    assert count_where(db, "members", "user_id", a.id) == 1   # the DM stays
+    assert dm["conversationId"] in [x["id"] for x in assert_ok(
+        api.get("/api/v1/conversations", token=b.token))]
+
+
+def test_deleted_or_inactive_member_never_becomes_owner(api, make_user, db):
+    """Accounts deleted before their groups were left (older data), or
+    deactivated, are passed over on hand-over and cannot be given a role."""
+    a, gone, off, b = (make_user() for _ in range(4))
+    g = create_group(api, a)
+    add_member(api, a, g["id"], gone, "ADMIN")
+    add_member(api, a, g["id"], off, "ADMIN")
+    add_member(api, a, g["id"], b)
+    with db.cursor() as cur:
+        cur.execute("UPDATE users SET is_active = 0, deleted_at = NOW(3) WHERE id = %s",
+                    (gone.id,))
+        cur.execute("UPDATE users SET is_active = 0 WHERE id = %s", (off.id,))
+    since = last_event_id(db)
+    for u in (gone, off):
+        for role in ("OWNER", "MODERATOR"):
+            assert_error(api.patch(gurl(g["id"], "/members/" + u.id), json={"role": role},
+                                   token=a.token), 404, "NOT_FOUND", message_contains="user")
+    assert events(db, "group:member:update", g["id"], since) == []
+    d = assert_ok(api.get(gurl(g["id"]), token=a.token))
+    assert d["ownerId"] == a.id
+    assert {m["userId"]: m["role"] for m in d["members"]}[gone.id] == "ADMIN"
+    # Leaving skips both admins for the oldest active member.
+    assert assert_ok(api.post(gurl(g["id"], "/leave"), token=a.token)) == {"newOwnerId": b.id}
+    assert assert_ok(api.get(gurl(g["id"]), token=b.token))["userRole"] == "OWNER"
+    ev = events(db, "group:member:leave", g["id"], since)
+    assert ev[0]["payload"]["newOwnerId"] == b.id
+
+
 def test_join_public_group_only(api, make_user, db):
     a, b = make_user(), make_user()
     pub = create_group(api, a, type="PUBLIC")
