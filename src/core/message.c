@@ -38,6 +38,13 @@ invalid(struct svc_error *e, const char *field, const char *message)
 	return svc_fail(e, ST_INVALID, NULL, message);
 }
 
+/* field (parentId, replyTo) names no message of the conversation. */
+static enum status
+foreign_ref(struct svc_error *e, const char *field)
+{
+	return invalid(e, field, "must name a message of the same conversation");
+}
+
 /* "<smaller id>:<larger id>" (arena). */
 static char *
 direct_key(const struct svc_ctx *ctx, const char *a, const char *b)
@@ -55,16 +62,24 @@ emit_created(struct db *db, const char *cid, const char *uid, const char *peer)
 	return conv_event(db, OUTBOX_USER, uid, "conversation:created", p);
 }
 
-/* Finds or creates the DM of uid and peer; race-safe (unique direct_key). */
+/*
+ * Finds or creates the DM of uid and peer; race-safe (unique direct_key).
+ * ref names the field (parentId, replyTo) of a message the send refers
+ * to, or is NULL: a DM that does not exist yet holds none, so it is not
+ * created for that send.
+ */
 static enum status
 direct_open(const struct svc_ctx *ctx, const char *uid, const char *peer,
-	const char *key, char cid[IDS_UUID_LEN], struct svc_error *e)
+	const char *key, const char *ref, char cid[IDS_UUID_LEN],
+	struct svc_error *e)
 {
 	struct db *db = ctx->db;
 	int rc = message_db_direct(db, ctx->arena, key, cid);
 
 	if (rc != 1)
 		return rc == 0 ? ST_OK : conv_db_error(db, e);
+	if (ref)
+		return foreign_ref(e, ref);
 	ids_uuid7(cid);
 	if (db_begin(db) == -1)
 		return conv_db_error(db, e);
@@ -104,8 +119,7 @@ locate(const struct svc_ctx *ctx, const char *id, const char *cid,
 	if (rc == -1)
 		return conv_db_error(ctx->db, e);
 	if (rc == 1 || !conv || strcmp(conv, cid) != 0)
-		return invalid(e, field,
-		    "must name a message of the same conversation");
+		return foreign_ref(e, field);
 	if (root)
 		*root = parent ? parent : id; /* threads are one level deep */
 	return ST_OK;
@@ -226,7 +240,9 @@ message_send(const struct svc_ctx *ctx, const char *sender_id,
 			return invalid(e, "receiverId",
 			    "you cannot send a direct message to yourself");
 		dkey = direct_key(ctx, sender_id, si.target_id);
-		st = direct_open(ctx, sender_id, si.target_id, dkey, cid, e);
+		st = direct_open(ctx, sender_id, si.target_id, dkey,
+		    si.has_parent ? "parentId" : si.has_reply ? "replyTo" : NULL,
+		    cid, e);
 		if (st != ST_OK)
 			return st;
 		kind = "DIRECT";
@@ -246,6 +262,18 @@ message_send(const struct svc_ctx *ctx, const char *sender_id,
 		}
 		break;
 	}
+	/*
+	 * Only members learn whether a message is in the conversation (the
+	 * send itself checks membership too, later, for every target).
+	 */
+	if ((si.has_parent || si.has_reply) && si.target != MESSAGE_TO_USER)
+		switch (group_db_is_member(ctx->db, ctx->arena, cid, sender_id,
+		    NULL)) {
+		case -1:
+			return conv_db_error(ctx->db, e);
+		case 0:
+			return no_conversation(e);
+		}
 	if (si.has_parent) {
 		st = locate(ctx, si.parent, cid, "parentId", &root, e);
 		if (st != ST_OK)

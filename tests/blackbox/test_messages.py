@@ -77,6 +77,53 @@ def test_direct_message_creates_conversation_once(api, make_user, db):
     assert m3["receiverId"] == b.id
 
 
+@pytest.mark.parametrize("field", ["parentId", "replyTo"])
+def test_direct_send_that_fails_validation_opens_nothing(api, make_user, db, field):
+    a, b = make_user(), make_user()
+    elsewhere = send(api, a, groupId=create_group(api, a)["id"])
+    since = last_event_id(db)
+    for ref in (missing_id(), elsewhere["id"]):
+        body = assert_error(api.post(MESSAGES, json={"receiverId": b.id, "content": "x",
+                                                     field: ref}, token=a.token),
+                            400, "VALIDATION_ERROR")
+        assert field in body["error"]["details"]["fields"]
+    # No conversation, no membership, no event: B's list stays empty.
+    assert assert_ok(api.get(CONVERSATIONS, token=b.token)) == []
+    assert count_rows(db, "SELECT COUNT(*) AS n FROM conversations WHERE direct_key IN (%s, %s)",
+                      "%s:%s" % (a.id, b.id), "%s:%s" % (b.id, a.id)) == 0
+    assert events(db, "conversation:created", since=since) == []
+    # Once the DM exists, a reference into it is checked as usual.
+    m = send(api, a, receiverId=b.id, content="hi")
+    reply = send(api, b, receiverId=a.id, content="re", **{field: m["id"]})
+    assert reply["conversationId"] == m["conversationId"]
+    assert reply["replyTo"]["id"] == m["id"]
+    assert_error(api.post(MESSAGES, json={"receiverId": b.id, "content": "x",
+                                          field: elsewhere["id"]}, token=a.token),
+                 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("target", ["groupId", "conversationId"])
+def test_reference_check_needs_membership(api, make_user, db, target):
+    """A non-member gets the same 404 whether the group exists and whether
+    the message it names is in it (no existence oracle)."""
+    a, c = make_user(), make_user()
+    g = create_group(api, a)
+    inside = send(api, a, groupId=g["id"])
+    bodies = []
+    for gid, ref in ((g["id"], inside["id"]), (g["id"], missing_id()),
+                     (missing_id(), inside["id"]), (missing_id(), missing_id())):
+        for field in ("parentId", "replyTo"):
+            bodies.append(assert_error(api.post(MESSAGES, json={
+                target: gid, "content": "x", field: ref}, token=c.token), 404, "NOT_FOUND"))
+    bodies.append(assert_error(api.post(MESSAGES, json={target: g["id"], "content": "x"},
+                                        token=c.token), 404, "NOT_FOUND"))
+    assert all(b == bodies[0] for b in bodies)
+    assert count_rows(db, "SELECT COUNT(*) AS n FROM messages WHERE sender_id = %s", c.id) == 0
+    # Members still get the 400 for a foreign reference.
+    assert_error(api.post(MESSAGES, json={target: g["id"], "content": "x",
+                                          "parentId": missing_id()}, token=a.token),
+                 400, "VALIDATION_ERROR")
+
 def test_direct_conversation_race(api, make_user, db):
     """Two first messages racing from both sides make one conversation."""
     a, b = make_user(), make_user()
