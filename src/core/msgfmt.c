@@ -65,20 +65,20 @@ msgfmt_utf8_chars(const char *s, size_t len)
 	return count;
 }
 
-/* Code points that may appear in an emoji (besides keycap bases). */
+/* Code points that are emoji on their own (flags and keycaps aside). */
 static int
-emoji_cp(unsigned cp)
+pictograph(unsigned cp)
 {
 	static const struct {
 		unsigned lo, hi;
 	} ranges[] = {
-		{ 0x00a9, 0x00a9 }, { 0x00ae, 0x00ae }, { 0x200d, 0x200d },
-		{ 0x203c, 0x203c }, { 0x2049, 0x2049 }, { 0x20e3, 0x20e3 },
-		{ 0x2122, 0x2122 }, { 0x2139, 0x2139 }, { 0x2194, 0x21aa },
-		{ 0x231a, 0x23ff }, { 0x24c2, 0x24c2 }, { 0x25aa, 0x27bf },
-		{ 0x2934, 0x2935 }, { 0x2b05, 0x2b55 }, { 0x3030, 0x3030 },
-		{ 0x303d, 0x303d }, { 0x3297, 0x3297 }, { 0x3299, 0x3299 },
-		{ 0xfe0e, 0xfe0f }, { 0x1f000, 0x1faff }, { 0xe0020, 0xe007f },
+		{ 0x00a9, 0x00a9 }, { 0x00ae, 0x00ae }, { 0x203c, 0x203c },
+		{ 0x2049, 0x2049 }, { 0x2122, 0x2122 }, { 0x2139, 0x2139 },
+		{ 0x2194, 0x21aa }, { 0x231a, 0x23ff }, { 0x24c2, 0x24c2 },
+		{ 0x25aa, 0x27bf }, { 0x2934, 0x2935 }, { 0x2b05, 0x2b55 },
+		{ 0x3030, 0x3030 }, { 0x303d, 0x303d }, { 0x3297, 0x3297 },
+		{ 0x3299, 0x3299 }, { 0x1f000, 0x1f1e5 }, { 0x1f200, 0x1f3fa },
+		{ 0x1f400, 0x1faff },
 	};
 
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
@@ -87,42 +87,78 @@ emoji_cp(unsigned cp)
 	return 0;
 }
 
+static int
+regional_indicator(unsigned cp)
+{
+	return cp >= 0x1f1e6 && cp <= 0x1f1ff;
+}
+
+/* Variation selectors, skin tones and tags: they modify what precedes. */
+static int
+emoji_modifier(unsigned cp)
+{
+	return cp == 0xfe0e || cp == 0xfe0f || (cp >= 0x1f3fb && cp <= 0x1f3ff) ||
+	    (cp >= 0xe0020 && cp <= 0xe007f);
+}
+
+/*
+ * Length of the emoji base at p (n bytes): a pictograph or, when first, a
+ * keycap ("1", "#" or "*", U+FE0F?, U+20E3) or a flag (two regional
+ * indicators). 0 if there is none.
+ */
+static size_t
+emoji_base(const unsigned char *p, size_t n, int first)
+{
+	unsigned cp, cp2;
+	size_t j;
+	int k;
+
+	if (n == 0 || (k = utf8_decode(p, n, &cp)) < 0)
+		return 0;
+	if (pictograph(cp))
+		return (size_t)k;
+	if (!first)
+		return 0;
+	if (cp == '#' || cp == '*' || (cp >= '0' && cp <= '9')) {
+		j = 1;
+		if (j + 3 <= n && memcmp(p + j, "\xef\xb8\x8f", 3) == 0)
+			j += 3;
+		if (j + 3 > n || memcmp(p + j, "\xe2\x83\xa3", 3) != 0)
+			return 0;
+		return j + 3;
+	}
+	if (regional_indicator(cp) && (size_t)k < n &&
+	    utf8_decode(p + k, n - (size_t)k, &cp2) == 4 &&
+	    regional_indicator(cp2))
+		return (size_t)k + 4;
+	return 0;
+}
+
 int
 msgfmt_emoji_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0;
-	int pictographs = 0;
+	size_t len = strlen(s), i = 0, n;
 	unsigned cp;
+	int k;
 
 	if (len == 0 || len > MSGFMT_EMOJI_MAX)
 		return 0;
-	while (i < len) {
-		int n = utf8_decode(p + i, len - i, &cp);
-
-		if (n < 0)
+	/* One grapheme cluster: base modifier* (ZWJ pictograph modifier*)* */
+	for (;;) {
+		n = emoji_base(p + i, len - i, i == 0);
+		if (n == 0)
 			return 0;
-		if (cp == '#' || cp == '*' || (cp >= '0' && cp <= '9')) {
-			/* Only as the base of a keycap: X U+FE0F? U+20E3. */
-			size_t j = i + 1;
-
-			if (j + 3 <= len && memcmp(p + j, "\xef\xb8\x8f", 3) == 0)
-				j += 3;
-			if (j + 3 > len || memcmp(p + j, "\xe2\x83\xa3", 3) != 0)
-				return 0;
-			i = j + 3;
-			pictographs++;
-			continue;
-		}
-		if (!emoji_cp(cp))
+		i += n;
+		while (i < len && (k = utf8_decode(p + i, len - i, &cp)) > 0 &&
+		    emoji_modifier(cp))
+			i += (size_t)k;
+		if (i == len)
+			return 1;
+		if (utf8_decode(p + i, len - i, &cp) < 0 || cp != 0x200d)
 			return 0;
-		/* Joiners, selectors and tags only modify something else. */
-		if (cp != 0x200d && cp != 0x20e3 && cp != 0xfe0e && cp != 0xfe0f &&
-		    !(cp >= 0xe0020 && cp <= 0xe007f))
-			pictographs++;
-		i += (size_t)n;
+		i += 3;
 	}
-	return pictographs > 0;
 }
 
 int

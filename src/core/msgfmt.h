@@ -27,11 +27,13 @@ struct arena;
 long msgfmt_utf8_chars(const char *s, size_t len);
 
 /*
- * 1 if s is a reaction: 1..MSGFMT_EMOJI_MAX bytes of valid UTF-8 made only
- * of emoji code points (pictographs, symbols, regional indicators, skin
- * tones, ZWJ, variation selectors, tags) and keycap sequences ("1", "#" or
- * "*" followed by U+FE0F? U+20E3). Letters, digits, spaces, controls and
- * bidi overrides are refused. Else 0.
+ * 1 if s is a reaction: 1..MSGFMT_EMOJI_MAX bytes of valid UTF-8 that make
+ * exactly one emoji. That is a base -- a pictograph or symbol, a keycap
+ * sequence ("1", "#" or "*" followed by U+FE0F? U+20E3) or a flag (two
+ * regional indicators) -- followed by any variation selectors, skin tones
+ * and tag characters, and further pictographs (with their own modifiers)
+ * only each after a U+200D ZWJ. Runs of emoji, letters, digits, spaces,
+ * controls and bidi overrides are refused. Else 0.
  */
 #define MSGFMT_EMOJI_MAX 32
 int msgfmt_emoji_ok(const char *s);

@@ -509,13 +509,31 @@ def test_reactions(api, make_user, db):
     assert len(events(db, "message:react", g["id"], since)) == 5
 
 
+FLAG_FR = "\U0001F1EB\U0001F1F7"
+
+
 @pytest.mark.parametrize("emoji", ["a", "1", ":+1:", " ", "", THUMBS * 9, "\u202e" + THUMBS,
-                                   "\U0001F44D\n", "caf\u00e9"])
-def test_reaction_emoji_is_validated(api, make_user, emoji):
+                                   "\U0001F44D\n", "caf\u00e9", THUMBS * 2, "\u2194" * 2,
+                                   "\u2194" * 4, FLAG_FR * 2])
+def test_reaction_emoji_is_validated(api, make_user, db, emoji):
     a = make_user()
     m = send(api, a, groupId=create_group(api, a)["id"])
-    assert_error(api.post(murl(m["id"], "/react"), json={"emoji": emoji}, token=a.token), 400,
-                 "VALIDATION_ERROR")
+    body = assert_error(api.post(murl(m["id"], "/react"), json={"emoji": emoji}, token=a.token),
+                        400, "VALIDATION_ERROR")
+    assert "emoji" in body["error"]["details"]["fields"]
+    assert count_rows(db, "SELECT COUNT(*) AS n FROM reactions WHERE message_id = %s",
+                      m["id"]) == 0
+
+
+@pytest.mark.parametrize("emoji", [
+    THUMBS, THUMBS + "\U0001F3FD", HEART, FLAG_FR, "1\ufe0f\u20e3",
+    "\U0001F468\u200d\U0001F469\u200d\U0001F467",
+    "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"])
+def test_reaction_is_one_emoji(api, make_user, emoji):
+    a = make_user()
+    m = send(api, a, groupId=create_group(api, a)["id"])
+    r = assert_ok(api.post(murl(m["id"], "/react"), json={"emoji": emoji}, token=a.token))
+    assert [(x["emoji"], x["count"]) for x in r["reactions"]] == [(emoji, 1)]
 
 
 def test_reaction_rules(api, make_user):

@@ -30,6 +30,31 @@ test_emoji(void)
 	    "\xe2\x80\x8d\xf0\x9f\x91\xa7"));
 	CHECK(msgfmt_emoji_ok("1\xef\xb8\x8f\xe2\x83\xa3"));        /* keycap 1 */
 	CHECK(msgfmt_emoji_ok("#\xe2\x83\xa3"));
+	/* flag of Scotland: black flag, tags g b s c t, cancel tag */
+	CHECK(msgfmt_emoji_ok("\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2"
+	    "\xf3\xa0\x81\xb3\xf3\xa0\x81\xa3\xf3\xa0\x81\xb4\xf3\xa0\x81\xbf"));
+	CHECK(msgfmt_emoji_ok("\xe2\x86\x94"));                    /* left right arrow */
+	/* woman, skin tone, ZWJ, laptop */
+	CHECK(msgfmt_emoji_ok("\xf0\x9f\x91\xa9\xf0\x9f\x8f\xbd\xe2\x80\x8d"
+	    "\xf0\x9f\x92\xbb"));
+	/* One emoji, not a run of them. */
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x91\x8d\xf0\x9f\x91\x8d"));     /* thumbs x2 */
+	CHECK(!msgfmt_emoji_ok("\xe2\x86\x94\xe2\x86\x94"));             /* arrow x2 */
+	CHECK(!msgfmt_emoji_ok("\xe2\x86\x94\xe2\x86\x94\xe2\x86\x94\xe2\x86\x94"));
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x87\xab\xf0\x9f\x87\xb7"
+	    "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7"));                     /* FR FR */
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\xf0\x9f\x87\xab"));
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x87\xab"));                /* one indicator */
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x8f\xbd"));                /* skin tone alone */
+	CHECK(!msgfmt_emoji_ok("\xf3\xa0\x81\xa7"));                /* tag alone */
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x91\x8d\xe2\x80\x8d"));     /* trailing ZWJ */
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x91\x8d\xe2\x80\x8d\xe2\x80\x8d"
+	    "\xf0\x9f\x91\x8d"));                                      /* ZWJ ZWJ */
+	CHECK(!msgfmt_emoji_ok("\xf0\x9f\x91\x8d\xe2\x80\x8d"
+	    "1\xe2\x83\xa3"));                                         /* ZWJ keycap */
+	CHECK(!msgfmt_emoji_ok("1\xe2\x83\xa3"
+	    "2\xe2\x83\xa3"));                                         /* two keycaps */
+	CHECK(!msgfmt_emoji_ok("\xe2\x83\xa3"));                    /* keycap mark alone */
 	CHECK(!msgfmt_emoji_ok(""));
 	CHECK(!msgfmt_emoji_ok("a"));
 	CHECK(!msgfmt_emoji_ok("1"));
