@@ -36,7 +36,10 @@ text_ok(const char *s, long min, long max, int multiline)
 	return visible || min == 0;
 }
 
-/* http(s) URLs and site-relative paths (uploaded media). */
+/*
+ * http(s) URLs and site-relative paths (uploaded media). Browsers read a
+ * backslash as a slash, so "/\\host" would be another site: none at all.
+ */
 static int
 url_ok(const char *s)
 {
@@ -45,10 +48,12 @@ url_ok(const char *s)
 	if (n == 0 || n > GROUP_COVER_MAX || msgfmt_utf8_chars(s, n) < 0)
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
+		if (*p <= 0x20 || *p == 0x7f || *p == '\\' ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) /* C1 */
 			return 0;
 	return strncasecmp(s, "https://", 8) == 0 ||
-	    strncasecmp(s, "http://", 7) == 0 || (s[0] == '/' && s[1] != '/');
+	    strncasecmp(s, "http://", 7) == 0 ||
+	    (s[0] == '/' && s[1] != '/' && s[1] != '\\');
 }
 
 static const char *const visibilities[] = { "PRIVATE", "PUBLIC", "SECRET" };

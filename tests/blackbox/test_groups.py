@@ -74,6 +74,12 @@ def test_create_chatroom_seed003_spelling(api, make_user):
     ({"title": "ok", "maxMembers": 1}, "maxMembers"),
     ({"title": "ok", "maxMembers": 10001}, "maxMembers"),
     ({"title": "ok", "cover": "javascript:alert(1)"}, "cover"),
+    ({"title": "ok", "cover": "//evil.example/p.png"}, "cover"),
+    ({"title": "ok", "cover": "/\\evil.example/p.png"}, "cover"),
+    ({"title": "ok", "cover": "/media\\p.png"}, "cover"),
+    ({"title": "ok", "cover": "https://example.com/p\\q.png"}, "cover"),
+    ({"title": "ok", "cover": "/media/p\u0085.png"}, "cover"),
+    ({"title": "ok", "cover": "/media/p\u009b.png"}, "cover"),
     ({"title": "ok", "settings": {"summaryThreshold": "many"}}, "summaryThreshold"),
     ({"title": "ok", "settings": []}, "settings"),
     ({"title": "ok", "members": ["not-an-id"]}, "members"),
@@ -82,6 +88,20 @@ def test_create_group_validation(api, make_user, body, field):
     a = make_user()
     body = assert_error(api.post(GROUPS, json=body, token=a.token), 400, "VALIDATION_ERROR")
     assert field in body["error"]["details"]["fields"]
+
+
+def test_cover_must_stay_on_site_or_be_http(api, make_user, db):
+    a = make_user()
+    g = create_group(api, a, cover="/media/c.png")
+    assert g["cover"] == "/media/c.png"
+    for bad in ("/\\evil.example/p.png", "/media\\p.png", "/media/p\u0085.png"):
+        body = assert_error(api.patch(gurl(g["id"]), json={"cover": bad}, token=a.token), 400,
+                            "VALIDATION_ERROR")
+        assert "cover" in body["error"]["details"]["fields"]
+        assert_error(api.post(GROUPS, json={"title": "evil", "cover": bad}, token=a.token), 400,
+                     "VALIDATION_ERROR")
+    assert assert_ok(api.get(gurl(g["id"]), token=a.token))["cover"] == "/media/c.png"
+    assert count_where(db, "conversations", "created_by", a.id) == 1
 
 
 def test_create_group_limits_are_characters(api, make_user):

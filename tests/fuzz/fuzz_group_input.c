@@ -5,11 +5,12 @@
  * with jsonx_parse() as the API does and handed to group_input_parse().
  * When a body is accepted: a title is 1..100 code points of valid UTF-8
  * without controls and not blank; a description at most 500, controls
- * only \t \r \n; a cover is an http(s) URL or /path without spaces or
- * controls; visibility is canonical; maxMembers is 2..10000; settings only
- * holds known keys in range. Creating always gets a title, a visibility
- * and a member limit. The strings must equal the JSON strings they came
- * from, so nothing is silently cut at an embedded NUL.
+ * only \t \r \n; a cover is an http(s) URL or /path without spaces,
+ * controls (C0 or C1) or backslashes; visibility is canonical; maxMembers
+ * is 2..10000; settings only holds known keys in range. Creating always
+ * gets a title, a visibility and a member limit. The strings must equal
+ * the JSON strings they came from, so nothing is silently cut at an
+ * embedded NUL.
  */
 #include <string.h>
 
@@ -64,7 +65,10 @@ check(const json_t *in, int creating, const struct group_input *gi)
 	if (p->cover_set && p->cover) {
 		FUZZ_CHECK(strlen(p->cover) <= GROUP_COVER_MAX);
 		FUZZ_CHECK(fuzz_utf8_ok(p->cover, strlen(p->cover), 0));
-		FUZZ_CHECK(!strpbrk(p->cover, " \t\r\n\x7f"));
+		FUZZ_CHECK(!strpbrk(p->cover, " \t\r\n\x7f\\"));
+		for (const char *c = strchr(p->cover, '\xc2'); c;
+		    c = strchr(c + 1, '\xc2'))
+			FUZZ_CHECK((unsigned char)c[1] >= 0xa0);
 		FUZZ_CHECK(strncasecmp(p->cover, "http://", 7) == 0 ||
 		    strncasecmp(p->cover, "https://", 8) == 0 ||
 		    (p->cover[0] == '/' && p->cover[1] != '/'));
