@@ -85,6 +85,11 @@ static const char sql_delete_edits[] =
 	"DELETE FROM message_edits WHERE message_id = ?";
 static const char sql_delete_reactions[] =
 	"DELETE FROM reactions WHERE message_id = ?";
+/* reply_count counts live replies; the guard keeps it from wrapping. */
+static const char sql_uncount_reply[] =
+	"UPDATE messages p JOIN messages r ON r.parent_id = p.id"
+	" SET p.reply_count = p.reply_count - 1"
+	" WHERE r.id = ? AND p.reply_count > 0";
 static const char sql_mark_access[] =
 	"SELECT m.conversation_id, m.sender_id, m.created_at, c.kind,"
 	" c.direct_key, mb.last_read_at, mb.last_read_message_id,"
@@ -382,7 +387,8 @@ message_db_delete(struct db *db, const char *id, const char *by,
 		return -1;
 	if (*affected == 0)
 		return 0;
-	if (db_exec(db, NULL, sql_delete_edits, "s", id) == -1)
+	if (db_exec(db, NULL, sql_delete_edits, "s", id) == -1 ||
+	    db_exec(db, NULL, sql_uncount_reply, "s", id) == -1)
 		return -1;
 	return db_exec(db, NULL, sql_delete_reactions, "s", id);
 }

@@ -100,7 +100,10 @@ int message_db_edit(struct db *db, const char *id, const char *sender,
 int message_db_edits(struct db *db, struct arena *a, const char *id,
 	struct db_rows *out);
 
-/* Tombstones the message: content, envelope, metadata, edits, reactions go. */
+/*
+ * Tombstones the message: content, envelope, metadata, edits, reactions go,
+ * and a reply no longer counts in its thread root's reply_count.
+ */
 int message_db_delete(struct db *db, const char *id, const char *by,
 	const char *at, uint64_t *affected);
 

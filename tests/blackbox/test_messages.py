@@ -577,6 +577,31 @@ def test_threads_and_reply_to(api, make_user):
                  400, "VALIDATION_ERROR")
 
 
+def test_deleting_a_reply_uncounts_it(api, make_user, db):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])
+    root = send(api, a, groupId=g["id"], content="root")
+    r1 = send(api, b, groupId=g["id"], parentId=root["id"])
+    r2 = send(api, b, groupId=g["id"], parentId=root["id"])
+    quote = send(api, b, groupId=g["id"], metadata={"replyTo": root["id"]})
+    assert assert_ok(api.get(murl(root["id"]), token=a.token))["replyCount"] == 2
+    assert assert_ok(api.delete(murl(r1["id"]), token=b.token))["deleted"] is True
+    assert assert_ok(api.get(murl(root["id"]), token=a.token))["replyCount"] == 1
+    # A repeated delete and a deleted quote (not a reply) count nothing.
+    assert_ok(api.delete(murl(r1["id"]), token=b.token))
+    assert_ok(api.delete(murl(quote["id"]), token=b.token))
+    assert assert_ok(api.get(murl(root["id"]), token=a.token))["replyCount"] == 1
+    # A moderator's delete counts too.
+    assert_ok(api.delete(murl(r2["id"]), token=a.token))
+    assert assert_ok(api.get(murl(root["id"]), token=b.token))["replyCount"] == 0
+    # The count never goes below 0 (say, a count that was already off).
+    r3 = send(api, b, groupId=g["id"], parentId=root["id"])
+    with db.cursor() as c:
+        c.execute("UPDATE messages SET reply_count = 0 WHERE id = %s", (root["id"],))
+    assert_ok(api.delete(murl(r3["id"]), token=b.token))
+    assert assert_ok(api.get(murl(root["id"]), token=b.token))["replyCount"] == 0
+
+
 # -------------------------------------------------------------- history
 
 @pytest.fixture
