@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,25 @@ netaddr_trusted(const char *list, const char *s, size_t len)
 	return 0;
 }
 
+/*
+ * Copies the address s[0..len) (cut to fit) into out, an IPv4-mapped one
+ * ("::ffff:198.51.100.7", from a dual-stack listener or a proxy that
+ * writes them) in its IPv4 form: one client, one spelling, in rate-limit
+ * buckets, sessions and logs.
+ */
+static void
+client_copy(const char *s, size_t len, char out[NETADDR_MAX])
+{
+	struct in6_addr a6;
+
+	if (len >= NETADDR_MAX)
+		len = NETADDR_MAX - 1;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	if (inet_pton(AF_INET6, out, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6))
+		inet_ntop(AF_INET, &a6.s6_addr[12], out, NETADDR_MAX);
+}
+
 void
 netaddr_client(const char *trusted_list, const char *remote, const char *xff,
 	char out[NETADDR_MAX])
@@ -88,8 +108,10 @@ netaddr_client(const char *trusted_list, const char *remote, const char *xff,
 	const char *end, *start;
 	unsigned char tmp[16];
 
-	snprintf(out, NETADDR_MAX, "%s", remote ? remote : "unknown");
-	if (!remote || !xff || !*xff ||
+	if (!remote)
+		remote = "unknown";
+	client_copy(remote, strlen(remote), out);
+	if (!xff || !*xff ||
 	    !netaddr_trusted(trusted_list, remote, strlen(remote)))
 		return;
 	end = xff + strlen(xff); /* one past the entry being read */
@@ -111,8 +133,7 @@ netaddr_client(const char *trusted_list, const char *remote, const char *xff,
 		if (parse_ip(s, len, tmp) == -1)
 			return;
 		if (!netaddr_trusted(trusted_list, s, len) || start == xff) {
-			memcpy(out, s, len);
-			out[len] = '\0';
+			client_copy(s, len, out);
 			return;
 		}
 		end = start - 1; /* the comma before this entry */

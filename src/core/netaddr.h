@@ -25,7 +25,10 @@ int netaddr_trusted(const char *list, const char *s, size_t len);
 /*
  * Writes the client address into out[NETADDR_MAX]: remote, or the
  * rightmost untrusted X-Forwarded-For entry when remote is trusted.
- * xff may be NULL. remote NULL gives "unknown".
+ * An IPv4-mapped IPv6 address ("::ffff:198.51.100.7", as a dual-stack
+ * listener reports IPv4 peers) is written in its IPv4 form, so a client
+ * has one address whichever way it came. xff may be NULL. remote NULL
+ * gives "unknown".
  */
 void netaddr_client(const char *trusted_list, const char *remote,
 	const char *xff, char out[NETADDR_MAX]);

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,12 +224,21 @@ ratelimit_user_key(char *out, size_t cap, const char *user_id)
 void
 ratelimit_ip_bucket(const char *ip, char *out, size_t cap)
 {
-	unsigned char a6[16];
+	struct in6_addr a6;
 	char buf[INET6_ADDRSTRLEN];
 
-	if (ip && strchr(ip, ':') && inet_pton(AF_INET6, ip, a6) == 1) {
-		memset(a6 + 8, 0, 8);
-		if (inet_ntop(AF_INET6, a6, buf, sizeof(buf))) {
+	if (ip && strchr(ip, ':') && inet_pton(AF_INET6, ip, &a6) == 1) {
+		/*
+		 * A mapped IPv4 address is one IPv4 client, not a /64 that all
+		 * of them share (netaddr_client() unmaps; other callers may not).
+		 */
+		if (IN6_IS_ADDR_V4MAPPED(&a6) &&
+		    inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof(buf))) {
+			snprintf(out, cap, "%s", buf);
+			return;
+		}
+		memset(&a6.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a6, buf, sizeof(buf))) {
 			snprintf(out, cap, "%s/64", buf);
 			return;
 		}

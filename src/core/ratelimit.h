@@ -25,7 +25,8 @@
  * When memcached fails, "api" fails open (MC_RATELIMIT_FAIL_OPEN) and the
  * others fall back to the rate_counters table in MariaDB
  * (MC_RATELIMIT_DB_FALLBACK); if that fails too they refuse (503). IPv6
- * clients are bucketed by their /64.
+ * clients are bucketed by their /64 (IPv4-mapped ones by their IPv4
+ * address).
  */
 #ifndef PARLEY_RATELIMIT_H
 #define PARLEY_RATELIMIT_H
@@ -67,7 +68,10 @@ int ratelimit_request_or_reply(struct request *req, struct response *res);
  */
 void ratelimit_user_key(char *out, size_t cap, const char *user_id);
 
-/* Writes the bucket form of an address: IPv4 as is, IPv6 as its /64. */
+/*
+ * Writes the bucket form of an address: IPv4 as is, an IPv4-mapped IPv6
+ * address as its IPv4 address, other IPv6 as its /64.
+ */
 void ratelimit_ip_bucket(const char *ip, char *out, size_t cap);
 
 #endif

@@ -108,6 +108,25 @@ def test_ipv6_clients_share_their_slash_64(api, make_user):
     assert_error(wrong_login(api, u, other), 401, "AUTH_INVALID_CREDENTIALS")
 
 
+def test_ipv4_mapped_clients_are_ipv4_clients(api, make_user, db):
+    """A proxy or dual-stack server may write IPv4 clients as ::ffff:a.b.c.d:
+    each is still its own client (not one ::/64 for all of them), the same
+    as its plain IPv4 form, and its session records the plain form."""
+    u = make_user()
+    a, b = ip(), ip()
+    for i in range(5):
+        assert_error(wrong_login(api, u, "::ffff:" + a), 401, "AUTH_INVALID_CREDENTIALS")
+    assert_429(wrong_login(api, u, a), 5, 60)
+    r = api.post(LOGIN, json={"login": u.username, "password": u.password},
+                 headers=from_ip("::ffff:" + b))
+    assert_limit_headers(r, 5, 4)
+    assert_ok(r)
+    with db.cursor() as c:
+        c.execute("SELECT ip FROM sessions WHERE user_id = %s ORDER BY created_at DESC LIMIT 1",
+                  (u.id,))
+        assert c.fetchone()["ip"] == b
+
+
 def test_forwarded_for_only_from_trusted_proxies(api, make_api, make_user, parley_env):
     """From 127.0.0.2 (not in trusted_proxies) X-Forwarded-For is ignored, so
     a client cannot dodge the limit by inventing addresses."""

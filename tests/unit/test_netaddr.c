@@ -62,10 +62,36 @@ test_client(void)
 	CHECK_STR(out, "127.0.0.1");
 }
 
+/* IPv4-mapped addresses come out as IPv4, from the peer or the header. */
+static void
+test_client_unmaps_ipv4(void)
+{
+	char out[NETADDR_MAX];
+	const char *tp = "127.0.0.1 10.0.0.0/8";
+
+	netaddr_client(tp, "::ffff:198.51.100.7", NULL, out);
+	CHECK_STR(out, "198.51.100.7");
+	netaddr_client(tp, "::FFFF:c633:6407", NULL, out); /* hex spelling */
+	CHECK_STR(out, "198.51.100.7");
+	/* A mapped trusted peer still counts as trusted. */
+	netaddr_client(tp, "::ffff:127.0.0.1", "203.0.113.9", out);
+	CHECK_STR(out, "203.0.113.9");
+	netaddr_client(tp, "127.0.0.1", "::ffff:203.0.113.9", out);
+	CHECK_STR(out, "203.0.113.9");
+	netaddr_client(tp, "127.0.0.1", "::ffff:203.0.113.9, ::ffff:10.0.0.2", out);
+	CHECK_STR(out, "203.0.113.9");
+	/* Real IPv6, and IPv4-compatible or NAT64 forms, stay IPv6. */
+	netaddr_client(tp, "2001:db8::ffff:1.2.3.4", NULL, out);
+	CHECK_STR(out, "2001:db8::ffff:1.2.3.4");
+	netaddr_client(tp, "64:ff9b::198.51.100.7", NULL, out);
+	CHECK_STR(out, "64:ff9b::198.51.100.7");
+}
+
 int
 main(void)
 {
 	RUN(test_trusted);
 	RUN(test_client);
+	RUN(test_client_unmaps_ipv4);
 	return unit_done();
 }
