@@ -104,13 +104,49 @@ jwt_keyset_load(const char *path, struct jwt_keyset *ks, char *err,
 	return 0;
 }
 
+/*
+ * The owner, group and mode a keys file written to path gets. A run as
+ * root must leave it readable by the workers (etc/parley.tmpfiles: root,
+ * group parley, 0640): a replaced file keeps its owner, group and mode; a
+ * new one gets the group of its directory and 0640. Never any bits for
+ * others.
+ */
+static void
+keys_file_owner(const char *path, uid_t *uid, gid_t *gid, mode_t *mode)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	struct stat st;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	*mode = 0600;
+	if (stat(path, &st) == 0) {
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+		*mode = st.st_mode & 0640;
+		return;
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s",
+		    slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &st) == 0) {
+		*gid = st.st_gid;
+		*mode = 0640;
+	}
+}
+
 int
 jwt_keyset_save(const char *path, const struct jwt_keyset *ks, char *err,
 	size_t errlen)
 {
 	char tmp[4096];
-	struct stat st;
 	FILE *f;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
 	int fd, rc = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
@@ -125,17 +161,18 @@ jwt_keyset_save(const char *path, const struct jwt_keyset *ks, char *err,
 			close(fd);
 		return -1;
 	}
+	keys_file_owner(path, &uid, &gid, &mode);
 	/*
-	 * A rotation run as root must leave the file readable by the workers'
-	 * user: keep the owner of the file being replaced.
+	 * Without the right to give the file that owner or group, the group
+	 * we are left with is not one we chose: it gets nothing.
 	 */
-	if (stat(path, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0 &&
-	    errno != EPERM) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		return -1;
+	if (fchown(fd, uid, gid) != 0) {
+		if (errno != EPERM)
+			goto fail;
+		mode &= 0600;
 	}
+	if (fchmod(fd, mode) != 0)
+		goto fail;
 	fprintf(f, "# Parley JWT signing keys (parleyctl keys init / rotate).\n"
 	    "# One \"KID SECRET\" per line; the first signs, all verify.\n");
 	for (int i = 0; i < ks->n; i++) {
@@ -156,6 +193,12 @@ jwt_keyset_save(const char *path, const struct jwt_keyset *ks, char *err,
 		unlink(tmp);
 	}
 	return rc;
+
+fail:
+	snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+	fclose(f);
+	unlink(tmp);
+	return -1;
 }
 
 void

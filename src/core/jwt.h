@@ -75,8 +75,10 @@ int jwt_keyset_load(const char *path, struct jwt_keyset *ks, char *err,
 	size_t errlen);
 
 /*
- * Writes ks to path atomically (temporary file + rename) with mode 0600.
- * 0, or -1 with a message in err.
+ * Writes ks to path atomically (temporary file + rename). A replaced file
+ * keeps its owner, group and mode (less any bits for others); a new one is
+ * 0640 with the group of its directory. Where the caller may not set that
+ * owner or group, the file is 0600. 0, or -1 with a message in err.
  */
 int jwt_keyset_save(const char *path, const struct jwt_keyset *ks, char *err,
 	size_t errlen);

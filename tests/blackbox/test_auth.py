@@ -458,9 +458,47 @@ def test_keys_init_is_idempotent_and_list_hides_secrets(parleyctl, parley_env):
     secrets = [line.split()[1] for line in keys.splitlines() if line and not line.startswith("#")]
     for s in secrets:
         assert s not in p.stdout
-    assert oct(os.stat(os.path.join(parley_env["PARLEY_STATE"], "etc", "jwt.keys")).st_mode
-               & 0o777) == "0o600"
+    etc = os.path.join(parley_env["PARLEY_STATE"], "etc")
+    st = os.stat(os.path.join(etc, "jwt.keys"))
+    # keys init made it: 0640, in its directory's group.
+    assert oct(st.st_mode & 0o777) == "0o640"
+    assert st.st_gid == os.stat(etc).st_gid
     assert parleyctl("keys", "bogus").returncode == 2
+
+
+def test_keys_files_stay_readable_by_the_workers_group(parleyctl, parley_env, tmp_path):
+    """As etc/parley.tmpfiles sets it up (root, group parley, 0640): keys
+    init gives a new file its directory's group and 0640, keys rotate (as
+    root) keeps the group and mode of the file it replaces, and others
+    never get any bits."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, as parleyctl keys runs in production")
+    # The stack's run user's group: not root's, so it shows which is kept.
+    group = os.stat(os.path.join(parley_env["PARLEY_STATE"], "etc")).st_gid
+    if group == 0:
+        pytest.skip("the stack runs as root")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    os.chown(etc, 0, group)
+    keys = etc / "jwt.keys"
+    conf = etc / "parley.conf"
+    conf.write_text(open(parley_env["PARLEY_CONFIG"], encoding="utf-8").read().rstrip("\n") +
+                    "\n\n[auth]\nkeys_file = %s\n" % keys, encoding="utf-8")
+
+    def mode_and_group():
+        st = os.stat(keys)
+        return oct(st.st_mode & 0o777), st.st_uid, st.st_gid
+
+    parleyctl("keys", "init", config=conf, check=True)
+    assert mode_and_group() == ("0o640", 0, group)
+    for before, after in [(0o640, "0o640"), (0o644, "0o640"), (0o600, "0o600"),
+                          (0o440, "0o440")]:
+        os.chmod(keys, before)
+        parleyctl("keys", "rotate", config=conf, check=True)
+        assert mode_and_group() == (after, 0, group), oct(before)
+    p = parleyctl("keys", "list", config=conf, check=True)
+    assert p.stdout.count("\n") >= 3, p.stdout  # the signing key and two more
+    assert sorted(os.listdir(etc)) == ["jwt.keys", "parley.conf"]  # no temporary left
 
 
 def test_keys_rotate_keeps_old_tokens_valid(api, make_user, parleyctl):

@@ -283,21 +283,33 @@ test_negative(void)
 static void
 test_keys_file(void)
 {
-	char path[] = "/tmp/parley-test-keys-XXXXXX", err[512];
+	char dir[] = "/tmp/parley-test-keys-XXXXXX", path[64], err[512];
 	struct jwt_keyset a, b;
-	struct stat st;
+	struct stat st, dst;
 	FILE *f;
-	int fd = mkstemp(path);
 
-	CHECK(fd >= 0);
-	close(fd);
-	unlink(path);
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/jwt.keys", dir);
+	/* As root, a group other than ours shows whose group the file takes. */
+	if (geteuid() == 0)
+		CHECK(chown(dir, (uid_t)-1, 1) == 0);
 	memset(&a, 0, sizeof(a));
 	jwt_key_generate(&a.keys[0]);
 	jwt_key_generate(&a.keys[1]);
 	a.n = 2;
 	CHECK(jwt_keyset_save(path, &a, err, sizeof(err)) == 0);
+	/* New: 0640 in the directory's group; replaced: its mode, less others'. */
+	CHECK(stat(dir, &dst) == 0);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640 &&
+	    st.st_gid == dst.st_gid);
+	chmod(path, 0604);
+	CHECK(jwt_keyset_save(path, &a, err, sizeof(err)) == 0);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	chmod(path, 0444);
+	CHECK(jwt_keyset_save(path, &a, err, sizeof(err)) == 0);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0440 &&
+	    st.st_gid == dst.st_gid);
+	chmod(path, 0600);
 	CHECK(jwt_keyset_load(path, &b, err, sizeof(err)) == 0);
 	CHECK(b.n == 2);
 	CHECK_STR(b.keys[0].kid, a.keys[0].kid);
@@ -314,6 +326,7 @@ test_keys_file(void)
 	CHECK(jwt_keyset_load(path, &b, err, sizeof(err)) == -1);
 	unlink(path);
 	CHECK(jwt_keyset_load(path, &b, err, sizeof(err)) == -1);
+	rmdir(dir);
 }
 
 static void
