@@ -9,6 +9,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "password.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -261,6 +262,29 @@ line_of_key(FILE *f, const char *section, const char *key)
 	return 0;
 }
 
+/*
+ * What the bounds of single keys cannot say: scrypt_n a power of two whose
+ * memory with scrypt_r stays under the hashing code's cap (password.h).
+ * Checked after each file, so the one that broke it is named. 0 or -1.
+ */
+static int
+check_scrypt(const struct config *c, FILE *f, const char *path, char *err,
+	size_t errlen)
+{
+	int line;
+
+	if (password_cost_valid((uint64_t)c->scrypt_n, (uint64_t)c->scrypt_r,
+	    (uint64_t)c->scrypt_p))
+		return 0;
+	line = line_of_key(f, "auth", "scrypt_n");
+	snprintf(err, errlen, "%s:%d: key 'scrypt_n' in [auth]: %ld with "
+	    "scrypt_r %ld: scrypt_n must be a power of two and "
+	    "128 * scrypt_n * scrypt_r at most %llu MiB", path,
+	    line ? line : line_of_key(f, "auth", "scrypt_r"), c->scrypt_n,
+	    c->scrypt_r, (unsigned long long)(PASSWORD_MEMORY_MAX >> 20));
+	return -1;
+}
+
 static int
 load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
@@ -280,6 +304,8 @@ load_file(struct config *c, const char *path, char *err, size_t errlen)
 		    line_of_key(f, ctx.section, ctx.key), ctx.msg);
 	else if (rc != 0)
 		snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+	else if (check_scrypt(c, f, path, err, errlen) == -1)
+		rc = -1;
 	fclose(f);
 	return ctx.failed || rc != 0 ? -1 : 0;
 }

@@ -5,7 +5,8 @@
  * type, bounds and default; etc/parley.conf.sample documents the same keys.
  * config_load() reads the main file, then every conf.d/ *.conf beside it in
  * name order; later files override earlier ones. An unknown section or key,
- * or a value of the wrong type or out of range, fails the load with a
+ * a value of the wrong type or out of range, or an [auth] scrypt cost that
+ * password hashing refuses (password_cost_valid()), fails the load with a
  * message naming file, line and key.
  *
  * The path comes from --config, else $PARLEY_CONFIG, else the compiled-in

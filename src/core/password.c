@@ -281,12 +281,10 @@ password_params(const char *mcf, uint64_t *n, uint32_t *r, uint32_t *p)
 	t = v >> 16;
 	*r = (v >> 8) & 0xff;
 	*p = v & 0xff;
-	if (t < 10 || t > 20 || *r < 1 || *r > 32 || *p < 1 || *p > 16)
+	if (t >= 64) /* (the shift's own limit; the range is the next test's) */
 		return -1;
 	*n = (uint64_t)1 << t;
-	if (128 * (uint64_t)*r * *n > ((uint64_t)1 << 30))
-		return -1;
-	return 0;
+	return password_cost_valid(*n, *r, *p) ? 0 : -1;
 }
 
 /* The same work as a check, against a fixed salt, for unknown users. */

@@ -56,10 +56,28 @@ enum status password_check(const struct config *cfg, const char *stored,
 	const char *pw, struct svc_error *e);
 
 /*
- * Parses and validates the parameters of an MCF string: log2 N in 10..20,
- * r 1..32, p 1..16, at most 1 GiB of memory (128 * r * N), a salt and a
- * 64-byte hash in base64. 0, or -1 if malformed or absurd.
+ * Parses and validates the parameters of an MCF string (as
+ * password_cost_valid()), a salt and a 64-byte hash in base64. 0, or -1
+ * if malformed or absurd.
  */
 int password_params(const char *mcf, uint64_t *n, uint32_t *r, uint32_t *p);
+
+#define PASSWORD_MEMORY_MAX ((uint64_t)1 << 30) /* bytes of scrypt: 128 r N */
+
+/*
+ * 1 if scrypt's N, r and p are a cost Parley hashes and checks at: N a
+ * power of two in 2^10..2^20, r 1..32, p 1..16, and at most
+ * PASSWORD_MEMORY_MAX bytes of memory (128 * r * N); else 0. Stored hashes
+ * (password_params()) and [auth] scrypt_* (config_load()) obey the same
+ * rule, so a configuration that loads can hash. Inline: the config
+ * loader uses it without linking libscrypt.
+ */
+static inline int
+password_cost_valid(uint64_t n, uint64_t r, uint64_t p)
+{
+	return n >= 1024 && n <= 1048576 && (n & (n - 1)) == 0 &&
+	    r >= 1 && r <= 32 && p >= 1 && p <= 16 &&
+	    128 * r * n <= PASSWORD_MEMORY_MAX;
+}
 
 #endif

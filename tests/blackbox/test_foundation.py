@@ -499,6 +499,22 @@ def test_check_config_misspelt_key(parley_env, parleyctl, tmp_path):
     assert "base_pth" in p.stderr, "stderr should name the key:\n" + p.stderr
 
 
+@pytest.mark.parametrize("auth, words", [
+    ("scrypt_n = 30000", "power of two"),              # every register would be a 500
+    ("scrypt_n = 1048576\nscrypt_r = 16", "1024 MiB"),  # 2 GiB: hashing refuses it
+])
+def test_check_config_refuses_an_scrypt_cost_hashing_cannot_use(parley_env, parleyctl, tmp_path,
+                                                                 auth, words):
+    cfg = parley_env.get("PARLEY_CONFIG") or pytest.skip("PARLEY_CONFIG not set")
+    copy = tmp_path / "parley.conf"
+    text = open(cfg, encoding="utf-8").read()
+    copy.write_text(text.rstrip("\n") + "\n\n[auth]\n" + auth + "\n", encoding="utf-8")
+    p = parleyctl("check-config", config=copy)
+    assert p.returncode != 0, "check-config accepted [auth] %s:\n%s%s" % (auth, p.stdout, p.stderr)
+    assert "scrypt_n" in p.stderr and words in p.stderr, p.stderr
+    assert str(copy) in p.stderr, p.stderr
+
+
 # ----------------------------------------------------------- Apache fronts
 
 def _front_smoke(client):

@@ -103,6 +103,48 @@ test_errors_name_the_key(void)
 	config_release(&c);
 }
 
+/* scrypt costs that password hashing would refuse do not load. */
+static void
+test_scrypt_cost(void)
+{
+	struct config c;
+	char err[256] = "";
+	char path[512], sub[600];
+
+	config_init(&c);
+	snprintf(path, sizeof(path), "%s", write_file("s1.conf",
+	    "[auth]\nscrypt_r = 8\nscrypt_n = 30000\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "scrypt_n") != NULL && strstr(err, "power of two"));
+	CHECK(strstr(err, ":3:") != NULL);
+
+	/* 128 * 2^20 * 16 = 2 GiB. */
+	snprintf(path, sizeof(path), "%s", write_file("s2.conf",
+	    "[auth]\nscrypt_n = 1048576\nscrypt_r = 16\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "1024 MiB") != NULL);
+
+	/* Exactly 1 GiB is allowed. */
+	config_release(&c);
+	config_init(&c);
+	snprintf(path, sizeof(path), "%s", write_file("s3.conf",
+	    "[auth]\nscrypt_n = 1048576\nscrypt_r = 8\n"));
+	CHECK(config_load(&c, path, err, sizeof(err)) == 0);
+	CHECK(c.scrypt_n == 1048576 && c.scrypt_r == 8);
+
+	/* A conf.d file that breaks it is the one named, at scrypt_r. */
+	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	mkdir(sub, 0700);
+	snprintf(path, sizeof(path), "%s", write_file("parley.conf",
+	    "[auth]\nscrypt_n = 524288\n"));
+	write_file("conf.d/50-r.conf", "\n[auth]\nscrypt_r = 32\n");
+	CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "conf.d/50-r.conf:3:") != NULL);
+	unlink(write_file("conf.d/50-r.conf", ""));
+	rmdir(sub);
+	config_release(&c);
+}
+
 static void
 test_default_path(void)
 {
@@ -121,6 +163,7 @@ main(void)
 	RUN(test_defaults_and_values);
 	RUN(test_conf_d_overrides);
 	RUN(test_errors_name_the_key);
+	RUN(test_scrypt_cost);
 	RUN(test_default_path);
 	unlink(write_file("parley.conf", ""));
 	unlink(write_file("bad.conf", ""));
