@@ -6,7 +6,6 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -393,13 +392,15 @@ fcgi_server_listen(const char *spec)
 		spec += 5;
 	if (spec[0] == '/')
 		unlink(spec);
+	/*
+	 * No chmod: the umask says who may connect (the unit's UMask=0007),
+	 * and whoever can connect can claim any REMOTE_ADDR.
+	 */
 	fd = FCGX_OpenSocket(spec, 1024);
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", spec, strerror(errno));
 		return -1;
 	}
-	if (spec[0] == '/')
-		chmod(spec, 0666);
 	return fd;
 }
 

@@ -15,7 +15,10 @@ struct config;
 /*
  * Opens the listening socket: spec "unix:/path", "/path", "host:port" or
  * ":port"; NULL/empty means fd 0 must already be a listening socket.
- * Returns the fd or -1 with a message logged.
+ * A unix socket is created with the process's umask, never wider: only
+ * the web server may connect (run it as the same user, or put it in the
+ * socket's group and use a umask such as 0007). Returns the fd or -1
+ * with a message logged.
  */
 int fcgi_server_listen(const char *spec);
 

@@ -10,11 +10,14 @@ again, so the modules after this one see a healthy stack.
 import datetime
 import hashlib
 import json
+import os
 import pathlib
 import re
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
@@ -549,6 +552,26 @@ def test_apache_proxy_fcgi_front(apache_proxy_api):
 
 def test_apache_fcgid_front(apache_fcgid_api):
     _front_smoke(apache_fcgid_api)
+
+
+def test_fcgi_socket_admits_only_its_web_server(apache_proxy_api, parley_env):
+    """parley-fcgi --listen unix:... leaves its socket as the umask makes it:
+    Apache (the same user here) speaks FastCGI through it, other local users
+    cannot connect and claim any REMOTE_ADDR they like."""
+    sock = parley_env.get("PARLEY_FCGI_SOCKET") or pytest.skip("PARLEY_FCGI_SOCKET not set")
+    st = os.stat(sock)
+    assert stat.S_ISSOCK(st.st_mode)
+    # Connecting takes write permission.
+    assert st.st_mode & 0o002 == 0, "others may connect: %s" % oct(st.st_mode & 0o777)
+    assert_ok(apache_proxy_api.get("/api/v1/health"))
+    if os.geteuid() != 0:
+        return
+    probe = ("import socket, sys\n"
+             "s = socket.socket(socket.AF_UNIX)\n"
+             "try:\n    s.connect(sys.argv[1])\nexcept PermissionError:\n    sys.exit(3)\n")
+    p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        sys.executable, "-c", probe, sock], capture_output=True, text=True)
+    assert p.returncode == 3, "user nobody could connect to %s: %s" % (sock, p.stderr)
 
 
 # ------------------------------------------- readiness (destructive, last)
