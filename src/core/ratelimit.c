@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/sha.h>
-
 #include "cache.h"
 #include "config.h"
 #include "db.h"
@@ -248,31 +246,6 @@ ratelimit_ip_bucket(const char *ip, char *out, size_t cap)
 	    !strchr(ip, ' ') ? ip : "unknown");
 }
 
-/*
- * A short digest of a login name (ASCII case folded; names longer than a
- * login can be are cut, the login itself refuses them), for bucket keys.
- */
-static void
-account_digest(const char *name, char out[25])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char folded[320];
-	size_t n = 0;
-
-	for (; n < sizeof(folded) && name[n]; n++) {
-		char c = name[n];
-
-		folded[n] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	SHA256((const unsigned char *)folded, n, md);
-	for (int i = 0; i < 12; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[24] = '\0';
-}
-
 static void
 set_headers(struct response *res, const struct ratelimit_result *r)
 {
@@ -295,7 +268,7 @@ ratelimit_request_or_reply(struct request *req, struct response *res)
 	struct ratelimit_result r;
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
-	char ip[80], key[160], acct[25];
+	char ip[80], key[160], acct[SESSION_LOGIN_KEY_LEN];
 	enum status st;
 
 	if (!cls) {
@@ -310,8 +283,9 @@ ratelimit_request_or_reply(struct request *req, struct response *res)
 
 		st = ratelimit_hit(&ctx, "auth_ip", ip, &r, &e);
 		if (st == ST_OK) {
-			account_digest(name ? name : "", acct);
-			snprintf(key, sizeof(key), "%s|%s", ip, acct);
+			/* Every spelling of a name shares one bucket. */
+			session_login_key(name ? name : "", acct);
+			snprintf(key, sizeof(key), "%s|%.24s", ip, acct + 1);
 			st = ratelimit_hit(&ctx, "auth", key, &r, &e);
 		}
 	} else if (strcmp(cls, "api") == 0 || !class_find(cls)) {

@@ -16,7 +16,8 @@
  *   "api"       api_per_minute per user (per IP when anonymous); the
  *               default for authenticated routes whose class is NULL.
  *   "auth"      login: auth_per_minute per IP + account and
- *               auth_ip_per_minute per IP.
+ *               auth_ip_per_minute per IP; the account is the login name's
+ *               session_login_key(), alike for all its spellings.
  *   "register"  register_per_15min per IP.
  *   "refresh"   refresh_per_minute per IP.
  * Public routes with a NULL class are not limited. A new class is one line

@@ -19,8 +19,6 @@
 #include "user.h"
 #include "banned.h"
 
-#define ACCOUNT_LEN 80
-
 json_t *
 session_tokens_json(const struct session_tokens *t, json_t *user)
 {
@@ -148,22 +146,25 @@ session_register(const struct svc_ctx *ctx, const struct user_new *in,
 	return st == ST_OK ? ST_CREATED : st;
 }
 
-/* The failure-count key of a login: the user id, or a digest of the name. */
-static void
-account_key(const char *user_id, const char *login, char out[ACCOUNT_LEN])
+int
+session_login_key(const char *login, char out[SESSION_LOGIN_KEY_LEN])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	char folded[USER_EMAIL_MAX + 1];
-	size_t n = 0;
+	char folded[USER_EMAIL_MAX];
+	size_t len = strlen(login), n;
+	int ok;
 
-	if (user_id) {
-		snprintf(out, ACCOUNT_LEN, "%s", user_id);
-		return;
+	while (len > 0 && login[len - 1] == ' ')
+		len--;
+	ok = len > 0 && login[len] == '\0';
+	for (n = 0; n < len && n < sizeof(folded); n++) {
+		unsigned char c = (unsigned char)login[n];
+
+		if (c <= ' ' || c >= 0x7f)
+			ok = 0;
+		folded[n] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
 	}
-	for (; n < USER_EMAIL_MAX && login[n]; n++)
-		folded[n] = login[n] >= 'A' && login[n] <= 'Z' ?
-		    (char)(login[n] - 'A' + 'a') : login[n];
 	SHA256((const unsigned char *)folded, n, md);
 	out[0] = '?';
 	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
@@ -171,6 +172,7 @@ account_key(const char *user_id, const char *login, char out[ACCOUNT_LEN])
 		out[2 + 2 * i] = hex[md[i] & 0xf];
 	}
 	out[1 + 2 * SHA256_DIGEST_LENGTH] = '\0';
+	return ok ? 0 : -1;
 }
 
 static enum status
@@ -197,7 +199,7 @@ session_login(const struct svc_ctx *ctx, const char *login,
 	struct session_tokens *out, struct svc_error *e)
 {
 	const char *uid = NULL, *role = NULL, *hash = NULL;
-	char account[ACCOUNT_LEN];
+	char account[SESSION_LOGIN_KEY_LEN];
 	long failures = 0, retry = 0;
 	int found;
 	enum status st;
@@ -208,10 +210,20 @@ session_login(const struct svc_ctx *ctx, const char *login,
 		return invalid(e, "password", "password is required");
 	if (strlen(login) > USER_EMAIL_MAX || strlen(password) > PASSWORD_MAX_BYTES)
 		return bad_credentials(e);
+	if (session_login_key(login, account) == -1) {
+		/*
+		 * The collation would take "alice " or "alicé" for "alice"
+		 * under another key. No account has such a name: refuse it,
+		 * count it toward none, after an unknown name's work.
+		 */
+		st = password_check(ctx->cfg, NULL, password, e);
+		return st == ST_UNAVAILABLE ? st : bad_credentials(e);
+	}
 	found = user_find_login(ctx, login, &uid, &role, &hash);
 	if (found == -1)
 		return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
-	account_key(found ? uid : NULL, login, account);
+	if (found)
+		snprintf(account, sizeof(account), "%s", uid);
 
 	/* Reserve, then count: concurrent attempts can only over-count. */
 	if (session_db_failure_add(ctx->db, account) == -1 ||

@@ -58,8 +58,10 @@ enum status session_register(const struct svc_ctx *ctx,
 /*
  * Checks credentials (login is a username or an email) and starts a
  * session. ST_OK, ST_INVALID (a field missing), ST_UNAUTHORIZED with
- * "AUTH_INVALID_CREDENTIALS" (unknown user and wrong password alike),
+ * "AUTH_INVALID_CREDENTIALS" (unknown user, wrong password, and a login
+ * no account can have, see session_login_key(), alike),
  * ST_RATE_LIMITED (too many failures for the account), ST_UNAVAILABLE.
+ * Failures count per account: a found user's id, else the name's key.
  */
 enum status session_login(const struct svc_ctx *ctx, const char *login,
 	const char *password, const char *user_agent,
@@ -100,5 +102,19 @@ int session_revoke_all(const struct svc_ctx *ctx, const char *user_id,
  * per-account rate limit.
  */
 const char *session_login_name(const json_t *body);
+
+#define SESSION_LOGIN_KEY_LEN 66 /* "?", 64 hex digits, NUL */
+
+/*
+ * The key of a login name, one for all the spellings the database takes
+ * for the same name: "?" and the hex SHA-256 of the name with trailing
+ * spaces dropped (the collation pads) and ASCII case folded, cut at
+ * USER_EMAIL_MAX bytes. Returns 0 if the name can belong to an account,
+ * -1 if it cannot: empty, or anything but printable ASCII without spaces
+ * (registration allows nothing else, and the collation would match
+ * "alice ", "alicé" or "ali\0ce" to "alice"); such a login is refused
+ * without a lookup. out is written either way.
+ */
+int session_login_key(const char *login, char out[SESSION_LOGIN_KEY_LEN]);
 
 #endif

@@ -217,13 +217,16 @@ def test_login_unknown_user_costs_the_same_time(api, make_user):
         assert r.status_code == 401
         return time.perf_counter() - t0
 
-    wrong, unknown = [], []
+    wrong, unknown, refused = [], [], []
     for i in range(4):
         wrong.append(timed({"login": u.username, "password": "Wrong-pass-%d" % i}))
         unknown.append(timed({"login": "ghost_%s" % uuid.uuid4().hex[:8], "password": "Xx1-%d" % i}))
-    w, n = statistics.median(wrong), statistics.median(unknown)
-    # Both pay one scrypt; an unknown user must not answer much faster.
+        # A spelling no account can have (refused without a lookup).
+        refused.append(timed({"login": "ghost_%s " % uuid.uuid4().hex[:8], "password": "Xx1-%d" % i}))
+    w, n, f = statistics.median(wrong), statistics.median(unknown), statistics.median(refused)
+    # All pay one scrypt; an unknown user must not answer much faster.
     assert n > 0.6 * w, "unknown user %.1f ms vs wrong password %.1f ms" % (n * 1e3, w * 1e3)
+    assert f > 0.6 * w, "refused name %.1f ms vs wrong password %.1f ms" % (f * 1e3, w * 1e3)
 
 
 @pytest.mark.parametrize("body,field", [

@@ -9,6 +9,7 @@ peer address is 127.0.0.1, a trusted proxy, so X-Forwarded-For picks the
 client address here: each test uses addresses of its own.
 """
 
+import hashlib
 import os
 import random
 import time
@@ -96,6 +97,33 @@ def test_login_limit_ignores_case_and_spelling_of_the_name(api, make_user):
                               headers=from_ip(addr)), 401, "AUTH_INVALID_CREDENTIALS")
     assert_429(api.post(LOGIN, json={"username": u.username.swapcase(), "password": "x"},
                         headers=from_ip(addr)), 5, 60)
+
+
+def test_login_limit_counts_spellings_the_database_matches_as_the_name(api, make_user, db):
+    """MariaDB's collation finds "alice" for "alice " too: such spellings
+    share the name's bucket, and are refused (401 like a wrong password)
+    without counting toward the account's failures."""
+    u = make_user()
+    addr = ip()
+    for name in [u.username + " ", u.username, u.username.upper() + "  ", u.username + " ",
+                 u.username.swapcase()]:
+        assert_error(api.post(LOGIN, json={"login": name, "password": "Wrong-pass-1"},
+                              headers=from_ip(addr)), 401, "AUTH_INVALID_CREDENTIALS")
+    assert_429(api.post(LOGIN, json={"login": u.username + " ", "password": u.password},
+                        headers=from_ip(addr)), 5, 60)
+    # Elsewhere the right password under such a spelling is still refused,
+    # and counts as nothing against the account.
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM login_failures WHERE account = %s", (u.id,))
+        before = c.fetchone()["n"]
+    for name in [u.username + " ", u.email + " ", u.username + "\u0301", " " + u.username]:
+        assert_error(api.post(LOGIN, json={"login": name, "password": u.password},
+                              headers=from_ip(ip())), 401, "AUTH_INVALID_CREDENTIALS")
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM login_failures WHERE account = %s", (u.id,))
+        assert c.fetchone()["n"] == before
+    assert_ok(api.post(LOGIN, json={"login": u.username, "password": u.password},
+                       headers=from_ip(ip())))
 
 
 def test_ipv6_clients_share_their_slash_64(api, make_user):
@@ -192,6 +220,30 @@ def test_unknown_accounts_are_capped_too(api, db):
         c.executemany("INSERT INTO login_failures (account) VALUES (%s)", [(acct,)] * 99)
     assert_error(api.post(LOGIN, json={"login": name.upper(), "password": "Wrong-1a"},
                           headers=from_ip(ip())), 429, "RATE_LIMIT_EXCEEDED")
+
+
+def test_failure_lock_is_the_same_for_known_and_unknown_names(api, make_user, db):
+    """Spellings the collation matches to one name ("alice ", "alice" plus a
+    combining accent) must not tell a real account from a made-up name by
+    when the failure lock closes: both lock on the 101st counted failure."""
+    u = make_user()
+    ghost = "ghost_%s" % uuid.uuid4().hex[:10]
+    outcomes = {}
+    for name, account in [(u.username, u.id),
+                          (ghost, "?" + hashlib.sha256(ghost.encode()).hexdigest())]:
+        with db.cursor() as c:
+            c.executemany("INSERT INTO login_failures (account) VALUES (%s)", [(account,)] * 99)
+        statuses = []
+        for spelling in [name + " ", name + "\u0301", name, name.upper(), name + " "]:
+            r = api.post(LOGIN, json={"login": spelling, "password": "Wrong-pass-1"},
+                         headers=from_ip(ip()))
+            assert r.status_code in (401, 429), r.text
+            statuses.append(r.status_code)
+        with db.cursor() as c:
+            c.execute("SELECT COUNT(*) AS n FROM login_failures WHERE account = %s", (account,))
+            statuses.append(c.fetchone()["n"])
+        outcomes[name] = statuses
+    assert outcomes[u.username] == outcomes[ghost] == [401, 401, 401, 429, 401, 100], outcomes
 
 
 def test_general_api_headers(api, make_user):
