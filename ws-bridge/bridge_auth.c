@@ -418,10 +418,6 @@ auth_done(struct bjob *j)
 			presence_online(u);
 	} else {
 		c->state = CS_WAITING;
-		/* Live from the seq just reported, not from wherever the
-		 * stream is once the rooms are in: replay what comes between. */
-		if (c->since < 0)
-			c->since = bridge.live_pos;
 		if ((a->counted && a->count == 1) || (!a->counted && fresh))
 			u->online_pending = 1;
 	}
