@@ -198,6 +198,14 @@ conn_send(struct conn *c, struct frame *f)
 {
 	if (!c->wsi || c->closing)
 		return -1;
+	/* A full queue may only mean that a batch of events came at once
+	 * (a bridge catching up delivers hundreds in one go): give the
+	 * socket what it takes now before calling the peer slow. */
+	if (c->qlen >= bridge.cfg->bridge_send_queue &&
+	    !lws_send_pipe_choked(c->wsi) && conn_write(c) == -1) {
+		conn_kill(c);
+		return -1;
+	}
 	if (c->qlen >= bridge.cfg->bridge_send_queue) {
 		if (f->ephemeral || !drop_ephemeral(c)) {
 			if (f->ephemeral) {

@@ -7,6 +7,7 @@ restored before each test returns) or run private bridges beside it.
 import json
 import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -391,6 +392,28 @@ def test_a_client_that_never_reads_is_cut_off_others_unaffected(make_user, priva
     wait_until(lambda: len(wf.of_type("test:load")) == 60, 10, what="fast client got all")
     wf.close()
     s.close()
+
+
+def test_a_batch_larger_than_the_send_queue_does_not_cut_off_a_fast_reader(
+        make_user, private_bridge, db):
+    """A bridge that falls behind (here: stopped for a moment) catches up in
+    one batch; a client that reads promptly gets all of it."""
+    from test_bridge import insert_user_events
+
+    b2 = private_bridge(send_queue=16)
+    u = make_user()
+    ws = connect(u, url=b2.url)
+    before = metric_value(b2.metrics(), "parley_bridge_slow_consumer_disconnects_total")
+    b2.proc.send_signal(signal.SIGSTOP)
+    try:
+        seqs = insert_user_events(db, u.id, 60)
+    finally:
+        b2.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: [f["seq"] for f in ws.of_type("test:event")] == seqs or ws.closed, 10,
+               what="the batch")
+    assert not ws.closed, "cut off as a slow consumer (close code %s)" % ws.close_code
+    assert metric_value(b2.metrics(), "parley_bridge_slow_consumer_disconnects_total") == before
+    ws.close()
 
 
 def test_dead_connections_are_closed_by_heartbeat(make_user, private_bridge):
