@@ -648,7 +648,8 @@ group_leave_all(const struct svc_ctx *ctx, const char *user_id,
 		if (leave_locked(ctx, user_id, gid, &acc, new_owner) == -1)
 			return -1;
 	}
-	return 0;
+	/* Last, after the group locks, in the order joining takes them. */
+	return group_db_drop_user_requests(ctx->db, user_id);
 }
 
 static enum status

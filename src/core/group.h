@@ -141,7 +141,8 @@ enum status group_leave(const struct svc_ctx *ctx, const char *user_id,
 
 /*
  * Inside the caller's transaction (account deletion): user leaves every
- * group it is in, each as group_leave would, with the same events. *convs
+ * group it is in, each as group_leave would, with the same events, and
+ * its pending join requests are dropped. *convs
  * receives the ids of all its conversations (arena; direct ones are left
  * alone), whose history versions the caller bumps after its commit. 0, or
  * -1 on a database error (the caller rolls back).

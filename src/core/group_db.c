@@ -50,6 +50,12 @@ static const char sql_add_member[] =
 	" last_delivered_at)"
 	" SELECT ?, u.id, ?, ?, ?, ?, ? FROM users u"
 	" WHERE u.id = ? AND " USER_ACTIVE;
+/* A member has no pending join request: joining by any way ends it. */
+static const char sql_drop_request[] =
+	"DELETE FROM join_requests WHERE conversation_id = ? AND user_id = ?";
+/* No index leads with user_id: the table holds only pending requests. */
+static const char sql_drop_user_requests[] =
+	"DELETE FROM join_requests WHERE user_id = ?";
 static const char sql_user_active[] =
 	"SELECT 1 FROM users u WHERE u.id = ? AND " USER_ACTIVE;
 /*
@@ -252,6 +258,8 @@ group_db_add_member(struct db *db, struct arena *a, const char *cid,
 		return -1;
 	if (added == 0)
 		return 1;
+	if (db_exec(db, NULL, sql_drop_request, "ss", cid, uid) == -1)
+		return -1;
 	if (!user)
 		return 0;
 	if (db_query(db, a, &r, sql_user_summary, "s", uid) == -1)
@@ -274,6 +282,12 @@ group_db_set_role(struct db *db, const char *cid, const char *uid,
 	const char *role, uint64_t *affected)
 {
 	return db_exec(db, affected, sql_set_role, "sss", role, cid, uid);
+}
+
+int
+group_db_drop_user_requests(struct db *db, const char *uid)
+{
+	return db_exec(db, NULL, sql_drop_user_requests, "s", uid);
 }
 
 int

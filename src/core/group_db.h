@@ -54,8 +54,9 @@ int group_db_find_idempotent(struct db *db, struct arena *a,
  * Adds uid to cid with role; its read/delivered pointers start at the
  * conversation's last message (read_id/read_at, may be NULL) so history
  * from before the join is not unread. *user (may be NULL) receives the
- * user summary {id, username, displayName, avatar}. 0 added, 1 no such
- * active user, -1 error (db_errno() == DB_ERR_DUP: already a member).
+ * user summary {id, username, displayName, avatar}. A pending join request
+ * of uid for cid is dropped. 0 added, 1 no such active user, -1 error
+ * (db_errno() == DB_ERR_DUP: already a member).
  */
 int group_db_add_member(struct db *db, struct arena *a, const char *cid,
 	const char *uid, const char *role, const char *read_id,
@@ -65,6 +66,9 @@ int group_db_remove_member(struct db *db, const char *cid, const char *uid,
 	uint64_t *affected);
 int group_db_set_role(struct db *db, const char *cid, const char *uid,
 	const char *role, uint64_t *affected);
+
+/* Drops every pending join request of uid (account deletion). */
+int group_db_drop_user_requests(struct db *db, const char *uid);
 
 /* Whether uid may be in groups (active, not deleted): 1 yes, 0 no, -1. */
 int group_db_user_active(struct db *db, struct arena *a, const char *uid);

@@ -351,7 +351,7 @@ revoke_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 		return svc_fail(e, ST_FORBIDDEN, NULL,
 		    "Only moderators and above may revoke others' invitations");
 	}
-	if (invite_db_revoke(ctx->db, iid) == -1)
+	if (invite_db_revoke(ctx->db, gid, iid) == -1)
 		return conv_db_error(ctx->db, e);
 	return commit(ctx, NULL, e);
 }
@@ -439,9 +439,12 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	if (db_get_int(&r, 0, "require_approval")) {
 		/*
 		 * Only a new request uses the invitation: a pending one is
-		 * answered again, even once the invitation is used up.
+		 * answered again, even once the invitation is used up. One
+		 * whose invitation was revoked or has expired is dead and
+		 * makes way for this one.
 		 */
-		if (invite_db_request_add(ctx->db, gid, uid, iid, &added) == -1)
+		if (invite_db_request_drop_dead(ctx->db, gid, uid) == -1 ||
+		    invite_db_request_add(ctx->db, gid, uid, iid, &added) == -1)
 			return conv_db_error(ctx->db, e);
 		if (added && !active) {
 			db_rollback(ctx->db);
@@ -551,9 +554,8 @@ decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 	struct group_access acc;
 	struct conv_now now;
 	json_t *user = NULL;
-	uint64_t affected = 0;
 	enum status st;
-	int rc;
+	int rc, live;
 
 	st = begin_locked(ctx, gid, actor, &acc, e);
 	if (st != ST_OK)
@@ -563,14 +565,26 @@ decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 		return svc_fail(e, ST_FORBIDDEN, NULL,
 		    "Only owners and admins decide join requests");
 	}
-	if (invite_db_request_del(ctx->db, gid, uid, &affected) == -1)
+	rc = invite_db_request_lock(ctx->db, ctx->arena, gid, uid, &live);
+	if (rc == -1)
 		return conv_db_error(ctx->db, e);
-	if (affected == 0) {
+	if (rc == 1) {
 		db_rollback(ctx->db);
 		return svc_fail(e, ST_NOT_FOUND, NULL, "Join request not found");
 	}
+	if (invite_db_request_del(ctx->db, gid, uid, NULL) == -1)
+		return conv_db_error(ctx->db, e);
 	if (!approve)
 		return commit(ctx, NULL, e);
+	if (!live) {
+		/* Its invitation no longer admits anyone: the request goes. */
+		st = commit(ctx, NULL, e);
+		if (st != ST_OK)
+			return st;
+		return svc_fail(e, ST_INVALID, "CHATROOM_INVITE_INVALID",
+		    "The invitation of this join request was revoked or has"
+		    " expired");
+	}
 	if (acc.member_count >= acc.max_members) {
 		db_rollback(ctx->db);
 		return svc_fail(e, ST_CONFLICT, "CHATROOM_FULL", "The group is full");

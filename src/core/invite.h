@@ -18,7 +18,11 @@
  * whose group is gone, is ST_INVALID with code CHATROOM_INVITE_INVALID
  * (one answer for all, so codes cannot be probed). A full group is
  * ST_CONFLICT / CHATROOM_FULL. With requireApproval the use is counted and
- * a join request waits for an OWNER/ADMIN (invite_decide).
+ * a join request waits for an OWNER/ADMIN (invite_decide). A request lives
+ * as long as its invitation: revoking the invitation drops its requests,
+ * and one whose invitation has expired cannot be approved (a new code
+ * replaces it). Becoming a member by any way, or deleting the account,
+ * ends a pending request too.
  *
  * As in group.h: non-members get ST_NOT_FOUND for a group whether it
  * exists or not; changes write their events in the same transaction.
@@ -54,7 +58,10 @@ enum status invite_create(const struct svc_ctx *ctx, const char *actor_id,
 enum status invite_list(const struct svc_ctx *ctx, const char *actor_id,
 	const char *group_id, json_t **items, struct svc_error *e);
 
-/* Revokes one invitation (again is fine). *out is the revoked invitation. */
+/*
+ * Revokes one invitation (again is fine) and drops the join requests made
+ * with it. *out is the revoked invitation.
+ */
 enum status invite_revoke(const struct svc_ctx *ctx, const char *actor_id,
 	const char *group_id, const char *invite_id, json_t **out,
 	struct svc_error *e);
@@ -73,7 +80,11 @@ enum status invite_requests(const struct svc_ctx *ctx, const char *actor_id,
 
 /*
  * Approves (the user becomes a MEMBER; *out is the member) or rejects
- * (*out NULL) user_id's pending request. OWNER and ADMIN only.
+ * (*out NULL) user_id's pending request. OWNER and ADMIN only. Approving
+ * re-checks what joining checks: a request whose invitation was revoked
+ * or has expired is dropped with ST_INVALID / CHATROOM_INVITE_INVALID, a
+ * full group is ST_CONFLICT / CHATROOM_FULL (the request stays), and a
+ * deleted or deactivated account is ST_NOT_FOUND.
  */
 enum status invite_decide(const struct svc_ctx *ctx, const char *actor_id,
 	const char *group_id, const char *user_id, int approve, json_t **out,

@@ -38,6 +38,8 @@ static const char sql_get[] =
 static const char sql_revoke[] =
 	"UPDATE invitations SET revoked_at = NOW(3)"
 	" WHERE id = ? AND revoked_at IS NULL";
+static const char sql_revoke_requests[] =
+	"DELETE FROM join_requests WHERE conversation_id = ? AND invitation_id = ?";
 static const char sql_group_of[] =
 	"SELECT conversation_id FROM invitations WHERE code = ?";
 static const char sql_lock_code[] =
@@ -47,12 +49,31 @@ static const char sql_use[] =
 static const char sql_request_add[] =
 	"INSERT INTO join_requests (conversation_id, user_id, invitation_id)"
 	" VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE created_at = created_at";
+/*
+ * A join request lives as long as its invitation (i): revoked or expired,
+ * it can no longer be approved. (Its use stays counted: the request held
+ * the slot, so "used up" is no reason.)
+ */
+#define REQUEST_LIVE \
+	"(i.id IS NOT NULL AND i.revoked_at IS NULL" \
+	" AND (i.expires_at IS NULL OR i.expires_at > NOW(3)))"
+/* Only requests that could be approved: live, of an active account. */
 static const char sql_requests[] =
 	"SELECT jr.user_id, jr.invitation_id, jr.created_at, u.username,"
 	" u.display_name, u.avatar_url"
 	" FROM join_requests jr JOIN users u ON u.id = jr.user_id"
-	" WHERE jr.conversation_id = ? ORDER BY jr.created_at, jr.user_id"
-	" LIMIT 500";
+	" AND u.is_active = 1 AND u.deleted_at IS NULL"
+	" LEFT JOIN invitations i ON i.id = jr.invitation_id"
+	" WHERE jr.conversation_id = ? AND " REQUEST_LIVE
+	" ORDER BY jr.created_at, jr.user_id LIMIT 500";
+static const char sql_request_lock[] =
+	"SELECT " REQUEST_LIVE " AS live FROM join_requests jr"
+	" LEFT JOIN invitations i ON i.id = jr.invitation_id"
+	" WHERE jr.conversation_id = ? AND jr.user_id = ? FOR UPDATE";
+static const char sql_request_drop_dead[] =
+	"DELETE jr FROM join_requests jr"
+	" LEFT JOIN invitations i ON i.id = jr.invitation_id"
+	" WHERE jr.conversation_id = ? AND jr.user_id = ? AND NOT " REQUEST_LIVE;
 static const char sql_request_del[] =
 	"DELETE FROM join_requests WHERE conversation_id = ? AND user_id = ?";
 
@@ -117,9 +138,11 @@ invite_db_get(struct db *db, struct arena *a, const char *gid, const char *id,
 }
 
 int
-invite_db_revoke(struct db *db, const char *id)
+invite_db_revoke(struct db *db, const char *gid, const char *id)
 {
-	return db_exec(db, NULL, sql_revoke, "s", id);
+	if (db_exec(db, NULL, sql_revoke, "s", id) == -1)
+		return -1;
+	return db_exec(db, NULL, sql_revoke_requests, "ss", gid, id);
 }
 
 int
@@ -157,6 +180,27 @@ invite_db_request_add(struct db *db, const char *gid, const char *uid,
 {
 	return db_exec(db, affected, sql_request_add, "sss", gid, uid,
 	    invitation_id);
+}
+
+int
+invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
+	const char *uid, int *live)
+{
+	struct db_rows r;
+
+	*live = 0;
+	if (db_query(db, a, &r, sql_request_lock, "ss", gid, uid) == -1)
+		return -1;
+	if (r.nrows == 0)
+		return 1;
+	*live = db_get_int(&r, 0, "live") != 0;
+	return 0;
+}
+
+int
+invite_db_request_drop_dead(struct db *db, const char *gid, const char *uid)
+{
+	return db_exec(db, NULL, sql_request_drop_dead, "ss", gid, uid);
 }
 
 int

@@ -42,7 +42,8 @@ int invite_db_list(struct db *db, struct arena *a, const char *gid,
 int invite_db_get(struct db *db, struct arena *a, const char *gid,
 	const char *id, struct db_rows *out);
 
-int invite_db_revoke(struct db *db, const char *id);
+/* Revokes invitation id of gid and drops the join requests made with it. */
+int invite_db_revoke(struct db *db, const char *gid, const char *id);
 
 /* The group of code (no lock): 0 found, 1 none, -1. */
 int invite_db_group_of(struct db *db, struct arena *a, const char *code,
@@ -56,11 +57,19 @@ int invite_db_lock_code(struct db *db, struct arena *a, const char *code,
 int invite_db_use(struct db *db, const char *id);
 
 /*
- * Join requests. invite_db_request_add stores uid's request unless one is
- * pending already: *affected is 1 when it stored a new row, 0 if not.
+ * Join requests. A request is live while its invitation is neither
+ * revoked nor expired; invite_db_requests lists only live requests of
+ * active accounts. invite_db_request_add stores uid's request unless one
+ * is pending already: *affected is 1 when it stored a new row, 0 if not.
+ * invite_db_request_lock locks uid's request in gid: 0 (with *live), 1
+ * none, -1. invite_db_request_drop_dead drops it if it is not live.
  */
 int invite_db_request_add(struct db *db, const char *gid, const char *uid,
 	const char *invitation_id, uint64_t *affected);
+int invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
+	const char *uid, int *live);
+int invite_db_request_drop_dead(struct db *db, const char *gid,
+	const char *uid);
 int invite_db_requests(struct db *db, struct arena *a, const char *gid,
 	struct db_rows *out);
 int invite_db_request_del(struct db *db, const char *gid, const char *uid,

@@ -634,3 +634,90 @@ def test_invitation_requiring_approval(api, make_user, db):
     assert_error(api.get(gurl(g["id"], "/join-requests"), token=b.token), 403, "FORBIDDEN")
     assert_error(api.delete(gurl(g["id"], "/join-requests/" + c.id), token=a.token), 404,
                  "NOT_FOUND")
+
+
+def approval_invite(api, owner, gid, **body):
+    body.setdefault("requireApproval", True)
+    body.setdefault("maxUses", 10)
+    return assert_ok(api.post(gurl(gid, "/invitations"), token=owner.token, json=body), 201)
+
+
+def request_join(api, user, inv):
+    p = assert_ok(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=user.token), 202)
+    assert p["status"] == "PENDING"
+
+
+def pending(api, admin, gid):
+    return [r["userId"] for r in assert_ok(api.get(gurl(gid, "/join-requests"),
+                                                   token=admin.token))]
+
+
+def approve(api, admin, gid, user):
+    return api.post(gurl(gid, "/join-requests/%s/approve" % user.id), token=admin.token)
+
+
+def test_revoking_an_invitation_drops_its_join_requests(api, make_user, db):
+    a, b, c = (make_user() for _ in range(3))
+    g = create_group(api, a)
+    inv, other = approval_invite(api, a, g["id"]), approval_invite(api, a, g["id"])
+    request_join(api, b, inv)
+    request_join(api, c, other)
+    assert_ok(api.delete(gurl(g["id"], "/invitations/" + inv["id"]), token=a.token))
+    # b's request died with its invitation; c's, through another one, did not.
+    assert pending(api, a, g["id"]) == [c.id]
+    since = last_event_id(db)
+    assert_error(approve(api, a, g["id"], b), 404, "NOT_FOUND", message_contains="request")
+    assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
+    assert events(db, "group:member:join", b.id, since) == []
+    assert assert_ok(approve(api, a, g["id"], c))["userId"] == c.id
+    # A fresh code makes a fresh request (and uses that invitation).
+    request_join(api, b, other)
+    assert pending(api, a, g["id"]) == [b.id]
+    assert assert_ok(approve(api, a, g["id"], b))["userId"] == b.id
+
+
+def test_expired_invitation_cannot_be_approved(api, make_user, db):
+    a, b, c = (make_user() for _ in range(3))
+    g = create_group(api, a)
+    inv = approval_invite(api, a, g["id"])
+    request_join(api, b, inv)
+    request_join(api, c, inv)
+    with db.cursor() as cur:
+        cur.execute("UPDATE invitations SET expires_at = NOW(3) - INTERVAL 1 SECOND"
+                    " WHERE id = %s", (inv["id"],))
+    assert pending(api, a, g["id"]) == []
+    since = last_event_id(db)
+    assert_error(approve(api, a, g["id"], b), 400, "CHATROOM_INVITE_INVALID")
+    assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
+    assert events(db, "group:member:join", b.id, since) == []
+    # The dead request is gone; rejecting one still works.
+    assert_error(approve(api, a, g["id"], b), 404, "NOT_FOUND")
+    assert assert_ok(api.delete(gurl(g["id"], "/join-requests/" + c.id), token=a.token)) is None
+    # A fresh, valid code gives b a new request that can be approved.
+    fresh = approval_invite(api, a, g["id"])
+    request_join(api, b, fresh)
+    assert pending(api, a, g["id"]) == [b.id]
+    assert assert_ok(approve(api, a, g["id"], b))["userId"] == b.id
+
+
+def test_approval_rechecks_room_and_requester(api, make_user, db):
+    a, b, c, d = (make_user() for _ in range(4))
+    g = create_group(api, a, maxMembers=3)
+    inv = approval_invite(api, a, g["id"])
+    for u in (b, c, d):
+        request_join(api, u, inv)
+    # b joins another way, is removed, and must not come back by the old request.
+    add_member(api, a, g["id"], b)
+    assert pending(api, a, g["id"]) == [c.id, d.id]
+    assert_ok(api.delete(gurl(g["id"], "/members/" + b.id), token=a.token))
+    assert_error(approve(api, a, g["id"], b), 404, "NOT_FOUND", message_contains="request")
+    assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
+    # A deleted account's request goes with it.
+    assert_ok(api.delete("/api/v1/users/me", token=d.token))
+    assert pending(api, a, g["id"]) == [c.id]
+    assert_error(approve(api, a, g["id"], d), 404, "NOT_FOUND")
+    # A full group answers 409 and keeps the request.
+    add_member(api, a, g["id"], make_user())
+    add_member(api, a, g["id"], make_user())
+    assert_error(approve(api, a, g["id"], c), 409, "CHATROOM_FULL")
+    assert pending(api, a, g["id"]) == [c.id]
