@@ -2,12 +2,14 @@
 #include <stddef.h>
 
 #include "ctl.h"
+#include "ctl_repair.h"
 #include "ctl_users.h"
 #include "core/banned.h"
 
 const struct ctl_command ctl_extra_commands[] = {
 	{ "keys", ctl_keys, 0, "JWT signing keys: init | rotate | list" },
 	{ "user", ctl_user, 1, "accounts: create [--admin] | reset-password" },
+	{ "repair", ctl_repair, 1, "bring older data up to today's rules: deleted-accounts [--dry-run]" },
 	{ NULL, NULL, 0, NULL },
 };
 

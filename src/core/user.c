@@ -678,6 +678,58 @@ user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	return ST_OK;
 }
 
+int
+user_deleted_in_groups(const struct svc_ctx *ctx, struct db_rows *ids)
+{
+	return user_db_deleted_in_groups(ctx->db, ctx->arena, ids);
+}
+
+static enum status
+repair_tx(const struct svc_ctx *ctx, const char *nid, struct db_rows *convs,
+	struct svc_error *e)
+{
+	int rc;
+
+	if (db_begin(ctx->db) == -1)
+		goto fail;
+	rc = user_db_lock_deleted(ctx->db, ctx->arena, nid);
+	if (rc == -1)
+		goto fail;
+	if (rc == 0) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "No such deleted account");
+	}
+	if (group_leave_all(ctx, nid, convs) == -1 || db_commit(ctx->db) == -1)
+		goto fail;
+	return ST_OK;
+fail:
+	db_rollback(ctx->db);
+	return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
+}
+
+enum status
+user_repair_deleted(const struct svc_ctx *ctx, const char *id,
+	struct svc_error *e)
+{
+	char nid[IDS_UUID_LEN];
+	struct db_rows convs;
+	enum status st;
+
+	if (norm_id(id, nid) == -1)
+		return svc_fail(e, ST_NOT_FOUND, NULL, "No such deleted account");
+	for (int attempt = 0;; attempt++) {
+		st = repair_tx(ctx, nid, &convs, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	outbox_nudge(ctx->cfg);
+	for (size_t i = 0; i < convs.nrows; i++)
+		histcache_bump(ctx, db_cell(&convs, i, 0));
+	return ST_OK;
+}
+
 enum status
 user_set_password(const struct svc_ctx *ctx, const char *id,
 	const char *password, struct svc_error *e)

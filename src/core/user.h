@@ -31,6 +31,7 @@
 #include "status.h"
 
 struct cache;
+struct db_rows;
 struct svc_ctx;
 
 #define USER_CACHE_TTL 300
@@ -123,6 +124,23 @@ enum status user_update(const struct svc_ctx *ctx, const struct identity *me,
  */
 enum status user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	const char *id, struct svc_error *e);
+
+/*
+ * Accounts deleted before deletion took them out of their groups (older
+ * data) and still in a group or with a pending join request: *ids gets
+ * their ids (column 0, arena), oldest deletion first. 0, or -1.
+ */
+int user_deleted_in_groups(const struct svc_ctx *ctx, struct db_rows *ids);
+
+/*
+ * Repairs deleted account id as user_delete treats accounts now: in one
+ * transaction it leaves every group (group_leave_all: hand-over, deletion
+ * of a group left empty, the same events) and its join requests go. Safe
+ * to repeat (nothing left to do is ST_OK). ST_OK, ST_NOT_FOUND (no such
+ * deleted account), ST_UNAVAILABLE.
+ */
+enum status user_repair_deleted(const struct svc_ctx *ctx, const char *id,
+	struct svc_error *e);
 
 /*
  * Searches active users: query (may be empty: everyone) matches a

@@ -50,6 +50,19 @@ static const char sql_anonymise[] =
 	" display_name = 'Deleted user', avatar_url = NULL, status_message = NULL,"
 	" bio = NULL, location = NULL, public_key = NULL, is_active = 0,"
 	" deleted_at = NOW(3) WHERE id = ? AND deleted_at IS NULL";
+/*
+ * Deleted accounts still in a live group or with a pending join request:
+ * deleted before account deletion took them out (older data).
+ */
+static const char sql_deleted_in_groups[] =
+	"SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND (EXISTS"
+	" (SELECT 1 FROM members mb JOIN conversations c"
+	" ON c.id = mb.conversation_id AND c.kind = 'GROUP'"
+	" AND c.deleted_at IS NULL WHERE mb.user_id = u.id)"
+	" OR EXISTS (SELECT 1 FROM join_requests jr WHERE jr.user_id = u.id))"
+	" ORDER BY u.deleted_at, u.id";
+static const char sql_lock_deleted[] =
+	"SELECT id FROM users WHERE id = ? AND deleted_at IS NOT NULL FOR UPDATE";
 static const char sql_set_password[] =
 	"UPDATE users SET password_hash = ? WHERE id = ? AND is_active = 1"
 	" AND deleted_at IS NULL";
@@ -144,6 +157,22 @@ user_db_anonymise(struct db *db, const char *id, const char *new_username,
 	uint64_t *affected)
 {
 	return db_exec(db, affected, sql_anonymise, "ss", new_username, id);
+}
+
+int
+user_db_deleted_in_groups(struct db *db, struct arena *a, struct db_rows *out)
+{
+	return db_query(db, a, out, sql_deleted_in_groups, "");
+}
+
+int
+user_db_lock_deleted(struct db *db, struct arena *a, const char *id)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_lock_deleted, "s", id) == -1)
+		return -1;
+	return r.nrows ? 1 : 0;
 }
 
 int

@@ -43,6 +43,17 @@ int user_db_search(struct db *db, struct arena *a, const char *query,
 int user_db_anonymise(struct db *db, const char *id, const char *new_username,
 	uint64_t *affected);
 
+/*
+ * Deleted accounts that are still members of a live group or have a
+ * pending join request (deleted before deletion left groups): column id,
+ * oldest deletion first.
+ */
+int user_db_deleted_in_groups(struct db *db, struct arena *a,
+	struct db_rows *out);
+
+/* Locks deleted account id: 1 (it is one), 0 (no such deleted one), -1. */
+int user_db_lock_deleted(struct db *db, struct arena *a, const char *id);
+
 int user_db_set_password(struct db *db, const char *id, const char *hash,
 	uint64_t *affected);
 

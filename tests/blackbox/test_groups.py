@@ -382,6 +382,66 @@ def test_deleted_or_inactive_member_never_becomes_owner(api, make_user, db):
     assert ev[0]["payload"]["newOwnerId"] == b.id
 
 
+def delete_the_old_way(db, user, seconds_ago):
+    """Account deletion before bb85950: anonymised, memberships kept."""
+    with db.cursor() as cur:
+        cur.execute("UPDATE users SET username = %s, email = NULL, password_hash = NULL,"
+                    " display_name = 'Deleted user', is_active = 0,"
+                    " deleted_at = NOW(3) - INTERVAL %s SECOND WHERE id = %s",
+                    ("deleted_" + user.id.replace("-", ""), seconds_ago, user.id))
+
+
+def test_parleyctl_repairs_accounts_deleted_before_leaving(api, make_user, db, parleyctl):
+    a, x, adm, b, c = (make_user() for _ in range(5))
+    owned = create_group(api, a, members=[b])
+    add_member(api, a, owned["id"], adm, "ADMIN")
+    alone = create_group(api, a)
+    joined = create_group(api, c, members=[a, b])
+    both = create_group(api, a, members=[x])          # every member deleted
+    dm = send(api, a, receiverId=b.id)
+    requested = create_group(api, c)
+    inv = assert_ok(api.post(gurl(requested["id"], "/invitations"), token=c.token,
+                             json={"requireApproval": True}), 201)
+    assert_ok(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=a.token), 202)
+    delete_the_old_way(db, a, 60)
+    delete_the_old_way(db, x, 30)
+    since = last_event_id(db)
+
+    dry = parleyctl("repair", "deleted-accounts", "--dry-run", check=True).stdout
+    assert a.id in dry and x.id in dry and adm.id not in dry
+    assert last_event_id(db) == since and count_where(db, "members", "user_id", a.id) == 5
+
+    out = parleyctl("repair", "deleted-accounts", check=True).stdout
+    assert "repaired deleted account %s" % a.id in out and x.id in out
+    # As deleting the account does now: the owned group goes to its oldest admin ...
+    d = assert_ok(api.get(gurl(owned["id"]), token=adm.token))
+    assert d["ownerId"] == adm.id and {m["userId"] for m in d["members"]} == {adm.id, b.id}
+    ev = events(db, "group:member:leave", owned["id"], since)
+    assert [(e["payload"]["userId"], e["payload"]["newOwnerId"]) for e in ev] == [(a.id, adm.id)]
+    ev = events(db, "group:member:update", owned["id"], since)
+    assert [(e["payload"]["userId"], e["payload"]["role"]) for e in ev] == [(adm.id, "OWNER")]
+    # ... a group it was alone in, or with deleted accounts only, is deleted ...
+    for g in (alone, both):
+        with db.cursor() as cur:
+            cur.execute("SELECT deleted_at FROM conversations WHERE id = %s", (g["id"],))
+            assert cur.fetchone()["deleted_at"] is not None
+    assert {e["target_id"] for e in events(db, "group:delete", since=since)} >= {a.id, x.id}
+    # ... a group it merely belonged to keeps its owner, the DM stays, the request goes.
+    d = assert_ok(api.get(gurl(joined["id"]), token=c.token))
+    assert d["ownerId"] == c.id and {m["userId"] for m in d["members"]} == {c.id, b.id}
+    assert count_where(db, "members", "user_id", a.id) == 1
+    assert count_where(db, "members", "user_id", x.id) == 0
+    assert count_where(db, "join_requests", "user_id", a.id) == 0
+    assert dm["conversationId"] in [x["id"] for x in assert_ok(
+        api.get("/api/v1/conversations", token=b.token))]
+    # Again: nothing left to do.
+    since = last_event_id(db)
+    again = parleyctl("repair", "deleted-accounts", check=True).stdout
+    assert a.id not in again and x.id not in again
+    assert last_event_id(db) == since
+    assert parleyctl("repair", "bogus").returncode == 2
+
+
 def test_join_public_group_only(api, make_user, db):
     a, b = make_user(), make_user()
     pub = create_group(api, a, type="PUBLIC")
