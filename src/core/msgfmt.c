@@ -242,39 +242,111 @@ is_stopword(const char *w)
 	return 0;
 }
 
-/* A byte that belongs to a word for InnoDB's parser (non-ASCII counts). */
+/*
+ * Non-ASCII code points InnoDB's full-text parser splits words at, as
+ * measured on MariaDB 10.11 (utf8mb4): the punctuation and symbol blocks
+ * text commonly holds -- typographic quotes, dashes, ellipses, spaces,
+ * currency, arrows, box drawing, dingbats, CJK and full-width punctuation.
+ * Its character tables also leave out everything above U+FFFF (emoji
+ * included). Letters of scripts newer than those tables still count as
+ * word characters here: a rare mismatch that costs only a snippet.
+ */
+static const struct {
+	unsigned lo, hi;
+} delimiters[] = {
+	{ 0x0080, 0x00a9 }, { 0x00ab, 0x00b1 }, { 0x00b4, 0x00b4 },
+	{ 0x00b6, 0x00b8 }, { 0x00bb, 0x00bb }, { 0x00bf, 0x00bf },
+	{ 0x00d7, 0x00d7 }, { 0x00f7, 0x00f7 }, { 0x02c2, 0x02c5 },
+	{ 0x02d2, 0x02df }, { 0x02e5, 0x02ed }, { 0x02ef, 0x02ff },
+	{ 0x037e, 0x037e }, { 0x0387, 0x0387 }, { 0x055a, 0x055f },
+	{ 0x0589, 0x058a }, { 0x05be, 0x05be }, { 0x05c0, 0x05c0 },
+	{ 0x05c3, 0x05c3 }, { 0x05c6, 0x05c6 }, { 0x05f3, 0x060f },
+	{ 0x061b, 0x061f }, { 0x066a, 0x066d }, { 0x06d4, 0x06d4 },
+	{ 0x0964, 0x0965 }, { 0x0970, 0x0970 }, { 0x0e3f, 0x0e3f },
+	{ 0x0e4f, 0x0e4f }, { 0x0e5a, 0x0e5b }, { 0x1ffd, 0x206f },
+	{ 0x207a, 0x207e }, { 0x208a, 0x208e }, { 0x20a0, 0x20cf },
+	{ 0x2100, 0x2101 }, { 0x2103, 0x2106 }, { 0x2108, 0x2109 },
+	{ 0x2114, 0x2114 }, { 0x2116, 0x2118 }, { 0x211e, 0x2123 },
+	{ 0x2125, 0x2125 }, { 0x2127, 0x2127 }, { 0x2129, 0x2129 },
+	{ 0x212e, 0x212e }, { 0x213a, 0x213b }, { 0x2140, 0x2144 },
+	{ 0x214a, 0x214d }, { 0x214f, 0x214f }, { 0x2190, 0x245f },
+	{ 0x249c, 0x24e9 }, { 0x2500, 0x2775 }, { 0x2794, 0x2bff },
+	{ 0x2e00, 0x3004 }, { 0x3008, 0x3020 }, { 0x3030, 0x3030 },
+	{ 0x3036, 0x3037 }, { 0x303d, 0x303f }, { 0x309b, 0x309c },
+	{ 0x30a0, 0x30a0 }, { 0x30fb, 0x30fb }, { 0xe000, 0xf8ff },
+	{ 0xfd3e, 0xfd3f }, { 0xfe10, 0xfe1f }, { 0xfe30, 0xfe6f },
+	{ 0xfeff, 0xff0f }, { 0xff1a, 0xff20 }, { 0xff3b, 0xff40 },
+	{ 0xff5b, 0xff65 }, { 0xffdd, 0xffff },
+};
+
+/*
+ * Whether the character at p (n > 0 bytes left) belongs to a word for
+ * InnoDB's parser: ASCII letters, digits and '_', and non-ASCII outside
+ * the delimiters above. *len receives its length (1 for a byte that
+ * starts no valid UTF-8 sequence; such a byte is no word character).
+ */
 static int
-word_byte(unsigned char c)
+word_char(const unsigned char *p, size_t n, size_t *len)
 {
-	return c >= 0x80 || isalnum(c) || c == '_';
+	unsigned cp;
+	int k;
+
+	*len = 1;
+	if (*p < 0x80)
+		return isalnum(*p) || *p == '_';
+	if ((k = utf8_decode(p, n, &cp)) < 0)
+		return 0;
+	*len = (size_t)k;
+	if (cp > 0xffff)
+		return 0;
+	for (size_t i = 0; i < sizeof(delimiters) / sizeof(delimiters[0]); i++)
+		if (cp >= delimiters[i].lo && cp <= delimiters[i].hi)
+			return 0;
+	return 1;
+}
+
+/*
+ * The next word of [*p, end) as InnoDB's parser splits text: its start,
+ * *p moved past it, its length in characters in *chars. The start equals
+ * *p (and *chars is 0) when no word is left.
+ */
+static const unsigned char *
+next_word(const unsigned char **p, const unsigned char *end, size_t *chars)
+{
+	const unsigned char *start;
+	size_t k;
+
+	while (*p < end && !word_char(*p, (size_t)(end - *p), &k))
+		*p += k;
+	start = *p;
+	*chars = 0;
+	while (*p < end && word_char(*p, (size_t)(end - *p), &k)) {
+		*p += k;
+		(*chars)++;
+	}
+	return start;
 }
 
 int
 msgfmt_search_parse(const char *query, struct msgfmt_search *out)
 {
-	const unsigned char *p = (const unsigned char *)query;
+	const unsigned char *p = (const unsigned char *)query, *end;
 	size_t blen = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!query)
 		return -1;
-	while (*p && out->nterms < MSGFMT_MAX_TERMS) {
+	end = p + strlen(query);
+	while (p < end && out->nterms < MSGFMT_MAX_TERMS) {
 		const unsigned char *start;
-		size_t len;
+		size_t len, chars;
 		char *t = out->terms[out->nterms];
 		int dup = 0;
-		long chars;
 
-		while (*p && !word_byte(*p))
-			p++;
-		start = p;
-		while (*p && word_byte(*p))
-			p++;
+		start = next_word(&p, end, &chars);
 		len = (size_t)(p - start);
-		if (len == 0 || len > MSGFMT_TERM_MAX)
-			continue;
-		chars = msgfmt_utf8_chars((const char *)start, len);
-		if (chars < 3)
+		/* Non-ASCII word characters are at most 3 bytes (BMP). */
+		if (chars < 3 || chars > MSGFMT_TERM_CHARS || len > MSGFMT_TERM_MAX)
 			continue;
 		for (size_t i = 0; i < len; i++)
 			t[i] = (char)tolower(start[i]);
@@ -293,17 +365,25 @@ msgfmt_search_parse(const char *query, struct msgfmt_search *out)
 	return out->nterms ? 0 : -1;
 }
 
-/* ASCII case-insensitive search for term at a word start; NULL if absent. */
+/*
+ * The first word of hay[0..n) that InnoDB indexes (at most
+ * MSGFMT_TERM_CHARS characters) and that starts with term, compared ASCII
+ * case-insensitively; *wend receives its end. NULL if there is none.
+ */
 static const char *
-find_word(const char *hay, const char *term)
+find_word(const char *hay, size_t n, const char *term, const char **wend)
 {
-	size_t n = strlen(term);
+	const unsigned char *p = (const unsigned char *)hay, *end = p + n, *w;
+	size_t tlen = strlen(term), chars;
 
-	for (const char *h = hay; *h; h++) {
-		if (h > hay && word_byte((unsigned char)h[-1]))
-			continue;
-		if (strncasecmp(h, term, n) == 0)
-			return h;
+	while (p < end) {
+		w = next_word(&p, end, &chars);
+		if (chars > 0 && chars <= MSGFMT_TERM_CHARS &&
+		    (size_t)(p - w) >= tlen &&
+		    strncasecmp((const char *)w, term, tlen) == 0) {
+			*wend = (const char *)p;
+			return (const char *)w;
+		}
 	}
 	return NULL;
 }
@@ -317,23 +397,35 @@ utf8_start(const char *lo, const char *p)
 	return p;
 }
 
+/* Moves p forward to the first byte of a UTF-8 sequence (not past hi). */
+static const char *
+utf8_next(const char *p, const char *hi)
+{
+	while (p < hi && ((unsigned char)*p & 0xc0) == 0x80)
+		p++;
+	return p;
+}
+
 size_t
 msgfmt_snippet(struct arena *a, const char *content,
 	const struct msgfmt_search *s, int matched[MSGFMT_MAX_TERMS],
 	const char **before, const char **match, const char **after)
 {
-	const char *first = NULL, *end, *b, *e;
+	const char *first = NULL, *end = NULL, *b, *e;
 	size_t found = 0, clen = strlen(content);
 
 	for (size_t i = 0; i < s->nterms; i++) {
-		const char *at = find_word(content, s->terms[i]);
+		const char *wend, *at = find_word(content, clen, s->terms[i],
+		    &wend);
 
 		matched[i] = at != NULL;
 		if (!at)
 			continue;
 		found++;
-		if (!first || at < first)
+		if (!first || at < first) {
 			first = at;
+			end = wend;
+		}
 	}
 	if (!first) {
 		*before = "";
@@ -343,11 +435,9 @@ msgfmt_snippet(struct arena *a, const char *content,
 		    2 * MSGFMT_CONTEXT_BYTES)) - content));
 		return 0;
 	}
-	end = first;
-	while (*end && word_byte((unsigned char)*end))
-		end++;
+	/* Both cuts move inwards: neither side ever exceeds its bytes. */
 	b = first - content > MSGFMT_CONTEXT_BYTES ?
-	    utf8_start(content, first - MSGFMT_CONTEXT_BYTES) : content;
+	    utf8_next(first - MSGFMT_CONTEXT_BYTES, first) : content;
 	e = (size_t)(content + clen - end) > MSGFMT_CONTEXT_BYTES ?
 	    utf8_start(end, end + MSGFMT_CONTEXT_BYTES) : content + clen;
 	*before = arena_strndup(a, b, (size_t)(first - b));

@@ -62,16 +62,20 @@ int msgfmt_cursor_parse(const char *s, struct msgfmt_cursor *c);
 
 /*
  * Full-text search. The query is split into words the way InnoDB's
- * full-text parser splits text (runs of letters, digits, '_' and non-ASCII
- * characters); words shorter than 3 characters and InnoDB's default
- * stopwords are dropped (InnoDB ignores them, and a required stopword
- * would match nothing); ASCII is lowercased; duplicates are dropped; at
- * most MSGFMT_MAX_TERMS words are kept. boolean is the sanitised MariaDB
- * boolean-mode expression ("+word* +other*"): every word required, each a
- * prefix, no operator from the user survives.
+ * full-text parser splits text: runs of letters, digits and '_', where
+ * non-ASCII punctuation, symbols and spaces (typographic quotes, dashes,
+ * ellipses, NBSP, CJK punctuation ...) and everything above U+FFFF (emoji)
+ * separate words. Words shorter than 3 or longer than 84 characters
+ * (InnoDB indexes neither) and InnoDB's default stopwords are dropped
+ * (InnoDB ignores them, and a required stopword would match nothing);
+ * ASCII is lowercased; duplicates are dropped; at most MSGFMT_MAX_TERMS
+ * words are kept. boolean is the sanitised MariaDB boolean-mode
+ * expression ("+word* +other*"): every word required, each a prefix, no
+ * operator from the user survives.
  */
 #define MSGFMT_MAX_TERMS 8
-#define MSGFMT_TERM_MAX 84 /* bytes, InnoDB's innodb_ft_max_token_size */
+#define MSGFMT_TERM_CHARS 84 /* InnoDB's innodb_ft_max_token_size */
+#define MSGFMT_TERM_MAX (3 * MSGFMT_TERM_CHARS) /* bytes: word chars are BMP */
 #define MSGFMT_QUERY_MAX 200 /* characters accepted from the caller */
 
 struct msgfmt_search {
@@ -85,11 +89,14 @@ int msgfmt_search_parse(const char *query, struct msgfmt_search *out);
 
 /*
  * Context around the first term found in content (ASCII case-insensitive,
- * at the start of a word): *match is that whole word, *before and *after up
- * to MSGFMT_CONTEXT_BYTES of text on each side, cut at UTF-8 boundaries
- * (arena strings). matched[i] is set to 1 for every term that occurs. When
- * no term occurs literally (MariaDB also folds accents), *match is "" and
- * *after holds the start of the content. Returns the number of terms found.
+ * at the start of a word InnoDB indexes, split as above): *match is that
+ * whole word (at most 84 characters), *before and *after at most
+ * MSGFMT_CONTEXT_BYTES of text on each side, cut inwards at UTF-8
+ * boundaries (arena strings; valid UTF-8 in, valid UTF-8 out). matched[i]
+ * is set to 1 for every term that occurs. When no term occurs literally
+ * (MariaDB also folds accents), *match is "" and *after holds up to twice
+ * MSGFMT_CONTEXT_BYTES of the start of the content. Returns the number of
+ * terms found.
  */
 #define MSGFMT_CONTEXT_BYTES 60
 size_t msgfmt_snippet(struct arena *a, const char *content,

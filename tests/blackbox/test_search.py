@@ -93,6 +93,31 @@ def test_filters(api, corpus):
     assert r1 == r2
 
 
+def test_words_split_where_innodb_splits_them(api, make_user):
+    """Words are what InnoDB indexes: split at non-ASCII punctuation (phone
+    keyboards' quotes), up to 84 characters (not bytes); the context is a
+    word InnoDB matched and never more than 60 bytes on either side."""
+    a = make_user()
+    g = create_group(api, a)
+    quoted = send(api, a, groupId=g["id"], content="\u201eplanning\u201c and \u00abmeeting\u00bb")
+    word = "\u0436" * 50     # 50 characters, 100 bytes: InnoDB indexes it
+    cyr = send(api, a, groupId=g["id"], content="start %s end" % word)
+    run = send(api, a, groupId=g["id"], content="zulu" + "q" * 4000 + " zulu yankee")
+    euro = send(api, a, groupId=g["id"], content="\u20ac" * 30 + " kilo")
+
+    [hit] = assert_ok(api.get(SEARCH, token=a.token,
+                              params={"query": "\u201cplanning\u201d meeting"}))
+    assert hit["id"] == quoted["id"] and sorted(hit["matchedTerms"]) == ["meeting", "planning"]
+    assert hit["context"] == {"before": "\u201e", "match": "planning",
+                              "after": "\u201c and \u00abmeeting\u00bb"}
+    assert ids(assert_ok(api.get(SEARCH, token=a.token, params={"query": word}))) == {cyr["id"]}
+    [hit] = assert_ok(api.get(SEARCH, token=a.token, params={"query": "zulu yankee"}))
+    assert hit["id"] == run["id"] and hit["context"]["match"] == "zulu"
+    assert hit["context"]["before"] == "q" * 59 + " " and hit["context"]["after"] == " yankee"
+    [hit] = assert_ok(api.get(SEARCH, token=a.token, params={"query": "kilo"}))
+    assert hit["id"] == euro["id"] and hit["context"]["before"] == "\u20ac" * 19 + " "
+
+
 @pytest.mark.parametrize("params", [
     {}, {"query": ""}, {"query": "a an of"}, {"query": "++--**"}, {"query": "x" * 201},
     {"query": "planning", "type": "GIF"}, {"query": "planning", "from": "later"},

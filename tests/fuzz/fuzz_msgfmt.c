@@ -6,11 +6,12 @@
  *    counts code points;
  *  - msgfmt_emoji_ok() accepts only short valid UTF-8 without letters,
  *    spaces or controls, ASCII only as keycap bases;
- *  - msgfmt_search_parse() keeps 1..8 distinct lowercase words of 3+
+ *  - msgfmt_search_parse() keeps 1..8 distinct lowercase words of 3 to 84
  *    characters that occur in the query and spells the boolean expression
  *    from exactly those;
  *  - msgfmt_snippet() returns three adjacent pieces of CONTENT, each valid
- *    UTF-8 when CONTENT is (they go into JSON), within the context size;
+ *    UTF-8 when CONTENT is (they go into JSON), within the context size
+ *    and the longest word whatever CONTENT holds;
  *  - msgfmt_truncate() returns a prefix of at most N code points;
  *  - msgfmt_cursor_parse() yields a DATETIME(3) text and a lowercase id.
  */
@@ -72,7 +73,8 @@ check_search(const char *q, struct msgfmt_search *sr)
 		const char *t = sr->terms[i];
 		size_t len = strlen(t);
 
-		FUZZ_CHECK(len <= MSGFMT_TERM_MAX && ref_chars(t, len) >= 3);
+		FUZZ_CHECK(len <= MSGFMT_TERM_MAX && ref_chars(t, len) >= 3 &&
+		    ref_chars(t, len) <= MSGFMT_TERM_CHARS);
 		for (size_t j = 0; j < len; j++)
 			FUZZ_CHECK(!isupper((unsigned char)t[j]) &&
 			    ((unsigned char)t[j] >= 0x80 ||
@@ -99,11 +101,11 @@ check_snippet(struct arena *a, const char *content,
 	bl = strlen(before);
 	ml = strlen(match);
 	al = strlen(after);
-	/* Sizes hold for valid text (stored content is); a run of stray
-	 * continuation bytes only widens the context. */
-	if (fuzz_utf8_ok(content, clen, 0))
-		FUZZ_CHECK(bl <= MSGFMT_CONTEXT_BYTES + 3 &&
-		    al <= 2 * MSGFMT_CONTEXT_BYTES);
+	/* The sizes hold for any bytes: cuts only ever move inwards. */
+	FUZZ_CHECK(bl <= MSGFMT_CONTEXT_BYTES && ml <= MSGFMT_TERM_MAX &&
+	    al <= 2 * MSGFMT_CONTEXT_BYTES);
+	if (found)
+		FUZZ_CHECK(ml > 0 && al <= MSGFMT_CONTEXT_BYTES);
 	/* The three pieces are adjacent in content. */
 	at = content;
 	while ((at = strstr(at, before)) != NULL) {

@@ -134,6 +134,42 @@ test_search(void)
 	CHECK(s.nterms == MSGFMT_MAX_TERMS);
 }
 
+/* n copies of the UTF-8 text of one character, in a static buffer. */
+static const char *
+repeat(const char *ch, size_t n, const char *tail)
+{
+	static char buf[4096];
+	size_t len = strlen(ch), j = 0;
+
+	for (size_t i = 0; i < n && j + len < sizeof(buf); i++, j += len)
+		memcpy(buf + j, ch, len);
+	snprintf(buf + j, sizeof(buf) - j, "%s", tail);
+	return buf;
+}
+
+/* Words are split where InnoDB's parser splits them, in characters. */
+static void
+test_search_words(void)
+{
+	struct msgfmt_search s;
+
+	/* Typographic quotes, guillemets, dashes, ellipses, NBSP, emoji. */
+	CHECK(msgfmt_search_parse("\xe2\x80\x9cmeeting\xe2\x80\x9d "
+	    "\xc2\xabnotes\xc2\xbb plan\xe2\x80\x94ning hello\xe2\x80\xa6world"
+	    " one\xc2\xa0two\xf0\x9f\x98\x80six", &s) == 0);
+	CHECK_STR(s.boolean,
+	    "+meeting* +notes* +plan* +ning* +hello* +world* +one* +two*");
+	/* InnoDB indexes words of up to 84 characters, not bytes. */
+	CHECK(msgfmt_search_parse(repeat("\xd0\xb6", 84, ""), &s) == 0);
+	CHECK(s.nterms == 1 && strlen(s.terms[0]) == 168);
+	CHECK(msgfmt_search_parse(repeat("\xe4\xb8\xad", 84, ""), &s) == 0);
+	CHECK(msgfmt_search_parse(repeat("\xd0\xb6", 85, ""), &s) == -1);
+	CHECK(msgfmt_search_parse(repeat("x", 84, ""), &s) == 0);
+	CHECK(msgfmt_search_parse(repeat("x", 85, ""), &s) == -1);
+	/* Three characters, not three bytes. */
+	CHECK(msgfmt_search_parse("\xc3\xa9\xc3\xa9", &s) == -1);
+}
+
 static void
 test_snippet(void)
 {
@@ -167,6 +203,38 @@ test_snippet(void)
 	/* "get" inside "target" is not a word start. */
 	msgfmt_search_parse("get", &s);
 	CHECK(msgfmt_snippet(&a, "target", &s, matched, &b, &m, &e) == 0);
+	/* Words next to non-ASCII punctuation are found. */
+	msgfmt_search_parse("planning meeting", &s);
+	CHECK(msgfmt_snippet(&a, "\xe2\x80\x9eplanning\xe2\x80\x9c and "
+	    "\xc2\xabmeeting\xc2\xbb", &s, matched, &b, &m, &e) == 2);
+	CHECK(matched[0] && matched[1]);
+	CHECK_STR(b, "\xe2\x80\x9e");
+	CHECK_STR(m, "planning");
+	/* before and after hold at most MSGFMT_CONTEXT_BYTES, never more. */
+	msgfmt_search_parse("kilo", &s);
+	msgfmt_snippet(&a, repeat("\xe2\x82\xac", 30, " kilo"), &s, matched, &b,
+	    &m, &e);
+	CHECK_STR(m, "kilo");
+	CHECK(strlen(b) <= MSGFMT_CONTEXT_BYTES && strlen(b) >= 57);
+	CHECK(msgfmt_utf8_chars(b, strlen(b)) > 0);
+	msgfmt_snippet(&a, repeat("\x80", 200, " kilo"), &s, matched, &b, &m, &e);
+	CHECK_STR(m, "kilo");
+	CHECK(strlen(b) <= MSGFMT_CONTEXT_BYTES);
+	/*
+	 * The match is a word InnoDB indexes: not the start of a longer run
+	 * (MariaDB matched the later "zulu"), so it is never huge.
+	 */
+	msgfmt_search_parse("zulu yankee", &s);
+	{
+		char text[4200];
+
+		snprintf(text, sizeof(text), "zulu%s zulu yankee",
+		    repeat("q", 4000, ""));
+		CHECK(msgfmt_snippet(&a, text, &s, matched, &b, &m, &e) == 2);
+		CHECK_STR(m, "zulu");
+		CHECK(strlen(b) <= MSGFMT_CONTEXT_BYTES);
+		CHECK_STR(e, " yankee");
+	}
 	CHECK_STR(msgfmt_truncate(&a, "h\xc3\xa9llo", 2), "h\xc3\xa9");
 	CHECK_STR(msgfmt_truncate(&a, "hi", 5), "hi");
 	arena_release(&a);
@@ -180,6 +248,7 @@ main(void)
 	RUN(test_uuid_time);
 	RUN(test_cursor);
 	RUN(test_search);
+	RUN(test_search_words);
 	RUN(test_snippet);
 	return unit_done();
 }
