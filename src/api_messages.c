@@ -425,6 +425,27 @@ api_messages_search(struct request *req, struct response *res)
 	reply_page(res, "Search results", flat, &pg, total, NULL);
 }
 
+/*
+ * The string field name (or alias) of body b into *out; absent and null
+ * leave it NULL. A value of another type is a 400 (a filter silently
+ * dropped would widen the results): -1 after the reply.
+ */
+static int
+body_str_or_reply(const struct request *req, struct response *res,
+	const char *name, const char *alias, const char **out)
+{
+	const json_t *v = jsonx_field(req->json, name, alias);
+
+	if (v && !json_is_null(v) && !json_is_string(v)) {
+		reply_invalid(res, name, arena_printf(req->arena,
+		    "%s must be a string", name));
+		return -1;
+	}
+	if (v && json_is_string(v))
+		*out = json_string_value(v);
+	return 0;
+}
+
 /* Seed 003: POST /chatrooms/{id}/search {query, message_type, user_id, ...}. */
 void
 api_messages_room_search(struct request *req, struct response *res)
@@ -438,14 +459,17 @@ api_messages_room_search(struct request *req, struct response *res)
 	int64_t t0 = timefmt_mono_us();
 	enum status st;
 
-	q.query = jsonx_str(b, "query", "q");
 	q.conversation_id = request_param(req, "id");
-	q.sender_id = jsonx_str(b, "userId", "user_id");
-	q.type = jsonx_str(b, "messageType", "message_type");
-	if (!q.type)
-		q.type = jsonx_str(b, "type", NULL);
-	q.from = jsonx_str(b, "dateFrom", "date_from");
-	q.to = jsonx_str(b, "dateTo", "date_to");
+	if (body_str_or_reply(req, res, "query", "q", &q.query) == -1 ||
+	    body_str_or_reply(req, res, "userId", "user_id",
+	    &q.sender_id) == -1 ||
+	    body_str_or_reply(req, res, "messageType", "message_type",
+	    &q.type) == -1 ||
+	    (!q.type && body_str_or_reply(req, res, "messageType", "type",
+	    &q.type) == -1) ||
+	    body_str_or_reply(req, res, "dateFrom", "date_from", &q.from) == -1 ||
+	    body_str_or_reply(req, res, "dateTo", "date_to", &q.to) == -1)
+		return;
 	lim = jsonx_field(b, "limit", NULL);
 	page = jsonx_field(b, "page", NULL);
 	if ((lim && !json_is_integer(lim)) || (page && !json_is_integer(page))) {

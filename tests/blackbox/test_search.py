@@ -146,3 +146,24 @@ def test_room_search_seed003(api, corpus):
                           json={"limit": 5}), 400, "VALIDATION_ERROR")
     assert_error(api.post("/api/v1/chatrooms/%s/search" % g["id"], token=b.token,
                           json={"query": "planning", "limit": "ten"}), 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"query": "planning", "userId": 5}, "userId"),
+    ({"query": "planning", "user_id": ["x"]}, "userId"),
+    ({"query": "planning", "messageType": 1}, "messageType"),
+    ({"query": "planning", "type": True}, "messageType"),
+    ({"query": "planning", "dateFrom": 1700000000}, "dateFrom"),
+    ({"query": "planning", "date_to": {}}, "dateTo"),
+    ({"query": 12345}, "query"),
+])
+def test_room_search_filters_of_the_wrong_type(api, corpus, body, field):
+    """A filter of the wrong type was ignored (200, unfiltered results)."""
+    a, b, c, g, other, m = corpus
+    r = assert_error(api.post("/api/v1/chatrooms/%s/search" % g["id"], token=b.token,
+                              json=body), 400, "VALIDATION_ERROR")
+    assert r["message"] == field + " must be a string"
+    assert r["error"]["details"]["fields"] == {field: field + " must be a string"}
+    # null is absent.
+    assert_ok(api.post("/api/v1/chatrooms/%s/search" % g["id"], token=b.token,
+                       json={"query": "planning", "userId": None, "dateFrom": None}))
