@@ -30,10 +30,11 @@ conversation_list(const struct svc_ctx *ctx, const char *user_id,
 			    "kind must be DIRECT or GROUP");
 		}
 	}
-	if (search && msgfmt_utf8_chars(search, strlen(search)) > 100) {
+	if (search && (msgfmt_utf8_chars(search, strlen(search)) < 0 ||
+	    msgfmt_utf8_chars(search, strlen(search)) > 100)) {
 		e->field = "search";
 		return svc_fail(e, ST_INVALID, NULL,
-		    "search is at most 100 characters");
+		    "search must be at most 100 characters of UTF-8 text");
 	}
 	if (group_db_list(ctx->db, ctx->arena, user_id, &f, pg->limit,
 	    pg->offset, &r, total) == -1)

@@ -247,8 +247,10 @@ group_list(const struct svc_ctx *ctx, const char *user_id, const char *search,
 	struct db_rows r;
 
 	*items = NULL;
-	if (search && msgfmt_utf8_chars(search, strlen(search)) > 100)
-		return invalid(e, "search", "search is at most 100 characters");
+	if (search && (msgfmt_utf8_chars(search, strlen(search)) < 0 ||
+	    msgfmt_utf8_chars(search, strlen(search)) > 100))
+		return invalid(e, "search",
+		    "search must be at most 100 characters of UTF-8 text");
 	if (group_db_list(ctx->db, ctx->arena, user_id, &f, pg->limit,
 	    pg->offset, &r, total) == -1)
 		return conv_db_error(ctx->db, e);

@@ -757,3 +757,14 @@ def test_conversation_list(api, make_user):
     assert_error(api.get(CONVERSATIONS, token=a.token, params={"unread": "maybe"}), 400,
                  "VALIDATION_ERROR")
     assert_error(api.get(CONVERSATIONS), 401, "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("path", [CONVERSATIONS, GROUPS, "/api/v1/chatrooms"])
+@pytest.mark.parametrize("search", ["%ff", "%c3", "%ed%a0%80", "x" * 101])
+def test_conversation_search_is_checked_text(api, make_user, path, search):
+    """search must be UTF-8 text of at most 100 characters, as the users
+    search asks: invalid bytes got 200 and an arbitrary (empty) page."""
+    a = make_user()
+    create_group(api, a, title="Team chat")
+    assert_error(api.get("%s?search=%s" % (path, search), token=a.token), 400,
+                 "VALIDATION_ERROR")
