@@ -467,7 +467,8 @@ api_messages_room_search(struct request *req, struct response *res)
 	    &q.type) == -1 ||
 	    (!q.type && body_str_or_reply(req, res, "messageType", "type",
 	    &q.type) == -1) ||
-	    body_str_or_reply(req, res, "dateFrom", "date_from", &q.from) == -1 ||
+	    body_str_or_reply(req, res, "dateFrom", "date_from",
+	    &q.from) == -1 ||
 	    body_str_or_reply(req, res, "dateTo", "date_to", &q.to) == -1)
 		return;
 	lim = jsonx_field(b, "limit", NULL);

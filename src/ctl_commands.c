@@ -9,7 +9,8 @@
 const struct ctl_command ctl_extra_commands[] = {
 	{ "keys", ctl_keys, 0, "JWT signing keys: init | rotate | list" },
 	{ "user", ctl_user, 1, "accounts: create [--admin] | reset-password" },
-	{ "repair", ctl_repair, 1, "bring older data up to today's rules: deleted-accounts [--dry-run]" },
+	{ "repair", ctl_repair, 1,
+	    "bring older data up to today's rules: deleted-accounts [--dry-run]" },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -54,8 +54,8 @@ repair_deleted_accounts(const struct svc_ctx *ctx, int dry_run)
 			printf("repaired deleted account %s\n", id);
 			done++;
 		} else {
-			fprintf(stderr, "parleyctl: deleted account %s: %s\n", id,
-			    e.message ? e.message : status_message(st));
+			fprintf(stderr, "parleyctl: deleted account %s: %s\n",
+			    id, e.message ? e.message : status_message(st));
 			failed++;
 		}
 	}

@@ -39,7 +39,8 @@ static const char sql_revoke[] =
 	"UPDATE invitations SET revoked_at = NOW(3)"
 	" WHERE id = ? AND revoked_at IS NULL";
 static const char sql_revoke_requests[] =
-	"DELETE FROM join_requests WHERE conversation_id = ? AND invitation_id = ?";
+	"DELETE FROM join_requests"
+	" WHERE conversation_id = ? AND invitation_id = ?";
 static const char sql_group_of[] =
 	"SELECT conversation_id FROM invitations WHERE code = ?";
 static const char sql_lock_code[] =
@@ -73,7 +74,8 @@ static const char sql_request_lock[] =
 static const char sql_request_drop_dead[] =
 	"DELETE jr FROM join_requests jr"
 	" LEFT JOIN invitations i ON i.id = jr.invitation_id"
-	" WHERE jr.conversation_id = ? AND jr.user_id = ? AND NOT " REQUEST_LIVE;
+	" WHERE jr.conversation_id = ? AND jr.user_id = ?"
+	" AND NOT " REQUEST_LIVE;
 static const char sql_request_del[] =
 	"DELETE FROM join_requests WHERE conversation_id = ? AND user_id = ?";
 

@@ -346,7 +346,8 @@ msgfmt_search_parse(const char *query, struct msgfmt_search *out)
 		start = next_word(&p, end, &chars);
 		len = (size_t)(p - start);
 		/* Non-ASCII word characters are at most 3 bytes (BMP). */
-		if (chars < 3 || chars > MSGFMT_TERM_CHARS || len > MSGFMT_TERM_MAX)
+		if (chars < 3 || chars > MSGFMT_TERM_CHARS ||
+		    len > MSGFMT_TERM_MAX)
 			continue;
 		for (size_t i = 0; i < len; i++)
 			t[i] = (char)tolower(start[i]);

@@ -697,7 +697,8 @@ repair_tx(const struct svc_ctx *ctx, const char *nid, struct db_rows *convs,
 		goto fail;
 	if (rc == 0) {
 		db_rollback(ctx->db);
-		return svc_fail(e, ST_NOT_FOUND, NULL, "No such deleted account");
+		return svc_fail(e, ST_NOT_FOUND, NULL,
+		    "No such deleted account");
 	}
 	if (group_leave_all(ctx, nid, convs) == -1 || db_commit(ctx->db) == -1)
 		goto fail;
@@ -716,7 +717,8 @@ user_repair_deleted(const struct svc_ctx *ctx, const char *id,
 	enum status st;
 
 	if (norm_id(id, nid) == -1)
-		return svc_fail(e, ST_NOT_FOUND, NULL, "No such deleted account");
+		return svc_fail(e, ST_NOT_FOUND, NULL,
+		    "No such deleted account");
 	for (int attempt = 0;; attempt++) {
 		st = repair_tx(ctx, nid, &convs, e);
 		if (!conv_retry(ctx->db, st, attempt))

@@ -62,7 +62,8 @@ static const char sql_deleted_in_groups[] =
 	" OR EXISTS (SELECT 1 FROM join_requests jr WHERE jr.user_id = u.id))"
 	" ORDER BY u.deleted_at, u.id";
 static const char sql_lock_deleted[] =
-	"SELECT id FROM users WHERE id = ? AND deleted_at IS NOT NULL FOR UPDATE";
+	"SELECT id FROM users WHERE id = ? AND deleted_at IS NOT NULL"
+	" FOR UPDATE";
 static const char sql_set_password[] =
 	"UPDATE users SET password_hash = ? WHERE id = ? AND is_active = 1"
 	" AND deleted_at IS NULL";

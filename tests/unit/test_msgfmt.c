@@ -217,7 +217,8 @@ test_snippet(void)
 	CHECK_STR(m, "kilo");
 	CHECK(strlen(b) <= MSGFMT_CONTEXT_BYTES && strlen(b) >= 57);
 	CHECK(msgfmt_utf8_chars(b, strlen(b)) > 0);
-	msgfmt_snippet(&a, repeat("\x80", 200, " kilo"), &s, matched, &b, &m, &e);
+	msgfmt_snippet(&a, repeat("\x80", 200, " kilo"), &s, matched, &b, &m,
+	    &e);
 	CHECK_STR(m, "kilo");
 	CHECK(strlen(b) <= MSGFMT_CONTEXT_BYTES);
 	/*
