@@ -439,9 +439,9 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	if (db_get_int(&r, 0, "require_approval")) {
 		/*
 		 * Only a new request uses the invitation: a pending one is
-		 * answered again, even once the invitation is used up. One
-		 * whose invitation was revoked or has expired is dead and
-		 * makes way for this one.
+		 * answered again, even once the invitation is used up or has
+		 * expired. One whose invitation was revoked is dead and makes
+		 * way for this one.
 		 */
 		if (invite_db_request_drop_dead(ctx->db, gid, uid) == -1 ||
 		    invite_db_request_add(ctx->db, gid, uid, iid, &added) == -1)
@@ -582,8 +582,7 @@ decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 		if (st != ST_OK)
 			return st;
 		return svc_fail(e, ST_INVALID, "CHATROOM_INVITE_INVALID",
-		    "The invitation of this join request was revoked or has"
-		    " expired");
+		    "The invitation of this join request was revoked");
 	}
 	if (acc.member_count >= acc.max_members) {
 		db_rollback(ctx->db);

@@ -19,9 +19,9 @@
  * (one answer for all, so codes cannot be probed). A full group is
  * ST_CONFLICT / CHATROOM_FULL. With requireApproval the use is counted and
  * a join request waits for an OWNER/ADMIN (invite_decide). A request lives
- * as long as its invitation: revoking the invitation drops its requests,
- * and one whose invitation has expired cannot be approved (a new code
- * replaces it). Becoming a member by any way, or deleting the account,
+ * as long as its invitation is not revoked: revoking drops its requests.
+ * A request made in time outlives the code's expiry, so admins may take
+ * their time. Becoming a member by any way, or deleting the account,
  * ends a pending request too.
  *
  * As in group.h: non-members get ST_NOT_FOUND for a group whether it
@@ -82,7 +82,7 @@ enum status invite_requests(const struct svc_ctx *ctx, const char *actor_id,
  * Approves (the user becomes a MEMBER; *out is the member) or rejects
  * (*out NULL) user_id's pending request. OWNER and ADMIN only. Approving
  * re-checks what joining checks: a request whose invitation was revoked
- * or has expired is dropped with ST_INVALID / CHATROOM_INVITE_INVALID, a
+ * is dropped with ST_INVALID / CHATROOM_INVITE_INVALID, a
  * full group is ST_CONFLICT / CHATROOM_FULL (the request stays), and a
  * deleted or deactivated account is ST_NOT_FOUND.
  */

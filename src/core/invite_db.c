@@ -51,13 +51,12 @@ static const char sql_request_add[] =
 	"INSERT INTO join_requests (conversation_id, user_id, invitation_id)"
 	" VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE created_at = created_at";
 /*
- * A join request lives as long as its invitation (i): revoked or expired,
- * it can no longer be approved. (Its use stays counted: the request held
- * the slot, so "used up" is no reason.)
+ * A join request lives as long as its invitation (i) is not revoked. It
+ * was made while the code was valid, so the invitation expiring does not
+ * end it (admins may take longer than the default 24 hours), and neither
+ * does "used up": the request itself holds its slot.
  */
-#define REQUEST_LIVE \
-	"(i.id IS NOT NULL AND i.revoked_at IS NULL" \
-	" AND (i.expires_at IS NULL OR i.expires_at > NOW(3)))"
+#define REQUEST_LIVE "(i.id IS NOT NULL AND i.revoked_at IS NULL)"
 /* Only requests that could be approved: live, of an active account. */
 static const char sql_requests[] =
 	"SELECT jr.user_id, jr.invitation_id, jr.created_at, u.username,"

@@ -57,8 +57,8 @@ int invite_db_lock_code(struct db *db, struct arena *a, const char *code,
 int invite_db_use(struct db *db, const char *id);
 
 /*
- * Join requests. A request is live while its invitation is neither
- * revoked nor expired; invite_db_requests lists only live requests of
+ * Join requests. A request is live while its invitation is not revoked
+ * (expiry does not end it); invite_db_requests lists only live requests of
  * active accounts. invite_db_request_add stores uid's request unless one
  * is pending already: *affected is 1 when it stored a new row, 0 if not.
  * invite_db_request_lock locks uid's request in gid: 0 (with *live), 1
