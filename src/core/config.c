@@ -335,6 +335,38 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+size_t
+config_key_count(void)
+{
+	return NKEYS;
+}
+
+void
+config_key_name(size_t i, const char **section, const char **name)
+{
+	*section = config_keys[i].section;
+	*name = config_keys[i].name;
+}
+
+void
+config_key_value(const struct config *c, size_t i, char *buf, size_t len)
+{
+	const struct cfg_key *k = &config_keys[i];
+	const char *field = (const char *)c + k->offset;
+
+	switch (k->type) {
+	case CFG_STR:
+		snprintf(buf, len, "%s", *(char *const *)field);
+		break;
+	case CFG_INT:
+		snprintf(buf, len, "%ld", *(const long *)field);
+		break;
+	case CFG_BOOL:
+		snprintf(buf, len, "%s", *(const int *)field ? "yes" : "no");
+		break;
+	}
+}
+
 const char *
 config_default_path(const char *arg)
 {

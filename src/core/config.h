@@ -2,7 +2,8 @@
  * config.h - the parley.conf INI file.
  *
  * One table (config.c: config_keys[]) lists every key with its section,
- * type, bounds and default; etc/parley.conf.sample documents the same keys.
+ * type, bounds and default; etc/parley.conf.sample.in documents the same
+ * keys (tests/unit/test_config.c holds it to that).
  * config_load() reads the main file, then every conf.d/ *.conf beside it in
  * name order; later files override earlier ones. An unknown section or key,
  * a value of the wrong type or out of range, or an [auth] scrypt cost that
@@ -111,6 +112,15 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Applies one "section", "key", "value" triple; used by config_load. */
 int config_set(struct config *c, const char *section, const char *key,
 	const char *value, char *err, size_t errlen);
+
+/*
+ * The key table, for tools and tests: config_key_count() keys; key i's
+ * section and name (borrowed, static), and its value in c as parley.conf
+ * spells it ("yes"/"no" for booleans), truncated to len.
+ */
+size_t config_key_count(void);
+void config_key_name(size_t i, const char **section, const char **name);
+void config_key_value(const struct config *c, size_t i, char *buf, size_t len);
 
 /* --config argument, else $PARLEY_CONFIG, else SYSCONFDIR/parley/parley.conf */
 const char *config_default_path(const char *arg);

@@ -145,6 +145,74 @@ test_scrypt_cost(void)
 	config_release(&c);
 }
 
+/*
+ * The sample make install puts beside parley.conf (built from
+ * etc/parley.conf.sample.in with this build's paths) lists every key, once,
+ * with the default the programs use, and loads.
+ */
+static void
+test_sample_lists_every_key_with_its_default(void)
+{
+	struct config def, c;
+	char line[1024], section[64] = "", want[1024], err[512] = "";
+	FILE *f = fopen(PARLEY_SAMPLE_CONF, "r");
+	size_t n = config_key_count();
+	int *seen = calloc(n, sizeof(*seen));
+
+	CHECK(f != NULL);
+	if (!f) {
+		free(seen);
+		return;
+	}
+	config_init(&def);
+	while (fgets(line, sizeof(line), f)) {
+		char *eq, *end, *val;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '[') {
+			snprintf(section, sizeof(section), "%.*s",
+			    (int)strcspn(line + 1, "]"), line + 1);
+			continue;
+		}
+		if (line[0] == ';' || line[0] == '#' || !(eq = strchr(line, '=')))
+			continue;
+		for (end = eq; end > line && end[-1] == ' '; end--)
+			;
+		*end = '\0';
+		val = eq + 1 + strspn(eq + 1, " ");
+		for (size_t i = 0; i < n; i++) {
+			const char *sec, *name;
+
+			config_key_name(i, &sec, &name);
+			if (strcmp(sec, section) != 0 || strcmp(name, line) != 0)
+				continue;
+			seen[i]++;
+			config_key_value(&def, i, want, sizeof(want));
+			if (strcmp(val, want) != 0)
+				fprintf(stderr, "[%s] %s = %s in the sample, "
+				    "default %s\n", sec, name, val, want);
+			CHECK(strcmp(val, want) == 0);
+		}
+	}
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		const char *sec, *name;
+
+		config_key_name(i, &sec, &name);
+		if (seen[i] != 1)
+			fprintf(stderr, "[%s] %s is in the sample %d times\n",
+			    sec, name, seen[i]);
+		CHECK(seen[i] == 1);
+	}
+	config_init(&c);
+	CHECK(config_load(&c, PARLEY_SAMPLE_CONF, err, sizeof(err)) == 0);
+	if (err[0])
+		fprintf(stderr, "%s\n", err);
+	config_release(&c);
+	config_release(&def);
+	free(seen);
+}
+
 static void
 test_default_path(void)
 {
@@ -164,6 +232,7 @@ main(void)
 	RUN(test_conf_d_overrides);
 	RUN(test_errors_name_the_key);
 	RUN(test_scrypt_cost);
+	RUN(test_sample_lists_every_key_with_its_default);
 	RUN(test_default_path);
 	unlink(write_file("parley.conf", ""));
 	unlink(write_file("bad.conf", ""));
