@@ -96,7 +96,7 @@ mk=$build/fuzz.mk
 	echo "CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \\"
 	echo "	-fno-omit-frame-pointer -std=c11 -pthread -Wall -Wextra -Wno-unused-parameter \\"
 	echo "	-include $top/build-config.h -I$top/src -I$top/ws-bridge -D_GNU_SOURCE \\"
-	echo "	-DSYSCONFDIR='\"/etc\"' -DLOCALSTATEDIR='\"/var\"' $core_cflags $lws_cflags"
+	echo "	$core_cflags $lws_cflags"
 	echo "LIBS = $core_libs"
 	echo "all:"
 	objs=""
