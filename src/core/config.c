@@ -6,9 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
 #include <ini.h>
 
 #include "config.h"
+#include "log.h"
 #include "password.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -111,6 +113,304 @@ static const struct cfg_key config_keys[] = {
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
+/*
+ * What a string key's type cannot say: values the programs would refuse
+ * only when they start, or misread without a word (a log_level they do not
+ * know, a base_path without its slash, an origin with a trailing slash that
+ * never matches). Each check gets the value; on -1 it has written into err
+ * what is wrong, after "key 'x' in [s]: ".
+ */
+typedef int cfg_check_fn(const char *v, char *err, size_t errlen);
+
+/* Each item of a space, tab or comma separated list, checked by item(). */
+static int
+check_items(const char *v, int (*item)(const char *s, size_t n, char *err,
+	size_t errlen), char *err, size_t errlen)
+{
+	while (*v) {
+		size_t n = strcspn(v, " \t,");
+
+		if (n && item(v, n, err, errlen) == -1)
+			return -1;
+		v += n;
+		v += strspn(v, " \t,");
+	}
+	return 0;
+}
+
+/* A decimal port, 1..65535, in s[0..n). */
+static int
+port_ok(const char *s, size_t n)
+{
+	long port = 0;
+
+	if (n == 0 || n > 5 || strspn(s, "0123456789") < n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		port = port * 10 + (s[i] - '0');
+	return port >= 1 && port <= 65535;
+}
+
+/* host:port or [v6]:port in s[0..n); an empty host only if empty_host. */
+static int
+host_port_ok(const char *s, size_t n, int empty_host)
+{
+	const char *colon = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ':')
+			colon = s + i;
+	if (!colon)
+		return 0;
+	if (s[0] == '[' && (colon == s + 1 || colon[-1] != ']'))
+		return 0;
+	if (colon == s && !empty_host)
+		return 0;
+	return port_ok(colon + 1, n - (size_t)(colon + 1 - s));
+}
+
+static int
+has_space(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int
+check_log_level(const char *v, char *err, size_t errlen)
+{
+	if (log_level_parse(v) >= 0)
+		return 0;
+	snprintf(err, errlen, "'%s' is not one of debug, info, warn, error", v);
+	return -1;
+}
+
+/* The loops parley-bridge knows (ws-bridge/bridge_main.c, loops[]). */
+static int
+check_event_loop(const char *v, char *err, size_t errlen)
+{
+	static const char *const loops[] = { "libuv", "libev", "poll", "glib" };
+
+	for (size_t i = 0; i < sizeof(loops) / sizeof(loops[0]); i++)
+		if (strcmp(v, loops[i]) == 0)
+			return 0;
+	snprintf(err, errlen, "'%s' is not one of libuv, libev, poll, glib", v);
+	return -1;
+}
+
+/* Routing strips it from REQUEST_URI, which always starts with '/'. */
+static int
+check_base_path(const char *v, char *err, size_t errlen)
+{
+	if (!*v || (v[0] == '/' && !has_space(v) && !strpbrk(v, "?#")))
+		return 0;
+	snprintf(err, errlen, "'%s' is not a URL path: empty, or starting "
+	    "with '/' (e.g. /chat)", v);
+	return -1;
+}
+
+/* What fcgi_server_listen() takes: unix:/path, /path or host:port. */
+static int
+check_listen(const char *v, char *err, size_t errlen)
+{
+	if (!*v || (strncmp(v, "unix:/", 6) == 0 && !has_space(v)) ||
+	    (v[0] == '/' && !has_space(v)) ||
+	    (!has_space(v) && host_port_ok(v, strlen(v), 1)))
+		return 0;
+	snprintf(err, errlen, "'%s' is not unix:/path or host:port "
+	    "(empty: the socket on fd 0)", v);
+	return -1;
+}
+
+static int
+check_file(const char *v, char *err, size_t errlen)
+{
+	if (v[0] == '/')
+		return 0;
+	snprintf(err, errlen, "'%s' is not an absolute path", v);
+	return -1;
+}
+
+static int
+check_file_or_empty(const char *v, char *err, size_t errlen)
+{
+	return *v ? check_file(v, err, errlen) : 0;
+}
+
+static int
+check_public_url(const char *v, char *err, size_t errlen)
+{
+	size_t scheme = strncmp(v, "https://", 8) == 0 ? 8 :
+	    strncmp(v, "http://", 7) == 0 ? 7 : 0;
+
+	if (scheme && v[scheme] && v[scheme] != '/' && !has_space(v))
+		return 0;
+	snprintf(err, errlen, "'%s' is not an http:// or https:// URL", v);
+	return -1;
+}
+
+/*
+ * Browsers send Origin as scheme://host[:port] and it is compared as a
+ * string: a path or a trailing slash never matches.
+ */
+static int
+origin_ok(const char *s, size_t n, char *err, size_t errlen)
+{
+	size_t scheme = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+
+	if (scheme > 0 && scheme + 3 < n && memcmp(s + scheme, "://", 3) == 0 &&
+	    !memchr(s + scheme + 3, '/', n - scheme - 3))
+		return 0;
+	if (n == 1 && s[0] == '*')
+		snprintf(err, errlen, "'*' is not supported: list each origin "
+		    "(scheme://host[:port])");
+	else
+		snprintf(err, errlen, "'%.*s' is not an origin: scheme://host"
+		    "[:port], without a path or trailing slash", (int)n, s);
+	return -1;
+}
+
+static int
+check_origins(const char *v, char *err, size_t errlen)
+{
+	return check_items(v, origin_ok, err, errlen);
+}
+
+/* An IPv4 or IPv6 address, optionally /prefix (netaddr_trusted()). */
+static int
+address_ok(const char *s, size_t n, char *err, size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned char bin[16];
+	const char *slash = memchr(s, '/', n);
+	size_t alen = slash ? (size_t)(slash - s) : n;
+	int v6 = memchr(s, ':', alen) != NULL;
+
+	if (alen == 0 || alen >= sizeof(buf))
+		goto bad;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, bin) != 1)
+		goto bad;
+	if (slash) {
+		size_t plen = n - alen - 1;
+		long bits = 0;
+
+		if (plen == 0 || plen > 3 || strspn(slash + 1, "0123456789") < plen)
+			goto bad;
+		for (size_t i = 0; i < plen; i++)
+			bits = bits * 10 + (slash[1 + i] - '0');
+		if (bits > (v6 ? 128 : 32))
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "'%.*s' is not an IP address or address/prefix",
+	    (int)n, s);
+	return -1;
+}
+
+static int
+check_addresses(const char *v, char *err, size_t errlen)
+{
+	return check_items(v, address_ok, err, errlen);
+}
+
+/* What cache.c's add_servers() takes: /path, unix:/path, host[:port[:weight]]. */
+static int
+server_ok(const char *s, size_t n, char *err, size_t errlen)
+{
+	const char *end = s + n, *port, *colon;
+
+	if (s[0] == '/' || (n > 6 && strncmp(s, "unix:/", 6) == 0))
+		return 0;
+	port = memchr(s, ':', n);
+	if (port == s || s[0] == '[')
+		goto bad;
+	if (!port)
+		return 0;
+	port++;
+	colon = memchr(port, ':', (size_t)(end - port));
+	if (!port_ok(port, (size_t)((colon ? colon : end) - port)))
+		goto bad;
+	if (colon && (colon + 1 == end ||
+	    strspn(colon + 1, "0123456789") < (size_t)(end - colon - 1)))
+		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "'%.*s' is not host[:port] or a unix socket path",
+	    (int)n, s);
+	return -1;
+}
+
+static int
+check_servers(const char *v, char *err, size_t errlen)
+{
+	if (v[strspn(v, " \t,")] == '\0') {
+		snprintf(err, errlen, "no server given");
+		return -1;
+	}
+	return check_items(v, server_ok, err, errlen);
+}
+
+static int
+host_port_item(const char *s, size_t n, char *err, size_t errlen)
+{
+	if (host_port_ok(s, n, 0))
+		return 0;
+	snprintf(err, errlen, "'%.*s' is not host:port", (int)n, s);
+	return -1;
+}
+
+static int
+check_host_ports(const char *v, char *err, size_t errlen)
+{
+	return check_items(v, host_port_item, err, errlen);
+}
+
+static const struct cfg_check {
+	const char *section;
+	const char *name;
+	cfg_check_fn *check;
+} config_checks[] = {
+	{ "server", "base_path", check_base_path },
+	{ "server", "listen", check_listen },
+	{ "server", "metrics_file", check_file_or_empty },
+	{ "server", "log_level", check_log_level },
+	{ "server", "cors_origins", check_origins },
+	{ "server", "trusted_proxies", check_addresses },
+	{ "server", "public_url", check_public_url },
+	{ "memcached", "servers", check_servers },
+	{ "memcached", "local_memo_file", check_file_or_empty },
+	{ "bridge", "nudge_targets", check_host_ports },
+	{ "bridge", "event_loop", check_event_loop },
+	{ "auth", "keys_file", check_file },
+};
+
+/* 0, or -1 with "key 'x' in [s]: why" in err. */
+static int
+check_value(const struct cfg_key *k, const char *value, char *err,
+	size_t errlen)
+{
+	char why[384];
+
+	for (size_t i = 0; i < sizeof(config_checks) / sizeof(config_checks[0]); i++) {
+		const struct cfg_check *ck = &config_checks[i];
+
+		if (strcmp(ck->section, k->section) != 0 ||
+		    strcmp(ck->name, k->name) != 0)
+			continue;
+		if (ck->check(value, why, sizeof(why)) == 0)
+			return 0;
+		snprintf(err, errlen, "key '%s' in [%s]: %s", k->name,
+		    k->section, why);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_bool(const char *v, int *out)
 {
@@ -173,8 +473,11 @@ config_set(struct config *c, const char *section, const char *key,
 		if (strcmp(config_keys[i].section, section) != 0)
 			continue;
 		known_section = 1;
-		if (strcmp(config_keys[i].name, key) == 0)
-			return apply(c, &config_keys[i], value, err, errlen);
+		if (strcmp(config_keys[i].name, key) != 0)
+			continue;
+		if (check_value(&config_keys[i], value, err, errlen) == -1)
+			return -1;
+		return apply(c, &config_keys[i], value, err, errlen);
 	}
 	if (known_section)
 		snprintf(err, errlen, "unknown key '%s' in [%s]", key, section);

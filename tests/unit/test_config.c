@@ -146,6 +146,74 @@ test_scrypt_cost(void)
 }
 
 /*
+ * String values the programs would refuse only when they start, or misread
+ * silently, fail the load with the key and what is wrong.
+ */
+static void
+test_string_values_are_checked(void)
+{
+	static const struct { const char *text, *words; } bad[] = {
+		{ "[server]\nlog_level = verbose\n", "debug, info, warn, error" },
+		{ "[server]\nbase_path = chat\n", "starting with '/'" },
+		{ "[server]\nbase_path = /chat?x\n", "base_path" },
+		{ "[server]\nlisten = 127.0.0.1\n", "host:port" },
+		{ "[server]\nlisten = 127.0.0.1:99999\n", "host:port" },
+		{ "[server]\nlisten = unix:run/x.sock\n", "unix:/path" },
+		{ "[server]\nmetrics_file = metrics.shm\n", "absolute" },
+		{ "[server]\npublic_url = chat.example.com\n", "https://" },
+		{ "[server]\ncors_origins = https://a.example/\n", "trailing slash" },
+		{ "[server]\ncors_origins = https://a.example *\n", "'*'" },
+		{ "[server]\ntrusted_proxies = 10.0.0.300\n", "10.0.0.300" },
+		{ "[server]\ntrusted_proxies = 10.0.0.0/33\n", "10.0.0.0/33" },
+		{ "[server]\ntrusted_proxies = localhost\n", "localhost" },
+		{ "[memcached]\nservers =\n", "no server" },
+		{ "[memcached]\nservers = 127.0.0.1:x\n", "127.0.0.1:x" },
+		{ "[memcached]\nservers = a:11211 b:0\n", "'b:0'" },
+		{ "[bridge]\nevent_loop = epoll\n", "libuv, libev, poll" },
+		{ "[bridge]\nnudge_targets = 10.0.0.5\n", "host:port" },
+		{ "[auth]\nkeys_file = jwt.keys\n", "absolute" },
+	};
+	static const char *const good[] = {
+		"[server]\nlog_level = debug\nbase_path = /chat/\n"
+		    "listen = unix:/run/parley/fcgi.sock\n",
+		"[server]\nlisten = 127.0.0.1:9000\nmetrics_file =\n",
+		"[server]\nlisten = /run/parley/fcgi.sock\n",
+		"[server]\nlisten = [::1]:9000\n",
+		"[server]\ncors_origins = https://a.example, http://b.example:8080\n"
+		    "trusted_proxies = 127.0.0.1 ::1 10.0.0.0/8 fd00::/8\n"
+		    "public_url = https://chat.example.com/parley\n",
+		"[memcached]\nservers = /run/memcached/memcached.sock,"
+		    " unix:/x.sock 10.0.0.1 10.0.0.2:11211 10.0.0.3:11211:2\n",
+		"[bridge]\nevent_loop = poll\nnudge_targets = 10.0.0.5:8091 "
+		    "[fd00::5]:8091\n",
+	};
+	struct config c;
+	char err[512], path[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_init(&c);
+		err[0] = '\0';
+		snprintf(path, sizeof(path), "%s", write_file("v.conf", bad[i].text));
+		CHECK(config_load(&c, path, err, sizeof(err)) == -1);
+		if (!strstr(err, bad[i].words) || !strstr(err, "v.conf:2:"))
+			fprintf(stderr, "%s-> %s\n", bad[i].text, err);
+		CHECK(strstr(err, bad[i].words) != NULL);
+		CHECK(strstr(err, "v.conf:2:") != NULL);
+		config_release(&c);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		config_init(&c);
+		err[0] = '\0';
+		snprintf(path, sizeof(path), "%s", write_file("v.conf", good[i]));
+		CHECK(config_load(&c, path, err, sizeof(err)) == 0);
+		if (err[0])
+			fprintf(stderr, "%s-> %s\n", good[i], err);
+		config_release(&c);
+	}
+	unlink(path);
+}
+
+/*
  * The sample make install puts beside parley.conf (built from
  * etc/parley.conf.sample.in with this build's paths) lists every key, once,
  * with the default the programs use, and loads.
@@ -232,6 +300,7 @@ main(void)
 	RUN(test_conf_d_overrides);
 	RUN(test_errors_name_the_key);
 	RUN(test_scrypt_cost);
+	RUN(test_string_values_are_checked);
 	RUN(test_sample_lists_every_key_with_its_default);
 	RUN(test_default_path);
 	unlink(write_file("parley.conf", ""));
