@@ -19,6 +19,13 @@ struct ctl_command {
 	const char *help;
 };
 
+/*
+ * 0 if MariaDB answers; else -1 after telling the operator where parleyctl
+ * tried to connect and which file to fix (never the password).
+ */
+struct db;
+int ctl_db_reachable(const struct config *cfg, struct db *db);
+
 extern const struct ctl_command ctl_extra_commands[];
 extern const size_t ctl_extra_commands_count;
 

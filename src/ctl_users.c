@@ -37,6 +37,27 @@
 
 #define KEYS_KEPT 3 /* the signing key and two previous ones */
 
+/*
+ * The keys file is written next to itself and renamed into place, so its
+ * directory must exist and be writable. 0, or -1 after saying which.
+ */
+static int
+dir_writable(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (slash == path ? 1 :
+	    (int)(slash - path)) : 1, slash ? path : ".");
+	if (access(dir, W_OK | X_OK) == 0)
+		return 0;
+	fprintf(stderr, "parleyctl: cannot create %s: %s: %s%s\n", path, dir,
+	    strerror(errno), errno == ENOENT ? " (create it, or set [auth] "
+	    "keys_file)" : errno == EACCES ? " (run as root or as the "
+	    "directory's owner)" : "");
+	return -1;
+}
+
 static int
 keys_init(const struct config *cfg)
 {
@@ -55,6 +76,8 @@ keys_init(const struct config *cfg)
 		OPENSSL_cleanse(&ks, sizeof(ks));
 		return 0;
 	}
+	if (dir_writable(cfg->keys_file) == -1)
+		return 1;
 	memset(&ks, 0, sizeof(ks));
 	jwt_key_generate(&ks.keys[0]);
 	ks.n = 1;
@@ -322,8 +345,11 @@ ctl_user(struct config *cfg, int argc, char **argv)
 	ctx.db = db_new(cfg);
 	ctx.cache = cache_new(cfg);
 	ctx.arena = &arena;
-	rc = create ? user_create_cmd(&ctx, &a, password) :
-	    user_reset_cmd(&ctx, &a, password);
+	if (ctl_db_reachable(cfg, ctx.db) == -1)
+		rc = 1;
+	else
+		rc = create ? user_create_cmd(&ctx, &a, password) :
+		    user_reset_cmd(&ctx, &a, password);
 	OPENSSL_cleanse(password, sizeof(password));
 	cache_free(ctx.cache);
 	db_free(ctx.db);

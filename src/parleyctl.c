@@ -6,17 +6,43 @@
  * Commands are one table (ctl_commands[]); each entry is a function taking
  * the loaded config and its own argv.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <glob.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
 
 #include "ctl.h"
 #include "core/config.h"
 #include "core/db.h"
+#include "core/jwt.h"
 #include "core/log.h"
 #include "core/migrate.h"
 #include "core/banned.h"
+
+/* The main configuration file, as given or defaulted (main()). */
+static const char *config_path;
+
+int
+ctl_db_reachable(const struct config *cfg, struct db *db)
+{
+	if (db_ping(db) == 0)
+		return 0;
+	if (cfg->db_socket[0])
+		fprintf(stderr, "parleyctl: cannot connect to MariaDB as '%s' "
+		    "through %s (error above): check [database] in %s\n",
+		    cfg->db_user, cfg->db_socket, config_path);
+	else
+		fprintf(stderr, "parleyctl: cannot connect to MariaDB as '%s' "
+		    "at %s:%ld (error above): check [database] in %s\n",
+		    cfg->db_user, cfg->db_host, cfg->db_port, config_path);
+	return -1;
+}
 
 static int
 cmd_version(struct config *cfg, int argc, char **argv)
@@ -30,8 +56,13 @@ static int
 cmd_migrate(struct config *cfg, int argc, char **argv)
 {
 	struct db *db = db_new(cfg);
-	int n = migrate_run(db, 1);
+	int n;
 
+	if (ctl_db_reachable(cfg, db) == -1) {
+		db_free(db);
+		return 1;
+	}
+	n = migrate_run(db, 1);
 	db_free(db);
 	if (n < 0) {
 		fprintf(stderr, "parleyctl: migration failed (see log above)\n");
@@ -43,11 +74,101 @@ cmd_migrate(struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
-/* Loading already validated every key; this reports the result. */
+/* 1 if the INI file at path sets a non-empty password in [database]. */
+static int
+sets_db_password(const char *path)
+{
+	char line[1024], section[64] = "";
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t");
+
+		if (*p == '[') {
+			snprintf(section, sizeof(section), "%.*s",
+			    (int)strcspn(p + 1, "]"), p + 1);
+			continue;
+		}
+		if (strcmp(section, "database") != 0 ||
+		    strncmp(p, "password", 8) != 0)
+			continue;
+		p += 8;
+		p += strspn(p, " \t");
+		if (*p != '=' && *p != ':')
+			continue;
+		p++;
+		p += strspn(p, " \t");
+		found = *p && !strchr("\r\n;", *p);
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	return found;
+}
+
+/* Warns if path holds the database password and others may read it. */
+static int
+warn_readable_password(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !(st.st_mode & S_IROTH) ||
+	    !sets_db_password(path))
+		return 0;
+	fprintf(stderr, "parleyctl: warning: %s holds the [database] password "
+	    "and every local user may read it: chmod o-rwx %s (the workers' "
+	    "group needs read access: chgrp parley, chmod 0640)\n", path, path);
+	return 1;
+}
+
+/*
+ * What the key table cannot say (it validated every value while loading):
+ * a configuration file holding the database password that every local user
+ * may read, and a keys file that is missing, unusable or open to others.
+ * Warnings leave the exit status 0; a keys file that cannot be loaded is
+ * an error, because logins then fail with 503.
+ */
 static int
 cmd_check_config(struct config *cfg, int argc, char **argv)
 {
-	printf("configuration OK\n");
+	char pattern[PATH_MAX], err[512];
+	const char *slash = strrchr(config_path, '/');
+	struct jwt_keyset ks;
+	struct stat st;
+	int warnings = 0;
+	glob_t g;
+
+	warnings += warn_readable_password(config_path);
+	snprintf(pattern, sizeof(pattern), "%.*s/conf.d/*.conf",
+	    slash ? (int)(slash - config_path) : 1, slash ? config_path : ".");
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			warnings += warn_readable_password(g.gl_pathv[i]);
+		globfree(&g);
+	}
+	if (stat(cfg->keys_file, &st) != 0 && errno == ENOENT) {
+		fprintf(stderr, "parleyctl: warning: [auth] keys_file %s does "
+		    "not exist yet: run parleyctl keys init\n", cfg->keys_file);
+		warnings++;
+	} else if (jwt_keyset_load(cfg->keys_file, &ks, err, sizeof(err)) == -1) {
+		fprintf(stderr, "parleyctl: [auth] keys_file: %s\n", err);
+		return 1;
+	} else {
+		OPENSSL_cleanse(&ks, sizeof(ks));
+		if (st.st_mode & S_IRWXO) {
+			fprintf(stderr, "parleyctl: warning: every local user may "
+			    "read the JWT signing keys in %s: chmod o-rwx %s\n",
+			    cfg->keys_file, cfg->keys_file);
+			warnings++;
+		}
+	}
+	if (warnings)
+		printf("configuration OK (%d warning%s)\n", warnings,
+		    warnings == 1 ? "" : "s");
+	else
+		printf("configuration OK\n");
 	return 0;
 }
 
@@ -112,9 +233,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* The version needs no configuration (e.g. before there is one). */
+	if (cmd->run == cmd_version)
+		return cmd_version(NULL, argc - optind, argv + optind);
 	log_setup("parleyctl", LOG_LVL_WARN, 0);
 	config_init(&cfg);
-	if (config_load(&cfg, config_default_path(config_arg), err, sizeof(err)) == -1) {
+	config_path = config_default_path(config_arg);
+	if (config_load(&cfg, config_path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "parleyctl: %s\n", err);
 		return 1;
 	}

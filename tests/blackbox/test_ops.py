@@ -63,3 +63,154 @@ def test_access_logs_never_hold_the_websocket_token(front, api, make_user):
     assert "/ws" in line, line
     leaks = sorted(name for name, text in logs_text().items() if u.token in text)
     assert not leaks, "access token written to %s" % ", ".join(leaks)
+
+
+def test_logs_hold_no_passwords_tokens_or_keys(api, make_user, parley_env):
+    """Register, log in (also with a wrong password), refresh and open a
+    WebSocket; afterwards no log file of the stack (workers, bridge,
+    parleyctl, web servers, MariaDB) holds the passwords, the tokens, the
+    database password or a JWT signing key."""
+    u = make_user()
+    bad = "Wrong-" + uuid.uuid4().hex
+    api.post("/api/v1/auth/login", json={"login": u.username, "password": bad},
+             validate=False)
+    r = api.post("/api/v1/auth/refresh", json={"refreshToken": u.refreshToken}, validate=False)
+    fresh = r.json().get("data") or {}
+    ws = websocket.create_connection(os.environ["PARLEY_WS_URL"], timeout=10,
+                                     suppress_origin=True,
+                                     header=["Authorization: Bearer " + u.token])
+    ws.close()
+    # The workers' access lines are buffered briefly: wait for a marker.
+    marker = "/api/v1/ops-log-marker-" + uuid.uuid4().hex
+    api.get(marker, validate=False)
+    wait_until(lambda: any(marker in t for t in logs_text().values()), 15, 0.2,
+               "the workers' access log to show %s" % marker)
+    secrets = {
+        "password": u.password,
+        "wrong password": bad,
+        "access token": u.token,
+        "refresh token": u.refreshToken,
+        "new access token": fresh.get("accessToken"),
+        "new refresh token": fresh.get("refreshToken"),
+        "database password": parley_env.get("PARLEY_DB_PASSWORD"),
+    }
+    keys = pathlib.Path(parley_env["PARLEY_CONFIG"]).parent / "jwt.keys"
+    if keys.exists():
+        for line in keys.read_text().splitlines():
+            if line and not line.startswith("#"):
+                secrets["JWT key " + line.split()[0]] = line.split()[1]
+    texts = logs_text()
+    leaks = ["%s in %s" % (what, name) for what, s in secrets.items() if s
+             for name, text in texts.items() if s in text]
+    assert not leaks, "secrets in the logs: " + "; ".join(leaks)
+
+
+# ------------------------------------------------------------------ parleyctl
+
+def config_copy(parley_env, tmp_path, extra="", mode=0o600, name="parley.conf"):
+    """The stack's configuration in tmp_path (mode), extra appended."""
+    cfg = parley_env.get("PARLEY_CONFIG") or pytest.skip("PARLEY_CONFIG not set")
+    path = tmp_path / name
+    path.write_text(open(cfg, encoding="utf-8").read().rstrip("\n") + "\n\n" + extra + "\n",
+                    encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def output(p):
+    return p.stdout + p.stderr
+
+
+def test_parleyctl_names_a_missing_config_and_needs_none_for_version(parleyctl):
+    p = parleyctl("check-config", config="/nonexistent/parley.conf")
+    assert p.returncode == 1, output(p)
+    assert "/nonexistent/parley.conf" in p.stderr and "No such file" in p.stderr, p.stderr
+    p = parleyctl("version", config="/nonexistent/parley.conf")
+    assert p.returncode == 0 and "schema version" in p.stdout, output(p)
+
+
+@pytest.mark.parametrize("command, stdin", [
+    (("migrate",), None),
+    (("user", "create", "--username", "nobody_db", "--email", "nobody_db@example.com"),
+     "Passw0rd-not-used\n"),
+])
+def test_parleyctl_wrong_database_password_says_where_and_never_prints_it(
+        parleyctl, parley_env, tmp_path, command, stdin):
+    wrong = "Wrong-" + uuid.uuid4().hex
+    conf = config_copy(parley_env, tmp_path, "[database]\npassword = %s" % wrong)
+    p = parleyctl(*command, config=conf, input_text=stdin)
+    out = output(p)
+    assert p.returncode == 1, out
+    assert "Access denied" in out, out
+    assert "cannot connect to MariaDB as 'parley'" in p.stderr, out
+    assert "check [database] in %s" % conf in p.stderr, out
+    assert wrong not in out
+    real = parley_env.get("PARLEY_DB_PASSWORD")
+    assert not real or real not in out
+
+
+def test_parleyctl_unreachable_database(parleyctl, parley_env, tmp_path):
+    conf = config_copy(parley_env, tmp_path,
+                       "[database]\nsocket = %s/no-such.sock" % tmp_path)
+    p = parleyctl("migrate", config=conf, timeout=20)
+    assert p.returncode == 1, output(p)
+    assert "cannot connect to MariaDB" in p.stderr and "no-such.sock" in p.stderr, output(p)
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("[server]\nlog_level = verbose", "log_level"),
+    ("[server]\nbase_path = chat", "base_path"),
+    ("[server]\ncors_origins = https://chat.example.com/", "cors_origins"),
+    ("[server]\ntrusted_proxies = proxy.example.com", "trusted_proxies"),
+    ("[bridge]\nevent_loop = epoll", "event_loop"),
+    ("[memcached]\nservers =", "servers"),
+])
+def test_check_config_refuses_values_the_programs_cannot_use(parleyctl, parley_env, tmp_path,
+                                                             extra, key):
+    conf = config_copy(parley_env, tmp_path, extra)
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 1, "check-config accepted %r:\n%s" % (extra, output(p))
+    assert "'%s'" % key in p.stderr and str(conf) in p.stderr, p.stderr
+
+
+def test_check_config_warns_about_a_password_file_others_can_read(parleyctl, parley_env,
+                                                                  tmp_path):
+    secret = "Pw-" + uuid.uuid4().hex
+    conf = config_copy(parley_env, tmp_path, "[database]\npassword = %s" % secret, mode=0o644)
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 0, output(p)
+    assert "warning" in p.stderr and str(conf) in p.stderr and "chmod" in p.stderr, p.stderr
+    assert secret not in output(p)
+    conf.chmod(0o640)
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 0 and str(conf) not in p.stderr, output(p)
+    # A conf.d file without the password may be readable by all.
+    (tmp_path / "conf.d").mkdir()
+    tuning = tmp_path / "conf.d" / "10-tuning.conf"
+    tuning.write_text("[server]\nthreads = 4\n")
+    tuning.chmod(0o644)
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 0 and "warning" not in p.stderr, output(p)
+
+
+def test_check_config_checks_the_keys_file(parleyctl, parley_env, tmp_path):
+    keys = tmp_path / "keys" / "jwt.keys"
+    conf = config_copy(parley_env, tmp_path, "[auth]\nkeys_file = %s" % keys)
+    # Missing directory: check-config warns, keys init says what to create.
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 0 and "keys init" in p.stderr, output(p)
+    p = parleyctl("keys", "init", config=conf)
+    assert p.returncode == 1, output(p)
+    assert str(keys.parent) in p.stderr and ".tmp." not in p.stderr, p.stderr
+    keys.parent.mkdir()
+    parleyctl("keys", "init", config=conf, check=True)
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 0 and "warning" not in p.stderr, output(p)
+    keys.chmod(0o644)
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 0 and "warning" in p.stderr and str(keys) in p.stderr, output(p)
+    secret = keys.read_text().splitlines()[-1].split()[1]
+    assert secret not in output(p)
+    keys.write_text("not a keys file\n")
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 1 and str(keys) in p.stderr, output(p)
