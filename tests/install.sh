@@ -1,0 +1,74 @@
+#!/bin/sh
+# tests/install.sh - make install and make uninstall, into a DESTDIR.
+#
+# Run by make check (Makefile.am passes MAKE, the build directory and the
+# configured directories). Checks that make install puts every file the
+# README's deployment needs where the README says, with this build's paths
+# filled in, and that make uninstall takes all of it away again, Parley's
+# own directories included.
+set -u
+
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+dest=$(mktemp -d "${TMPDIR:-/tmp}/parley-install.XXXXXX") || exit 99
+trap 'rm -rf "$dest"' EXIT
+# The test runs under make check: do not let the inner make join (or
+# complain about) the outer one's job server.
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $MAKE -s -C "$top_builddir" "$@" DESTDIR="$dest"; }
+
+mk install >"$dest.log" 2>&1 || { cat "$dest.log"; rm -f "$dest.log"; echo "FAIL: make install"; exit 1; }
+rm -f "$dest.log"
+D=$dest
+
+for p in parley-fcgi parley-bridge parleyctl; do
+	[ -x "$D$bindir/$p" ] || bad "$bindir/$p not installed"
+done
+"$D$bindir/parleyctl" --config /nonexistent/parley.conf version >/dev/null ||
+	bad "the installed parleyctl does not run"
+
+sample=$D$sysconfdir/parley/parley.conf.sample
+if [ -f "$sample" ]; then
+	grep -n '@[a-z]*@' "$sample" && bad "placeholders left in parley.conf.sample"
+	grep -qx "keys_file = $sysconfdir/parley/jwt.keys" "$sample" ||
+		bad "parley.conf.sample: keys_file is not under $sysconfdir"
+	grep -qx "metrics_file = $localstatedir/lib/parley/metrics.shm" "$sample" ||
+		bad "parley.conf.sample: metrics_file is not under $localstatedir"
+else
+	bad "$sysconfdir/parley/parley.conf.sample not installed"
+fi
+
+wrapper=$D$libexecdir/parley/parley-fcgi-wrapper
+if [ -x "$wrapper" ]; then
+	grep -q "^exec $bindir/parley-fcgi --config $sysconfdir/parley/parley.conf" "$wrapper" ||
+		bad "parley-fcgi-wrapper does not start $bindir/parley-fcgi"
+else
+	bad "$libexecdir/parley/parley-fcgi-wrapper not installed (apache-fcgid.conf names it)"
+fi
+
+for f in lighttpd.conf.in apache-proxy-fcgi.conf.in apache-fcgid.conf.in; do
+	[ -f "$D$datadir/parley/httpd-conf/$f" ] || bad "httpd-conf/$f not installed"
+done
+[ "$(ls "$D$datadir/parley/httpd-conf/errors" 2>/dev/null | wc -l)" -ge 13 ] ||
+	bad "httpd-conf/errors/ not installed"
+for f in parley-fcgi.service parley-fcgi@.service parley-fcgi.socket parley-bridge.service; do
+	u=$D$prefix/lib/systemd/system/$f
+	[ -f "$u" ] || { bad "systemd unit $f not installed"; continue; }
+	grep -n '@[a-z]*@' "$u" && bad "placeholders left in $f"
+done
+for f in "$prefix/lib/tmpfiles.d/parley.conf" "$prefix/lib/sysusers.d/parley.conf" \
+    "$sysconfdir/logrotate.d/parley" "$docdir/openapi.yaml" "$docdir/README.md"; do
+	[ -f "$D$f" ] || bad "$f not installed"
+done
+
+mk uninstall >"$dest.log" 2>&1 || { cat "$dest.log"; bad "make uninstall"; }
+rm -f "$dest.log"
+left=$(find "$dest" -type f -o -type l)
+[ -z "$left" ] || bad "make uninstall left files: $left"
+for d in "$sysconfdir/parley" "$datadir/parley" "$docdir" "$libexecdir/parley" \
+    "$localstatedir/lib/parley"; do
+	[ ! -e "$D$d" ] || bad "make uninstall left $d"
+done
+
+[ "$fail" = 0 ] && echo "install and uninstall: OK"
+exit "$fail"
