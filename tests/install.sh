@@ -61,6 +61,34 @@ for f in "$prefix/lib/tmpfiles.d/parley.conf" "$prefix/lib/sysusers.d/parley.con
 	[ -f "$D$f" ] || bad "$f not installed"
 done
 
+# The sysusers and tmpfiles snippets, applied to the DESTDIR as a root
+# directory (a copy of this host's user database; nothing outside $dest).
+if [ "$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null &&
+    command -v systemd-tmpfiles >/dev/null; then
+	mkdir -p "$D/etc" "$D/run"
+	cp /etc/passwd /etc/group "$D/etc/" && : >"$D/etc/shadow" && : >"$D/etc/gshadow"
+	cp "$D$sysconfdir/parley/parley.conf.sample" "$D$sysconfdir/parley/parley.conf"
+	printf '# kid secret\n' >"$D$sysconfdir/parley/jwt.keys"
+	systemd-sysusers --root="$D" "$D$prefix/lib/sysusers.d/parley.conf" >/dev/null 2>&1 ||
+		bad "systemd-sysusers rejects sysusers.d/parley.conf"
+	systemd-tmpfiles --root="$D" --create "$D$prefix/lib/tmpfiles.d/parley.conf" ||
+		bad "systemd-tmpfiles rejects tmpfiles.d/parley.conf"
+	gid=$(awk -F: '$1 == "parley" { print $3 }' "$D/etc/group")
+	for f in "$sysconfdir/parley 750 0:$gid" "$sysconfdir/parley/parley.conf 640 0:$gid" \
+	    "$sysconfdir/parley/jwt.keys 640 0:$gid" "$localstatedir/lib/parley 2770 $gid:$gid" \
+	    "/run/parley 755 $gid:$gid"; do
+		set -- $f
+		got=$(stat -c '%a %u:%g' "$D$1" 2>/dev/null)
+		[ "$got" = "$2 $3" ] || bad "after systemd-tmpfiles: $1 is '$got', expected '$2 $3'"
+	done
+	# Only what this block added: make uninstall must remove the rest.
+	rm -rf "$D/run" "$D$localstatedir/log/parley" "$D$sysconfdir/parley/parley.conf" \
+	    "$D$sysconfdir/parley/jwt.keys" "$D"/etc/passwd* "$D"/etc/group* \
+	    "$D"/etc/shadow* "$D"/etc/gshadow* "$D"/etc/.pwd.lock
+	rmdir "$D$localstatedir/log" "$D/etc" 2>/dev/null
+	chown -R 0:0 "$D"
+fi
+
 mk uninstall >"$dest.log" 2>&1 || { cat "$dest.log"; bad "make uninstall"; }
 rm -f "$dest.log"
 left=$(find "$dest" -type f -o -type l)
