@@ -309,6 +309,9 @@ main(void)
 	unlink(write_file("bad3.conf", ""));
 	unlink(write_file("bad4.conf", ""));
 	unlink(write_file("bad5.conf", ""));
+	unlink(write_file("s1.conf", ""));
+	unlink(write_file("s2.conf", ""));
+	unlink(write_file("s3.conf", ""));
 	rmdir(dir);
 	return unit_done();
 }
