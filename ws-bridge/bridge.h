@@ -214,6 +214,8 @@ struct conn {
 	uint8_t ping_due;    /* send a WebSocket ping when writable */
 	uint8_t closing;     /* close once the queue is written */
 	uint8_t db_replay;   /* a replay page job is in flight */
+	uint8_t catch_up;    /* replaying what came while the rooms loaded:
+	                      * no "resumed" frame at the end */
 	uint16_t close_code;
 	uint16_t replay_gen;  /* bumped by each resume; stale pages are dropped */
 	/* send queue: ring of frames */
@@ -223,7 +225,8 @@ struct conn {
 	int64_t replay_to;   /* while replaying: stop at this pos */
 	int64_t last_rx_ms;
 	int64_t ping_ms;     /* when a ping went out (0 = none outstanding) */
-	int64_t since;       /* ?since= given on connect, -1 if none */
+	int64_t since;       /* ?since= given on connect, -1 if none; while
+	                      * the rooms load, the auth_response seq */
 	/* events-per-minute token bucket */
 	int64_t tokens;
 	int64_t tokens_ms;

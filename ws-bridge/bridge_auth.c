@@ -13,7 +13,11 @@
  * The conversations are read at a known stream position (published_pos);
  * membership events after it are re-applied from the replay ring when the
  * job lands, so a join that commits while the list is being read is never
- * missed (applying them twice is harmless).
+ * missed (applying them twice is harmless). A connection that gets its
+ * auth_response while its user's rooms are still loading (another
+ * connection's read in flight, or a read that failed and is retried)
+ * waits in CS_WAITING and then replays from the seq it was told, so the
+ * events committed meanwhile reach it too.
  *
  * Revoked sessions: the stream thread reads sessions revoked in the last
  * seconds every [bridge] revocation_check_ms and auth_revoked() closes
@@ -418,6 +422,13 @@ auth_done(struct bjob *j)
 			presence_online(u);
 	} else {
 		c->state = CS_WAITING;
+		/* The client counts on every event after the seq just
+		 * reported, but the rooms that select them are not in yet:
+		 * replay from that seq once they are. */
+		if (c->since < 0) {
+			c->since = bridge.live_pos;
+			c->catch_up = 1;
+		}
 		if ((a->counted && a->count == 1) || (!a->counted && fresh))
 			u->online_pending = 1;
 	}

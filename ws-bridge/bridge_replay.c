@@ -127,12 +127,13 @@ replay_go_live(struct conn *c)
 
 	if (c->last_seq < bridge.live_pos)
 		c->last_seq = bridge.live_pos;
-	if (c->state == CS_REPLAYING) {
+	if (c->state == CS_REPLAYING && !c->catch_up) {
 		/* Tells the client the replay is complete; live from here. */
 		n = snprintf(buf, sizeof(buf), "{\"type\":\"resumed\",\"data\":"
 		    "{\"seq\":%lld}}", (long long)c->last_seq);
 		conn_send_text(c, buf, (size_t)n);
 	}
+	c->catch_up = 0;
 	c->state = CS_LIVE;
 }
 

@@ -213,7 +213,8 @@ def free_port(kind=socket.SOCK_STREAM):
 
 class PrivateBridge:
     """Another parley-bridge on the stack's database with its own ports and
-    [bridge] settings; clients connect to it directly."""
+    [bridge] settings; clients connect to it directly. A dict value is a
+    section of its own: database={"read_timeout_ms": 1000}."""
 
     def __init__(self, **settings):
         self.dir = tempfile.mkdtemp(prefix="parley-bridge-test-")
@@ -224,7 +225,12 @@ class PrivateBridge:
         conf += "\n[bridge]\nlisten_port = %d\nnudge_port = %d\n" % (self.port, self.nudge_port)
         conf += "connect_attempts_per_hour = 1000000\n"
         for k, v in settings.items():
-            conf += "%s = %s\n" % (k, v)
+            if not isinstance(v, dict):
+                conf += "%s = %s\n" % (k, v)
+        for section, values in settings.items():
+            if isinstance(values, dict):
+                conf += "[%s]\n" % section
+                conf += "".join("%s = %s\n" % kv for kv in values.items())
         self.config = os.path.join(self.dir, "parley.conf")
         with open(self.config, "w") as f:
             f.write(conf)
