@@ -467,7 +467,13 @@ void protocol_ack(struct conn *c, const char *ack_json, const char *type,
 int auth_attempt(const char *ip);
 /* Starts authentication of c with token (c->token is taken if NULL). */
 void auth_start(struct conn *c, const char *token, const char *ack_json);
-/* The periodic check found these sessions revoked. */
+/*
+ * The periodic check found these sessions revoked. It reports a session
+ * for REVOKE_LOOKBACK_S seconds after its revocation (plus the time since
+ * the previous check), so a connection that goes live later must have
+ * had its session checked within that time (see auth_run()).
+ */
+#define REVOKE_LOOKBACK_S 15
 void auth_revoked(const struct bid *sessions, size_t n);
 /* Rooms of u loaded (or reloaded); wakes its waiting connections. */
 void auth_user_ready(struct buser *u);

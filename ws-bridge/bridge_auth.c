@@ -38,6 +38,8 @@
 #include "core/log.h"
 #include "core/presence.h"
 #include "core/strbuf.h"
+#include "core/svc.h"
+#include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "core/banned.h"
 
@@ -117,15 +119,27 @@ fail(struct auth_job *a, enum status st, const char *code, const char *msg,
 	a->retry_after = retry;
 }
 
+/*
+ * A job still running this long after it verified the token checks the
+ * session again: a revocation in between is reported by the periodic
+ * check only for REVOKE_LOOKBACK_S seconds, while this connection is not
+ * yet one it looks at (a rooms read can wait twice the database read
+ * timeout, 20 s by default).
+ */
+#define REVERIFY_AFTER_US (REVOKE_LOOKBACK_S * 1000000LL / 3)
+
 static void
 auth_run(struct bjob *j, struct bworker *w)
 {
 	struct auth_job *a = (struct auth_job *)j;
 	const struct config *cfg = bridge.cfg;
+	struct svc_ctx ctx = { cfg, w->db, w->cache, w->arena, NULL };
 	struct svc_error e = { 0 };
 	char key[PRESENCE_KEY_LEN];
 	uint64_t n = 0;
+	int64_t t0;
 	enum status st;
+	int alive;
 
 	st = auth_verify_access(cfg, w->db, w->cache, a->token, &a->me, &e);
 	if (st != ST_OK) {
@@ -133,6 +147,7 @@ auth_run(struct bjob *j, struct bworker *w)
 		    "AUTH_TOKEN_INVALID") : e.code, e.message, e.retry_after);
 		return;
 	}
+	t0 = timefmt_mono_us();
 	presence_key(key, a->me.user_id);
 	if (cache_incr(w->cache, key, 1, cfg->bridge_heartbeat_s * 3, &n) == 0) {
 		a->counted = 1;
@@ -149,6 +164,16 @@ auth_run(struct bjob *j, struct bworker *w)
 	if (a->want_rooms)
 		a->rooms_ok = load_rooms(w, a->me.user_id, &a->pos0, &a->rows,
 		    &a->nrows) == 0;
+	if (timefmt_mono_us() - t0 < REVERIFY_AFTER_US)
+		return;
+	/* auth_done() uncounts the connection on failure. */
+	alive = auth_session_alive(&ctx, a->me.session_id, NULL, NULL);
+	if (alive == 0)
+		fail(a, ST_UNAUTHORIZED, "AUTH_TOKEN_INVALID",
+		    "Invalid access token: the session has ended", 0);
+	else if (alive == -1)
+		fail(a, ST_UNAVAILABLE, NULL,
+		    "Cannot verify the session right now", 1);
 }
 
 /* Re-applies membership events after pos0 that concern u. */

@@ -392,7 +392,8 @@ check_revocations(int64_t now)
 
 	/* Look back over everything since the last good check plus a margin
 	 * for transactions that commit late; repeats are harmless. */
-	window = (now - (S.last_revoke_ok ? S.last_revoke_ok : now)) / 1000 + 15;
+	window = (now - (S.last_revoke_ok ? S.last_revoke_ok : now)) / 1000 +
+	    REVOKE_LOOKBACK_S;
 	arena_reset(&S.arena);
 	if (db_query(S.db, &S.arena, &rows,
 	    "SELECT id FROM sessions WHERE revoked_at >= NOW(3) - INTERVAL ? SECOND",

@@ -60,3 +60,40 @@ def test_events_after_auth_response_arrive_though_the_rooms_load_slowly(make_use
     assert got() == want, "each event once, in order"
     assert not ws.of_type("resumed"), "the client asked for no resume"
     ws.close()
+
+
+def wait_for_rooms_read_to_block(db, timeout=10):
+    """Until some connection's read of a user's rooms waits for the lock on
+    members (the bridge's auth job has verified the token by then)."""
+    def blocked():
+        with db.cursor() as c:
+            c.execute("SELECT COUNT(*) AS n FROM information_schema.processlist"
+                      " WHERE info LIKE '%FROM members m JOIN conversations%'"
+                      " AND state LIKE '%metadata lock%'")
+            return c.fetchone()["n"] > 0
+    wait_until(blocked, timeout, what="the rooms read to wait for the lock")
+
+
+def test_a_session_revoked_while_its_auth_job_runs_long_never_goes_live(api, make_user, db,
+                                                                        private_bridge):
+    """The token was good when the bridge checked it, then the user logged
+    out everywhere while the bridge was still reading the user's rooms (two
+    attempts of the default 10 s read timeout). The connection must end
+    anyway, long after the revocation."""
+    b = private_bridge(revocation_check_ms=500)
+    u = make_user()
+    with table_locked("members"):
+        ws = WS(url=b.url, token=u.token)
+        wait_for_rooms_read_to_block(db)
+        r = api.post("/api/v1/auth/logout-all", token=u.token)
+        assert r.status_code in (200, 204), r.text
+        ws.wait_type("auth_response", 40)
+    try:
+        ws.wait_closed(timeout=8)
+    except AssertionError:
+        raise AssertionError("a revoked session is still connected: %s" % [
+            {k: f.get(k) for k in ("type", "status", "data")} for f in ws.frames]) from None
+    assert ws.close_code == 1008
+    answer = ws.of_type("auth_response")[0]
+    revoked = ws.of_type("error", code="SESSION_REVOKED")
+    assert answer["status"] == "error" or revoked, ws.frames
