@@ -63,8 +63,10 @@ int bid_is_zero(const struct bid *a);
 
 /*
  * An open-addressing map from struct bid to a pointer (NULL values are not
- * stored). Owned by one thread.
+ * stored). Owned by one thread. Keys are hashed with a secret drawn by
+ * bid_hash_seed(), which main() calls before any map is used.
  */
+void bid_hash_seed(void);
 struct bmap_slot {
 	struct bid key;
 	void *val;

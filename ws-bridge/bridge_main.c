@@ -250,6 +250,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	bid_hash_seed();
 	rooms_init();
 	if (nudge_open() == -1 || create_context(&cfg) == -1)
 		return 1;

@@ -70,16 +70,54 @@ bid_is_zero(const struct bid *a)
 	return bid_eq(a, &zero);
 }
 
-/* UUIDv7 starts with a timestamp: hash the random tail. */
+/*
+ * SipHash-2-4 of the 16 bytes under a key drawn at start. Keys are not
+ * only UUIDs: the connection-attempt map holds client addresses, which a
+ * client chooses (an IPv6 /64 is its first 8 bytes, the rest zero), so
+ * every byte counts and nobody can compute colliding keys in advance.
+ */
+static uint64_t hash_k0, hash_k1;
+
+void
+bid_hash_seed(void)
+{
+	uint64_t k[2];
+
+	ids_random(k, sizeof(k));
+	hash_k0 = k[0];
+	hash_k1 = k[1];
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND() do { \
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+} while (0)
+
 static size_t
 bid_hash(const struct bid *k)
 {
-	uint64_t h;
+	uint64_t v0 = 0x736f6d6570736575ULL ^ hash_k0;
+	uint64_t v1 = 0x646f72616e646f6dULL ^ hash_k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ hash_k0;
+	uint64_t v3 = 0x7465646279746573ULL ^ hash_k1;
+	uint64_t m[3];
 
-	memcpy(&h, k->b + 8, 8);
-	h ^= (uint64_t)k->b[0] << 56 | (uint64_t)k->b[5] << 48;
-	h *= 0x9e3779b97f4a7c15ULL;
-	return (size_t)(h >> 17);
+	memcpy(&m[0], k->b, 8);
+	memcpy(&m[1], k->b + 8, 8);
+	m[2] = (uint64_t)16 << 56; /* the length, no tail */
+	for (int i = 0; i < 3; i++) {
+		v3 ^= m[i];
+		SIPROUND();
+		SIPROUND();
+		v0 ^= m[i];
+	}
+	v2 ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		SIPROUND();
+	return (size_t)(v0 ^ v1 ^ v2 ^ v3);
 }
 
 void

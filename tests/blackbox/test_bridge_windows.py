@@ -6,6 +6,9 @@ checks the client contract of docs/websocket.md across it."""
 
 import contextlib
 import os
+import random
+import selectors
+import socket
 
 import pymysql
 import pymysql.cursors
@@ -97,3 +100,86 @@ def test_a_session_revoked_while_its_auth_job_runs_long_never_goes_live(api, mak
     answer = ws.of_type("auth_response")[0]
     revoked = ws.of_type("error", code="SESSION_REVOKED")
     assert answer["status"] == "error" or revoked, ws.frames
+
+
+HANDSHAKE = ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+             "X-Forwarded-For: %s\r\n\r\n")
+
+
+def handshakes(port, ips, inflight=32):
+    """One WebSocket handshake (a counted connection attempt) from each
+    address, `inflight` at a time, each closed once upgraded; returns how
+    many were upgraded."""
+    sel = selectors.DefaultSelector()
+    todo = iter(ips)
+    upgraded = live = 0
+
+    def start():
+        nonlocal live
+        ip = next(todo, None)
+        if ip is not None:
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            sel.register(s, selectors.EVENT_WRITE, [(HANDSHAKE % ip).encode(), b""])
+            live += 1
+    for _ in range(inflight):
+        start()
+    while live:
+        events = sel.select(10)
+        assert events, "the bridge stopped answering handshakes"
+        for key, ev in events:
+            s, st = key.fileobj, key.data
+            if ev & selectors.EVENT_WRITE:
+                s.sendall(st[0])
+                sel.modify(s, selectors.EVENT_READ, st)
+                continue
+            try:
+                got = s.recv(4096)
+            except OSError:
+                got = b""
+            st[1] += got
+            if got and b"\r\n\r\n" not in st[1]:
+                continue
+            upgraded += st[1].startswith(b"HTTP/1.1 101")
+            sel.unregister(s)
+            s.close()
+            live -= 1
+            start()
+    sel.close()
+    return upgraded
+
+
+def cpu_seconds(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_attempts_from_many_ipv6_prefixes_cost_bounded_time(make_user, private_bridge):
+    """Connection attempts are counted per address (an IPv6 client per /64)
+    in the bridge's memory. An attacker has as many /64s as it likes: the
+    count must cost each attempt the same however many came before."""
+    b = private_bridge(connect_attempts_per_hour=2)
+    u = make_user()
+
+    def attempt(ip):
+        ws = WS(url=b.url, token=u.token, ip=ip)
+        f = ws.wait(lambda f: f.get("type") in ("auth_response", "error"), 5)
+        ws.close()
+        return f.get("code") or f["type"]
+
+    net = random.randrange(1, 0xff)
+    first = "2001:db8:%x::1" % net
+    assert [attempt(first) for _ in range(3)] == ["auth_response"] * 2 + ["RATE_LIMIT_EXCEEDED"]
+    # 100,000 other /64s, one attempt each, in five slices.
+    others = ["2001:db8:%x:%x::1" % (i >> 16 << 8 | net, i & 0xffff)
+              for i in range(1, 100001)]
+    costs = []
+    for k in range(5):
+        part = others[k * 20000:(k + 1) * 20000]
+        before = cpu_seconds(b.proc.pid)
+        assert handshakes(b.port, part) == len(part)
+        costs.append(round(cpu_seconds(b.proc.pid) - before, 2))
+    assert costs[-1] < 2 * costs[0], \
+        "the bridge's CPU per slice grows with the addresses counted: %s s" % costs
