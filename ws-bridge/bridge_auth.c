@@ -528,9 +528,36 @@ auth_revoked(const struct bid *sessions, size_t n)
  * Connection attempts per client address and clock hour, counted by this
  * bridge in memory (no round trip before the handshake is answered; with
  * several bridges the limit applies to each). 0, or seconds to wait.
+ *
+ * At most ATTEMPT_ADDRESSES addresses are counted at once (a few MB):
+ * past that the address seen first this hour is forgotten. Fresh IPv6
+ * /64s cost an attacker nothing, and they gain only a new count for
+ * addresses they already left behind.
  */
+#define ATTEMPT_ADDRESSES 65536
+
 static struct bmap attempts;
 static int64_t attempts_hour = -1;
+/* The counted addresses, oldest first: a ring once it is full. */
+static struct bid *attempt_order;
+static size_t attempt_head, attempt_n, attempt_cap;
+
+static void
+attempt_remember(const struct bid *key)
+{
+	if (attempt_n == ATTEMPT_ADDRESSES) {
+		bmap_del(&attempts, &attempt_order[attempt_head]);
+		attempt_order[attempt_head] = *key;
+		attempt_head = (attempt_head + 1) % ATTEMPT_ADDRESSES;
+		return;
+	}
+	if (attempt_n == attempt_cap) { /* head is 0 until it is full */
+		attempt_cap = attempt_cap ? attempt_cap * 2 : 64;
+		attempt_order = xrealloc(attempt_order,
+		    attempt_cap * sizeof(*attempt_order));
+	}
+	attempt_order[attempt_n++] = *key;
+}
 
 int
 auth_attempt(const char *ip)
@@ -542,6 +569,7 @@ auth_attempt(const char *ip)
 
 	if (hour != attempts_hour) {
 		bmap_release(&attempts);
+		attempt_head = attempt_n = 0;
 		attempts_hour = hour;
 	}
 	/* An IPv6 client counts by its /64, as the REST limits do (one
@@ -555,6 +583,8 @@ auth_attempt(const char *ip)
 		snprintf((char *)key.b, sizeof(key.b), "%s", ip);
 	}
 	n = (uintptr_t)bmap_get(&attempts, &key) + 1;
+	if (n == 1)
+		attempt_remember(&key);
 	bmap_put(&attempts, &key, (void *)n);
 	if (n > (uintptr_t)bridge.cfg->bridge_connect_attempts_per_hour)
 		return (int)(3600 - now % 3600);

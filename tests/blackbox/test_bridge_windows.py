@@ -156,10 +156,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_attempts_from_many_ipv6_prefixes_cost_bounded_time(make_user, private_bridge):
+def test_attempts_from_many_ipv6_prefixes_cost_bounded_time_and_memory(make_user,
+                                                                        private_bridge):
     """Connection attempts are counted per address (an IPv6 client per /64)
     in the bridge's memory. An attacker has as many /64s as it likes: the
-    count must cost each attempt the same however many came before."""
+    count must cost each attempt the same however many came before, and
+    forget the oldest addresses rather than grow for an hour."""
     b = private_bridge(connect_attempts_per_hour=2)
     u = make_user()
 
@@ -183,3 +185,5 @@ def test_attempts_from_many_ipv6_prefixes_cost_bounded_time(make_user, private_b
         costs.append(round(cpu_seconds(b.proc.pid) - before, 2))
     assert costs[-1] < 2 * costs[0], \
         "the bridge's CPU per slice grows with the addresses counted: %s s" % costs
+    # More addresses than are counted at once came after it: forgotten.
+    assert attempt(first) == "auth_response", "the first address is still counted"
