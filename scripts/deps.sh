@@ -22,7 +22,7 @@ lighttpd apache2 libapache2-mod-fcgid libfcgi-bin
 prometheus wrk
 python3-pytest python3-jsonschema python3-yaml python3-requests
 python3-websocket python3-pymysql
-valgrind clang libclang-rt-14-dev
+valgrind clang libclang-rt-14-dev gdb
 "
 
 missing=()

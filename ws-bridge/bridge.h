@@ -412,6 +412,13 @@ int64_t ring_base(void);
 size_t ring_find(int64_t after);
 size_t ring_count(void);
 const struct bevent *ring_at(size_t i);
+/*
+ * Whether user is a member of conv after the ring's events past pos, if it
+ * was one (member = 1) or not (0) at pos: 1 or 0, or -1 if the ring no
+ * longer holds every event past pos.
+ */
+int ring_membership(const struct bid *user, const struct bid *conv,
+	int64_t pos, int member);
 
 /*
  * Starts a resume of c from since (after auth): checks retention in the

@@ -48,6 +48,7 @@ struct action_job {
 	int retry_after;
 	char *reply;       /* ack data as JSON text (malloc'd) */
 	struct room_row join; /* ACT_GROUP_JOIN: the conversation */
+	int64_t pos0;         /* ACT_GROUP_JOIN: stream position before */
 	char chat[IDS_UUID_LEN + 1]; /* ACT_MESSAGE_SEND: see chat_key() */
 };
 
@@ -143,7 +144,12 @@ message_limits(struct action_job *a, struct bworker *w)
 	return 0;
 }
 
-/* group:join for a room the bridge does not know: is the user a member? */
+/*
+ * group:join for a room the bridge does not know: is the user a member?
+ * The answer holds at a position after pos0; action_done() replays the
+ * membership events since then, so a removal that lands between the check
+ * and the answer wins (as fix_up() does for a user's rooms).
+ */
 static void
 run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 {
@@ -158,6 +164,7 @@ run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 		set_error(a, ST_INVALID, &e);
 		return;
 	}
+	a->pos0 = atomic_load(&bridge.published_pos);
 	m = group_is_member(ctx, gid, a->me.user_id);
 	if (m != 1) {
 		struct svc_error e = { m == 0 ? "NOT_FOUND" : NULL, m == 0 ?
@@ -262,6 +269,30 @@ action_run(struct bjob *j, struct bworker *w)
 	run_message(a, &ctx);
 }
 
+/* The loop's half of group:join: still a member now? */
+static void
+apply_group_join(struct action_job *a, struct conn *c)
+{
+	struct svc_error e = { NULL, NULL, NULL, 0 };
+
+	switch (ring_membership(&c->user->id, &a->join.conv, a->pos0, 1)) {
+	case 1:
+		user_join(c->user, &a->join.conv, a->join.direct,
+		    &a->join.peer);
+		conn_mute(c, &a->join.conv, 0);
+		return;
+	case 0: /* removed since the check */
+		e.code = "NOT_FOUND";
+		e.message = "No such group";
+		set_error(a, ST_NOT_FOUND, &e);
+		return;
+	default: /* the ring moved on too far to tell */
+		e.retry_after = 1;
+		set_error(a, ST_UNAVAILABLE, &e);
+		return;
+	}
+}
+
 static void
 action_done(struct bjob *j)
 {
@@ -270,12 +301,9 @@ action_done(struct bjob *j)
 
 	c->busy = 0;
 	if (c->wsi && c->user) {
+		if (a->action == ACT_GROUP_JOIN && a->st == ST_OK)
+			apply_group_join(a, c);
 		if (a->st == ST_OK || a->st == ST_CREATED) {
-			if (a->action == ACT_GROUP_JOIN) {
-				user_join(c->user, &a->join.conv, a->join.direct,
-				    &a->join.peer);
-				conn_mute(c, &a->join.conv, 0);
-			}
 			protocol_ack(c, a->ack, NULL, a->reply);
 			/* seed 002: the sender also hears message:sent */
 			if (a->action == ACT_MESSAGE_SEND)

@@ -104,6 +104,27 @@ ring_find(int64_t after)
 	return lo;
 }
 
+int
+ring_membership(const struct bid *user, const struct bid *conv, int64_t pos,
+	int member)
+{
+	if (pos < ring_base())
+		return -1;
+	for (size_t i = ring_find(pos); i < ring_count(); i++) {
+		const struct bevent *ev = ring_at(i);
+
+		if (ev->effect == ME_NONE || !bid_eq(&ev->conv, conv))
+			continue;
+		if (ev->effect == ME_JOIN && (bid_eq(&ev->member, user) ||
+		    (ev->direct && bid_eq(&ev->peer, user))))
+			member = 1;
+		else if (ev->effect == ME_DROP ||
+		    (ev->effect == ME_LEAVE && bid_eq(&ev->member, user)))
+			member = 0;
+	}
+	return member;
+}
+
 static void
 send_resync(struct conn *c, int64_t since)
 {

@@ -6,15 +6,23 @@ checks the client contract of docs/websocket.md across it."""
 
 import contextlib
 import os
+import queue
 import random
+import re
 import selectors
+import shutil
 import socket
+import subprocess
+import threading
+import time
 
 import pymysql
 import pymysql.cursors
+import pytest
 
 from parley_api import wait_until
-from test_bridge import WS, insert_user_events, private_bridge  # noqa: F401
+from test_bridge import (WS, add_member, connect, create_group, insert_user_events,  # noqa: F401
+                         private_bridge, received, remove_member, send_message)
 
 
 @contextlib.contextmanager
@@ -187,3 +195,149 @@ def test_attempts_from_many_ipv6_prefixes_cost_bounded_time_and_memory(make_user
         "the bridge's CPU per slice grows with the addresses counted: %s s" % costs
     # More addresses than are counted at once came after it: forgotten.
     assert attempt(first) == "auth_response", "the first address is still counted"
+
+
+class Threads:
+    """gdb attached to a process in non-stop mode (its machine interface):
+    one thread can be held at a point while the others run on, as a busy
+    machine may deschedule it there."""
+
+    def __init__(self, pid):
+        self.proc = subprocess.Popen(["gdb", "-q", "-nx", "--interpreter=mi3"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.records = queue.Queue()
+        self.stops = []
+        self.token = 0
+        threading.Thread(target=self._read, daemon=True).start()
+        for c in ("-gdb-set mi-async on", "-gdb-set non-stop on",
+                  "-gdb-set pagination off", "-target-attach %d" % pid):
+            self.cmd(c, timeout=60)
+        # Attaching stops the threads one by one: resume them until every
+        # one has been seen running a few times in a row.
+        deadline, clean = time.monotonic() + 20, 0
+        while clean < 3:
+            assert time.monotonic() < deadline, "gdb could not resume the threads"
+            time.sleep(0.2)
+            if 'state="stopped"' in self.cmd("-thread-info"):
+                self.cmd("-exec-continue --all")
+                clean = 0
+            else:
+                clean += 1
+        self.stops = []
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.records.put(line.rstrip("\n"))
+        self.records.put(None)
+
+    def _next(self, deadline):
+        try:
+            line = self.records.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            return ""
+        assert line is not None, "gdb exited"
+        return line
+
+    def cmd(self, command, timeout=10):
+        """Runs an MI command; returns its result record."""
+        self.token += 1
+        self.proc.stdin.write("%d%s\n" % (self.token, command))
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self._next(deadline)
+            if line.startswith("%d^" % self.token):
+                assert not line.startswith("%d^error" % self.token), (command, line)
+                return line
+            if line.startswith("*stopped"):
+                self.stops.append(line)
+        raise AssertionError("gdb did not answer %r" % command)
+
+    def wait_stop(self, reason, timeout=10):
+        """The id of the next thread that stops for reason."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, line in enumerate(self.stops):
+                if 'reason="%s"' % reason in line:
+                    del self.stops[i]
+                    return re.search(r'thread-id="(\d+)"', line).group(1)
+            assert time.monotonic() < deadline, "no thread stopped (%s)" % reason
+            line = self._next(deadline)
+            if line.startswith("*stopped"):
+                self.stops.append(line)
+
+    def arm(self, function):
+        """A breakpoint that will hold the next thread entering function."""
+        return re.search(r'number="(\d+)"', self.cmd("-break-insert " + function)).group(1)
+
+    def held(self, bp, timeout=10):
+        """The id of the thread bp holds (bp is gone then)."""
+        try:
+            return self.wait_stop("breakpoint-hit", timeout)
+        finally:
+            self.cmd("-break-delete " + bp)
+
+    def finish(self, thread, timeout=10):
+        """Lets a held thread run until its current function returns."""
+        self.cmd("-exec-finish --thread %s" % thread)
+        self.wait_stop("function-finished", timeout)
+
+    def release(self, thread):
+        self.cmd("-exec-continue --thread %s" % thread)
+
+    def close(self):
+        try:
+            self.cmd("-target-detach")
+            self.cmd("-gdb-exit")
+        except AssertionError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def test_group_join_checked_before_a_removal_does_not_resubscribe(api, make_user,
+                                                                  private_bridge):
+    """group:join for a group this bridge has not seen the user join yet is
+    checked in the database. If the user is removed after that check but
+    before its answer is applied, the removal wins: nothing more from the
+    group reaches the removed member, live or on resume."""
+    if not shutil.which("gdb"):
+        pytest.skip("needs gdb to hold one thread of the bridge")
+    b = private_bridge()
+    owner, m = make_user(), make_user()
+    gid = create_group(api, owner)
+    wm, wo = connect(m, url=b.url), connect(owner, url=b.url)
+    gdb = Threads(b.proc.pid)
+    try:
+        # The bridge reads no events for now: it will not hear of the join.
+        stream = gdb.held(gdb.arm("nudge_drain"))
+        add_member(api, owner, gid, m)
+        # The membership check runs (m is a member) and its answer is held.
+        bp = gdb.arm("group_is_member")
+        wm.send({"type": "group:join", "data": {"groupId": gid}, "ackId": "j"})
+        pool = gdb.held(bp)
+        gdb.finish(pool)
+        remove_member(api, owner, gid, m)
+        gdb.release(stream)
+        wo.wait(lambda f: f.get("type") == "group:member:leave" and "seq" in f, 10)
+        gdb.release(pool)
+        answer = wm.wait(lambda f: f.get("ackId") == "j", 10)
+    finally:
+        gdb.close()
+    leave_seq = wo.of_type("group:member:leave")[-1]["seq"]
+    after = send_message(api, owner, gid=gid)
+    wo.wait(lambda f: f.get("type") == "message:received" and f["data"]["id"] == after["id"])
+    time.sleep(0.5)
+    assert received(wm, after["id"]) == [], \
+        "a removed member hears the group again (group:join answered %s)" % answer
+    wm.close()
+    again = WS(url=b.url, token=m.token, since=leave_seq)
+    again.authed()
+    again.wait_type("resumed")
+    assert received(again, after["id"]) == [], "and on resume"
+    again.close()
+    wo.close()
+    assert answer["type"] == "error" and answer["data"]["code"] == "NOT_FOUND", answer
