@@ -210,6 +210,14 @@ class Threads:
         self.stops = []
         self.token = 0
         threading.Thread(target=self._read, daemon=True).start()
+        try:
+            self._attach(pid)
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def _attach(self, pid):
         for c in ("-gdb-set mi-async on", "-gdb-set non-stop on",
                   "-gdb-set pagination off", "-target-attach %d" % pid):
             self.cmd(c, timeout=60)
@@ -310,7 +318,12 @@ def test_group_join_checked_before_a_removal_does_not_resubscribe(api, make_user
     owner, m = make_user(), make_user()
     gid = create_group(api, owner)
     wm, wo = connect(m, url=b.url), connect(owner, url=b.url)
-    gdb = Threads(b.proc.pid)
+    try:
+        gdb = Threads(b.proc.pid)
+    except AssertionError as e:
+        if "not permitted" in str(e):  # no ptrace here (a container)
+            pytest.skip("gdb cannot attach: %s" % e)
+        raise
     try:
         # The bridge reads no events for now: it will not hear of the join.
         stream = gdb.held(gdb.arm("nudge_drain"))
