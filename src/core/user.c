@@ -613,22 +613,33 @@ user_update(const struct svc_ctx *ctx, const struct identity *me,
 }
 
 /*
- * Anonymises nid and takes it out of its groups in one transaction, so no
- * group is left with a deleted owner. *convs: as group_leave_all.
+ * Takes nid out of its groups in one transaction, so no group is left with
+ * a deleted owner. With name, the account is anonymised (renamed to name)
+ * in the same transaction; without, it must have been deleted before
+ * (parleyctl repair). *convs: as group_leave_all.
  */
 static enum status
-delete_tx(const struct svc_ctx *ctx, const char *nid, const char *name,
+leave_all_tx(const struct svc_ctx *ctx, const char *nid, const char *name,
 	struct db_rows *convs, struct svc_error *e)
 {
 	uint64_t affected = 0;
+	int rc;
 
 	if (db_begin(ctx->db) == -1)
 		goto fail;
-	if (user_db_anonymise(ctx->db, nid, name, &affected) == -1)
+	if (name) {
+		rc = user_db_anonymise(ctx->db, nid, name, &affected);
+		if (rc == 0)
+			rc = affected != 0;
+	} else {
+		rc = user_db_lock_deleted(ctx->db, ctx->arena, nid);
+	}
+	if (rc == -1)
 		goto fail;
-	if (affected == 0) {
+	if (rc == 0) {
 		db_rollback(ctx->db);
-		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+		return svc_fail(e, ST_NOT_FOUND, NULL, name ? "User not found" :
+		    "No such deleted account");
 	}
 	if (group_leave_all(ctx, nid, convs) == -1 || db_commit(ctx->db) == -1)
 		goto fail;
@@ -638,12 +649,32 @@ fail:
 	return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
 }
 
+/* leave_all_tx, retried, then announced. */
+static enum status
+leave_all(const struct svc_ctx *ctx, const char *nid, const char *name,
+	struct svc_error *e)
+{
+	struct db_rows convs;
+	enum status st;
+
+	for (int attempt = 0;; attempt++) {
+		st = leave_all_tx(ctx, nid, name, &convs, e);
+		if (!conv_retry(ctx->db, st, attempt))
+			break;
+	}
+	if (st != ST_OK)
+		return st;
+	outbox_nudge(ctx->cfg);
+	for (size_t i = 0; i < convs.nrows; i++)
+		histcache_bump(ctx, db_cell(&convs, i, 0));
+	return ST_OK;
+}
+
 enum status
 user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	const char *id, struct svc_error *e)
 {
 	char nid[IDS_UUID_LEN], name[USER_NAME_MAX + 1];
-	struct db_rows convs;
 	size_t j = 0;
 	enum status st;
 
@@ -658,16 +689,9 @@ user_delete(const struct svc_ctx *ctx, const struct identity *me,
 		if (*p != '-')
 			name[j++] = *p;
 	name[j] = '\0';
-	for (int attempt = 0;; attempt++) {
-		st = delete_tx(ctx, nid, name, &convs, e);
-		if (!conv_retry(ctx->db, st, attempt))
-			break;
-	}
+	st = leave_all(ctx, nid, name, e);
 	if (st != ST_OK)
 		return st;
-	outbox_nudge(ctx->cfg);
-	for (size_t i = 0; i < convs.nrows; i++)
-		histcache_bump(ctx, db_cell(&convs, i, 0));
 	/*
 	 * The account is inactive from here on, which already fails its
 	 * sessions' MariaDB check; revoking them also updates memcached.
@@ -684,52 +708,16 @@ user_deleted_in_groups(const struct svc_ctx *ctx, struct db_rows *ids)
 	return user_db_deleted_in_groups(ctx->db, ctx->arena, ids);
 }
 
-static enum status
-repair_tx(const struct svc_ctx *ctx, const char *nid, struct db_rows *convs,
-	struct svc_error *e)
-{
-	int rc;
-
-	if (db_begin(ctx->db) == -1)
-		goto fail;
-	rc = user_db_lock_deleted(ctx->db, ctx->arena, nid);
-	if (rc == -1)
-		goto fail;
-	if (rc == 0) {
-		db_rollback(ctx->db);
-		return svc_fail(e, ST_NOT_FOUND, NULL,
-		    "No such deleted account");
-	}
-	if (group_leave_all(ctx, nid, convs) == -1 || db_commit(ctx->db) == -1)
-		goto fail;
-	return ST_OK;
-fail:
-	db_rollback(ctx->db);
-	return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
-}
-
 enum status
 user_repair_deleted(const struct svc_ctx *ctx, const char *id,
 	struct svc_error *e)
 {
 	char nid[IDS_UUID_LEN];
-	struct db_rows convs;
-	enum status st;
 
 	if (norm_id(id, nid) == -1)
 		return svc_fail(e, ST_NOT_FOUND, NULL,
 		    "No such deleted account");
-	for (int attempt = 0;; attempt++) {
-		st = repair_tx(ctx, nid, &convs, e);
-		if (!conv_retry(ctx->db, st, attempt))
-			break;
-	}
-	if (st != ST_OK)
-		return st;
-	outbox_nudge(ctx->cfg);
-	for (size_t i = 0; i < convs.nrows; i++)
-		histcache_bump(ctx, db_cell(&convs, i, 0));
-	return ST_OK;
+	return leave_all(ctx, nid, NULL, e);
 }
 
 enum status
