@@ -94,6 +94,7 @@ connect_db(struct db *db)
 	unsigned rtimeout = (unsigned)((c->db_read_timeout_ms + 999) / 1000);
 	const char *sock = c->db_socket && *c->db_socket ? c->db_socket : NULL;
 	my_bool off = 0;
+	char init[256];
 
 	if (db->conn)
 		return 0;
@@ -105,9 +106,20 @@ connect_db(struct db *db)
 	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &rtimeout);
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(db->conn, MYSQL_OPT_RECONNECT, &off);
-	mysql_options(db->conn, MYSQL_INIT_COMMAND,
+	/*
+	 * A client that gives up on a statement closes its connection. The
+	 * server notices that while the statement waits for a metadata or
+	 * table lock, but not while it waits for an InnoDB row lock: it would
+	 * wait on for innodb_lock_wait_timeout (50 s), holding a thread and a
+	 * connection, one more per retry. So row lock waits end a second
+	 * before the client's patience does (never under 1 s, the server's
+	 * unit): the client gets DB_ERR_LOCK_WAIT and keeps its connection.
+	 */
+	snprintf(init, sizeof(init),
 	    "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
-	    "NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
+	    "NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO',"
+	    " innodb_lock_wait_timeout = %u", rtimeout > 1 ? rtimeout - 1 : 1);
+	mysql_options(db->conn, MYSQL_INIT_COMMAND, init);
 	if (!mysql_real_connect(db->conn, sock ? NULL : c->db_host,
 	    c->db_user, c->db_password, c->db_name,
 	    sock ? 0 : (unsigned)c->db_port, sock, CLIENT_MULTI_RESULTS)) {

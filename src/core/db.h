@@ -16,6 +16,9 @@
  *
  * Every function returns 0 on success and -1 on failure; db_errno() then
  * tells duplicates (DB_ERR_DUP) and deadlocks (DB_ERR_DEADLOCK) apart.
+ * A statement gets [database] read_timeout_ms; one waiting for a row lock
+ * fails with DB_ERR_LOCK_WAIT a second before that (at least after 1 s), so
+ * the server never goes on waiting for a client that gave up.
  * Errors are logged here without parameter values (they may be secrets).
  */
 #ifndef PARLEY_DB_H
