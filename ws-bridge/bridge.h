@@ -354,6 +354,13 @@ struct room_row {
 	uint8_t direct;
 };
 
+/*
+ * Marks x direct (with the peer of uid) if kind, the conversations.kind
+ * of x->conv, is DIRECT; direct_key is that row's direct_key.
+ */
+void room_row_kind(struct room_row *x, const char *kind,
+	const char *direct_key, const char *uid);
+
 #define USER_RETAIN_MS 60000
 
 struct buser *users_get(const struct bid *id);

@@ -25,6 +25,7 @@
 #include "core/arena.h"
 #include "core/cache.h"
 #include "core/config.h"
+#include "core/db.h"
 #include "core/group.h"
 #include "core/jsonx.h"
 #include "core/message.h"
@@ -154,7 +155,8 @@ static void
 run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 {
 	const char *gid = group_id(a->data);
-	char buf[128];
+	char buf[128], cid[IDS_UUID_LEN];
+	struct db_rows rows;
 	int m;
 
 	if (!gid || bid_parse(gid, &a->join.conv) == -1) {
@@ -173,6 +175,27 @@ run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 		set_error(a, m == 0 ? ST_NOT_FOUND : ST_UNAVAILABLE, &e);
 		return;
 	}
+	/*
+	 * A direct conversation is joined as one (typing by receiverId and
+	 * the frames' shape need its flag and peer); its kind never changes.
+	 */
+	bid_format(&a->join.conv, cid);
+	if (db_query(ctx->db, ctx->arena, &rows, "SELECT kind, direct_key"
+	    " FROM conversations WHERE id = ?", "s", cid) == -1) {
+		struct svc_error e = { NULL, NULL, NULL, 1 };
+
+		bmetrics_count(BM_DB_ERRORS, 1);
+		set_error(a, ST_UNAVAILABLE, &e);
+		return;
+	}
+	if (rows.nrows != 1) {
+		struct svc_error e = { "NOT_FOUND", "No such group", NULL, 0 };
+
+		set_error(a, ST_NOT_FOUND, &e);
+		return;
+	}
+	room_row_kind(&a->join, db_get(&rows, 0, "kind"),
+	    db_get(&rows, 0, "direct_key"), a->me.user_id);
 	snprintf(buf, sizeof(buf), "{\"groupId\":\"%s\",\"subscribed\":true}",
 	    gid);
 	a->reply = xstrdup(buf);

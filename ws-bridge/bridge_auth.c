@@ -83,25 +83,11 @@ load_rooms(struct bworker *w, const char *uid, int64_t *pos0,
 	*n = 0;
 	for (size_t r = 0; r < rows.nrows; r++) {
 		struct room_row *x = &rr[*n];
-		const char *kind = db_get(&rows, r, "kind");
-		const char *key = db_get(&rows, r, "direct_key");
 
 		if (bid_parse(db_get(&rows, r, "id"), &x->conv) == -1)
 			continue;
-		if (kind && strcmp(kind, "DIRECT") == 0) {
-			char a[IDS_UUID_LEN];
-
-			x->direct = 1;
-			/* direct_key is "<smaller id>:<larger id>" */
-			if (key && strlen(key) == 73 && key[36] == ':') {
-				memcpy(a, key, 36);
-				a[36] = '\0';
-				if (strcmp(a, uid) == 0)
-					bid_parse(key + 37, &x->peer);
-				else
-					bid_parse(a, &x->peer);
-			}
-		}
+		room_row_kind(x, db_get(&rows, r, "kind"),
+		    db_get(&rows, r, "direct_key"), uid);
 		(*n)++;
 	}
 	*out = rr;

@@ -160,6 +160,27 @@ user_direct_with(struct buser *u, const struct bid *peer)
 }
 
 void
+room_row_kind(struct room_row *x, const char *kind, const char *direct_key,
+	const char *uid)
+{
+	const char *key = direct_key;
+	char a[IDS_UUID_LEN];
+
+	if (!kind || strcmp(kind, "DIRECT") != 0)
+		return;
+	x->direct = 1;
+	/* direct_key is "<smaller id>:<larger id>" */
+	if (key && strlen(key) == 73 && key[36] == ':') {
+		memcpy(a, key, 36);
+		a[36] = '\0';
+		if (strcmp(a, uid) == 0)
+			bid_parse(key + 37, &x->peer);
+		else
+			bid_parse(a, &x->peer);
+	}
+}
+
+void
 user_join(struct buser *u, const struct bid *conv, int direct,
 	const struct bid *peer)
 {

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 
 import pymysql
 import pymysql.cursors
@@ -354,3 +355,31 @@ def test_group_join_checked_before_a_removal_does_not_resubscribe(api, make_user
     again.close()
     wo.close()
     assert answer["type"] == "error" and answer["data"]["code"] == "NOT_FOUND", answer
+
+
+def test_group_join_of_a_direct_conversation_the_bridge_has_not_seen(make_user, db):
+    """group:join may name a direct conversation the bridge has not heard
+    of yet (here it never will: the rows come without an event). It joins
+    the connection to it as the direct conversation it is: typing by
+    receiverId then reaches the peer, shaped for a direct conversation."""
+    a, p = make_user(), make_user()
+    wa, wp = connect(a), connect(p)
+    dm = str(uuid.uuid4())
+    with db.cursor() as c:
+        c.execute("INSERT INTO conversations (id, kind, direct_key) VALUES (%s, 'DIRECT', %s)",
+                  (dm, ":".join(sorted((a.id, p.id)))))
+        c.executemany("INSERT INTO members (conversation_id, user_id) VALUES (%s, %s)",
+                      [(dm, a.id), (dm, p.id)])
+    for ws, who in ((wa, "a"), (wp, "p")):
+        ws.send({"type": "group:join", "data": {"groupId": dm}, "ackId": "j" + who})
+        answer = ws.wait(lambda f, w=who: f.get("ackId") == "j" + w, 10)
+        assert answer["type"] == "ack" and answer["data"] == {"groupId": dm, "subscribed": True}, \
+            answer
+    wa.send({"type": "typing:start", "data": {"receiverId": p.id}, "ackId": "t"})
+    answer = wa.wait(lambda f: f.get("ackId") == "t", 10)
+    assert answer["type"] == "ack", \
+        "typing to the peer of a direct conversation joined by group:join: %s" % answer
+    f = wp.wait(lambda f: f.get("type") == "typing:start", 10)
+    assert f["data"]["conversationId"] == dm and f["data"]["groupId"] is None, f
+    wa.close()
+    wp.close()
