@@ -39,7 +39,8 @@ api_conversations_list(struct request *req, struct response *res)
 			return;
 		}
 	}
-	request_page(req, &pg);
+	if (request_page_or_reply(req, res, &pg) == -1)
+		return;
 	request_svc(req, &ctx);
 	st = conversation_list(&ctx, req->me.user_id, kind && *kind ? kind : NULL,
 	    unread_only, search && *search ? search : NULL, &pg, &items, &total,

@@ -55,7 +55,8 @@ api_groups_list(struct request *req, struct response *res)
 	long total = 0;
 	enum status st;
 
-	request_page(req, &pg);
+	if (request_page_or_reply(req, res, &pg) == -1)
+		return;
 	request_svc(req, &ctx);
 	st = group_list(&ctx, me(req), search && *search ? search : NULL, &pg,
 	    &items, &total, &e);
@@ -115,7 +116,8 @@ api_groups_members(struct request *req, struct response *res)
 	long total = 0;
 	enum status st;
 
-	request_page(req, &pg);
+	if (request_page_or_reply(req, res, &pg) == -1)
+		return;
 	request_svc(req, &ctx);
 	st = group_members(&ctx, me(req), request_param(req, "id"), &pg, &items,
 	    &total, &e);

@@ -224,12 +224,16 @@ page_headers(struct response *res, const struct histcache_page *p)
 	reply_header(res, "X-Pagination-Per-Page", buf);
 }
 
-/* Reads history's filters and page into q (its conversation already set). */
-static void
+/*
+ * Reads history's filters and page into q (its conversation already set);
+ * -1 with *field naming a malformed page or limit.
+ */
+static int
 history_params(const struct request *req, struct message_query *q,
-	struct page *pg)
+	struct page *pg, const char **field)
 {
-	request_page(req, pg);
+	int rc = request_page_parse(req, pg, field);
+
 	q->type = Q(req, "type", "message_type", "messageType");
 	q->status = Q(req, "status");
 	q->from = Q(req, "from", "date_from", "dateFrom");
@@ -240,6 +244,7 @@ history_params(const struct request *req, struct message_query *q,
 	q->order = Q(req, "order");
 	q->limit = pg->limit;
 	q->offset = pg->offset;
+	return rc;
 }
 
 /* Whether q's pages can be cached: then cid receives the conversation. */
@@ -264,12 +269,16 @@ history(struct request *req, struct response *res, struct message_query *q)
 	struct svc_ctx ctx;
 	struct page pg;
 	char cid[IDS_UUID_LEN];
-	const char *sig = NULL;
+	const char *sig = NULL, *field;
 	uint64_t version = 0;
 	json_t *items;
 	enum status st;
 
-	history_params(req, q, &pg);
+	if (history_params(req, q, &pg, &field) == -1) {
+		/* Answer it exactly as the other paged routes do. */
+		(void)request_page_or_reply(req, res, &pg);
+		return;
+	}
 	request_svc(req, &ctx);
 	if (history_cacheable(q, cid)) {
 		sig = history_sig(req, q, &pg);
@@ -344,6 +353,7 @@ api_messages_prefetch(void *arg, const char *user_id,
 	char cid[IDS_UUID_LEN];
 	struct message_query q = { 0 };
 	struct page pg;
+	const char *field;
 
 	if (max < HISTCACHE_NKEYS)
 		return 0;
@@ -353,8 +363,8 @@ api_messages_prefetch(void *arg, const char *user_id,
 		list_target(req, &q);
 	else
 		return 0;
-	history_params(req, &q, &pg);
-	if (!history_cacheable(&q, cid))
+	if (history_params(req, &q, &pg, &field) == -1 ||
+	    !history_cacheable(&q, cid))
 		return 0;
 	return histcache_keys(cid, user_id, history_sig(req, &q, &pg), keys);
 }
@@ -389,7 +399,8 @@ api_messages_search(struct request *req, struct response *res)
 	size_t i;
 	enum status st;
 
-	request_page(req, &pg);
+	if (request_page_or_reply(req, res, &pg) == -1)
+		return;
 	q.query = Q(req, "query", "q");
 	q.conversation_id = Q(req, "groupId", "group_id", "conversationId",
 	    "conversation_id");

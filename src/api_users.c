@@ -75,7 +75,8 @@ api_users_search(struct request *req, struct response *res)
 
 	if (!q)
 		q = request_query(req, "q");
-	request_page(req, &pg);
+	if (request_page_or_reply(req, res, &pg) == -1)
+		return;
 	request_svc(req, &ctx);
 	st = user_search(&ctx, q, &pg, &items, &total, &e);
 	if (st != ST_OK) {

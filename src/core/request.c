@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "reply.h"
 #include "request.h"
 #include "svc.h"
 #include "banned.h"
@@ -49,24 +51,52 @@ request_release(struct request *req)
 	}
 }
 
-static long
-query_long(const struct request *req, const char *name, long def)
+/*
+ * ?name= as a long into *out: 0 with def when absent or empty, 0 with the
+ * value for an optionally signed decimal integer, -1 for anything else
+ * (junk, "1e3", "10x", " 5", a value past long's range).
+ */
+static int
+query_long(const struct request *req, const char *name, long def, long *out)
 {
 	const char *v = request_query(req, name);
+	const char *d;
 	char *end;
 	long n;
 
+	*out = def;
 	if (!v || !*v)
-		return def;
+		return 0;
+	d = *v == '-' || *v == '+' ? v + 1 : v;
+	if (*d < '0' || *d > '9')
+		return -1;
+	errno = 0;
 	n = strtol(v, &end, 10);
-	return *end == '\0' ? n : def;
+	if (errno == ERANGE || *end != '\0')
+		return -1;
+	*out = n;
+	return 0;
 }
 
-void
-request_page(const struct request *req, struct page *pg)
+int
+request_page_parse(const struct request *req, struct page *pg,
+	const char **field)
 {
-	pg->page = query_long(req, "page", 1);
-	pg->limit = query_long(req, "limit", 20);
+	int rc = 0;
+
+	*field = NULL;
+	if (query_long(req, "page", 1, &pg->page) == -1) {
+		*field = "page";
+		rc = -1;
+	}
+	if (query_long(req, "limit", 20, &pg->limit) == -1 && rc == 0) {
+		*field = "limit";
+		rc = -1;
+	}
+	if (rc == -1) {
+		pg->page = 1;
+		pg->limit = 20;
+	}
 	if (pg->page < 1)
 		pg->page = 1;
 	if (pg->page > 1000000)
@@ -76,6 +106,21 @@ request_page(const struct request *req, struct page *pg)
 	if (pg->limit > 100)
 		pg->limit = 100;
 	pg->offset = (pg->page - 1) * pg->limit;
+	return rc;
+}
+
+int
+request_page_or_reply(const struct request *req, struct response *res,
+	struct page *pg)
+{
+	const char *field;
+
+	if (request_page_parse(req, pg, &field) == 0)
+		return 0;
+	reply_invalid(res, field, strcmp(field, "page") == 0 ?
+	    "page must be an integer (1 or more)" :
+	    "limit must be an integer (1-100)");
+	return -1;
 }
 
 void

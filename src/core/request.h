@@ -22,6 +22,7 @@
 struct config;
 struct db;
 struct cache;
+struct response;
 
 /* Who is calling; filled by auth for ROUTE_AUTH routes. */
 struct identity {
@@ -72,8 +73,23 @@ struct page {
 	long offset; /* (page - 1) * limit */
 };
 
-/* Reads ?page= and ?limit=, clamping to sane values (never fails). */
-void request_page(const struct request *req, struct page *pg);
+/*
+ * Reads ?page= and ?limit= into pg. Absent or empty means the default
+ * (page 1, limit 20); a decimal integer out of range is clamped (page
+ * 1..1000000, limit 1..100). Anything else - junk, "1e3", "10x", a number
+ * past long's range - returns -1 with *field naming the first bad
+ * parameter ("page" or "limit", static) and pg holding the defaults.
+ */
+int request_page_parse(const struct request *req, struct page *pg,
+	const char **field);
+
+/*
+ * request_page_parse() for handlers: on -1 it has answered 400
+ * VALIDATION_ERROR naming the field (details.fields), and the caller
+ * returns.
+ */
+int request_page_or_reply(const struct request *req, struct response *res,
+	struct page *pg);
 
 struct svc_ctx;
 /* The service context for this request (handles borrowed from req). */

@@ -1,6 +1,6 @@
 /*
  * fuzz_request.c - the query string (src/core/request.c: request_query,
- * request_page) and percent-decoding (router_unescape).
+ * request_page_parse) and percent-decoding (router_unescape).
  *
  * Input: "NAME\nQUERY". Looks NAME, "page" and "limit" up in QUERY and
  * checks: a value found is NUL-free text no longer than QUERY, equal to
@@ -101,7 +101,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct page pg;
 	char *parts[2], *scratch;
 	char *u;
+	const char *field;
 	size_t qlen;
+	int rc;
 
 	fuzz_split(data, size, parts, 2);
 	qlen = strlen(parts[1]);
@@ -114,7 +116,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_lookup(&req, parts[0], scratch);
 	check_lookup(&req, "page", scratch);
 	check_lookup(&req, "limit", scratch);
-	request_page(&req, &pg);
+	field = NULL;
+	rc = request_page_parse(&req, &pg, &field);
+	FUZZ_CHECK(rc == 0 ? field == NULL : rc == -1 && field &&
+	    (strcmp(field, "page") == 0 || strcmp(field, "limit") == 0));
 	FUZZ_CHECK(pg.page >= 1 && pg.page <= 1000000);
 	FUZZ_CHECK(pg.limit >= 1 && pg.limit <= 100);
 	FUZZ_CHECK(pg.offset == (pg.page - 1) * pg.limit);

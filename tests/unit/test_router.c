@@ -97,9 +97,24 @@ fake_env(void *t, const char *name)
 static void
 test_query_and_page(void)
 {
+	static const struct {
+		const char *query, *field;
+	} bad[] = {
+		{ "page=abc", "page" },
+		{ "page=1.5", "page" },
+		{ "page=%202", "page" },
+		{ "page=-", "page" },
+		{ "page=99999999999999999999999", "page" },
+		{ "page=x&limit=y", "page" },
+		{ "limit=1e3", "limit" },
+		{ "limit=10x", "limit" },
+		{ "limit=0x10", "limit" },
+		{ "page=2&limit=-99999999999999999999999", "limit" },
+	};
 	struct arena a;
 	struct request req;
 	struct page pg;
+	const char *field;
 
 	arena_init(&a);
 	memset(&req, 0, sizeof(req));
@@ -110,11 +125,20 @@ test_query_and_page(void)
 	CHECK_STR(request_query(&req, "empty"), "");
 	CHECK_STR(request_query(&req, "flag"), "");
 	CHECK(request_query(&req, "missing") == NULL);
-	request_page(&req, &pg);
+	CHECK(request_page_parse(&req, &pg, &field) == 0 && field == NULL);
 	CHECK(pg.page == 3 && pg.limit == 100 && pg.offset == 200);
-	req.query = "page=-4&limit=x";
-	request_page(&req, &pg);
+	req.query = "page=-4&limit=";
+	CHECK(request_page_parse(&req, &pg, &field) == 0);
 	CHECK(pg.page == 1 && pg.limit == 20 && pg.offset == 0);
+	req.query = "page=%2B2&limit=0";
+	CHECK(request_page_parse(&req, &pg, &field) == 0);
+	CHECK(pg.page == 2 && pg.limit == 1 && pg.offset == 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		req.query = bad[i].query;
+		CHECK(request_page_parse(&req, &pg, &field) == -1);
+		CHECK_STR(field, bad[i].field);
+		CHECK(pg.page == 1 && pg.limit == 20 && pg.offset == 0);
+	}
 	arena_release(&a);
 }
 
