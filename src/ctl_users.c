@@ -13,6 +13,12 @@
  * Passwords never come from the command line (it shows in ps and shell
  * history): on a terminal they are asked for twice without echo, else
  * (or with --password-stdin) read from the first line of standard input.
+ *
+ * Exit status: 0 done, 1 failed, 2 usage. reset-password exits 3 when the
+ * password was changed and every session revoked in MariaDB but memcached
+ * could not be told: a worker that had cached one of those sessions as
+ * alive accepts its access tokens for up to AUTH_SESSION_ALIVE_TTL seconds
+ * more, so the command says so instead of claiming they are all gone.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +32,7 @@
 #include "ctl.h"
 #include "ctl_users.h"
 #include "core/arena.h"
+#include "core/auth.h"
 #include "core/cache.h"
 #include "core/config.h"
 #include "core/db.h"
@@ -290,7 +297,7 @@ user_reset_cmd(const struct svc_ctx *ctx, const struct user_args *a,
 	struct svc_error e = { 0 };
 	const char *id = a->id, *role, *hash;
 	enum status st;
-	int found;
+	int found, stale = 0;
 
 	if (!id) {
 		const char *login = a->username ? a->username : a->email;
@@ -307,10 +314,19 @@ user_reset_cmd(const struct svc_ctx *ctx, const struct user_args *a,
 			return 1;
 		}
 	}
-	st = user_set_password(ctx, id, password, &e);
+	st = user_set_password(ctx, id, password, &stale, &e);
 	if (st != ST_OK) {
 		report("cannot set the password", st, &e);
 		return 1;
+	}
+	if (stale) {
+		printf("password changed; every session of %s was revoked in "
+		    "the database\n", id);
+		fprintf(stderr, "parleyctl: warning: memcached could not be "
+		    "updated, so workers that cached one of these sessions may "
+		    "accept its access tokens for up to %d s more; check "
+		    "[memcached] servers\n", AUTH_SESSION_ALIVE_TTL);
+		return 3;
 	}
 	printf("password changed; every session of %s was revoked\n", id);
 	return 0;

@@ -104,7 +104,7 @@ auth_session_remember(struct cache *cache, const char *sid,
 	cache_add(cache, key, val, (size_t)n, AUTH_SESSION_ALIVE_TTL);
 }
 
-void
+int
 auth_session_forget(const struct config *cfg, struct cache *cache,
 	const char *sid)
 {
@@ -113,8 +113,11 @@ auth_session_forget(const struct config *cfg, struct cache *cache,
 	sess_key(key, sid);
 	/* Until every access token of the session has expired, plus leeway. */
 	if (cache_set(cache, key, "R", 1, cfg->access_ttl_s + 120) == -1 &&
-	    cache_delete(cache, key) == -1)
+	    cache_delete(cache, key) == -1) {
 		log_warn("auth: could not mark a revoked session in memcached");
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -67,10 +67,12 @@ int auth_session_alive(const struct svc_ctx *ctx, const char *sid,
 /*
  * Marks sid revoked in memcached ("R" until no access token of it can be
  * valid any more). Call after the revocation is committed to MariaDB.
- * Best effort: a memcached failure is logged; an "alive" entry then
- * outlives the revocation by at most AUTH_SESSION_ALIVE_TTL seconds.
+ * Best effort: 0, or -1 when memcached could neither store "R" nor delete
+ * the key (logged). After -1 an "alive" entry a worker cached before the
+ * revocation outlives it by up to AUTH_SESSION_ALIVE_TTL seconds: the
+ * session's access tokens are still accepted until then.
  */
-void auth_session_forget(const struct config *cfg, struct cache *cache,
+int auth_session_forget(const struct config *cfg, struct cache *cache,
 	const char *sid);
 
 /*

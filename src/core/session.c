@@ -366,6 +366,7 @@ session_revoke_all(const struct svc_ctx *ctx, const char *user_id,
 	const char *reason)
 {
 	struct db_rows rows;
+	int rc = 0;
 
 	if (db_begin(ctx->db) == -1 ||
 	    session_db_open_of_user(ctx->db, ctx->arena, user_id, &rows) == -1 ||
@@ -375,8 +376,10 @@ session_revoke_all(const struct svc_ctx *ctx, const char *user_id,
 		return -1;
 	}
 	for (size_t i = 0; i < rows.nrows; i++)
-		auth_session_forget(ctx->cfg, ctx->cache, db_cell(&rows, i, 0));
-	return 0;
+		if (auth_session_forget(ctx->cfg, ctx->cache,
+		    db_cell(&rows, i, 0)) == -1)
+			rc = 1;
+	return rc;
 }
 
 enum status

@@ -91,7 +91,10 @@ enum status session_logout_all(const struct svc_ctx *ctx, const char *user_id,
 /*
  * Revokes every session of user_id in MariaDB (one transaction), then
  * marks them in memcached. reason is stored ("logout-all", "deleted" ...).
- * 0 or -1.
+ * 0 done; 1 revoked in MariaDB but at least one session could not be
+ * marked in memcached, so its access tokens may still be accepted for up
+ * to AUTH_SESSION_ALIVE_TTL seconds (auth_session_forget); -1 nothing was
+ * revoked.
  */
 int session_revoke_all(const struct svc_ctx *ctx, const char *user_id,
 	const char *reason);

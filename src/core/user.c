@@ -722,13 +722,16 @@ user_repair_deleted(const struct svc_ctx *ctx, const char *id,
 
 enum status
 user_set_password(const struct svc_ctx *ctx, const char *id,
-	const char *password, struct svc_error *e)
+	const char *password, int *cache_stale, struct svc_error *e)
 {
 	char nid[IDS_UUID_LEN], hash[PASSWORD_HASH_MAX];
 	const char *why;
 	uint64_t affected = 0;
 	enum status st;
+	int rc;
 
+	if (cache_stale)
+		*cache_stale = 0;
 	if (norm_id(id, nid) == -1)
 		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
 	if (password_policy(password, &why) == -1)
@@ -740,8 +743,11 @@ user_set_password(const struct svc_ctx *ctx, const char *id,
 		return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
 	if (affected == 0)
 		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
-	if (session_revoke_all(ctx, nid, "password") == -1)
+	rc = session_revoke_all(ctx, nid, "password");
+	if (rc == -1)
 		return svc_fail(e, ST_UNAVAILABLE, NULL,
 		    "Password changed, but sessions could not be revoked");
+	if (cache_stale)
+		*cache_stale = rc == 1;
 	return ST_OK;
 }

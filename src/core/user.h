@@ -163,10 +163,13 @@ int user_find_login(const struct svc_ctx *ctx, const char *login,
 /*
  * Sets a new password for user id (policy-checked), revoking every
  * session. For parleyctl user reset-password. ST_OK, ST_INVALID,
- * ST_NOT_FOUND, ST_UNAVAILABLE.
+ * ST_NOT_FOUND, ST_UNAVAILABLE. On ST_OK *cache_stale (may be NULL) is 1
+ * when the sessions were revoked in MariaDB but memcached could not be
+ * told (session_revoke_all() returned 1): their access tokens may then be
+ * accepted for up to AUTH_SESSION_ALIVE_TTL seconds more.
  */
 enum status user_set_password(const struct svc_ctx *ctx, const char *id,
-	const char *password, struct svc_error *e);
+	const char *password, int *cache_stale, struct svc_error *e);
 
 #define USER_CACHE_KEY_LEN (5 + IDS_UUID_LEN)
 /* The memcached key of user id's cached view ("user:<id>", id lowercase). */

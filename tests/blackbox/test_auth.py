@@ -560,6 +560,34 @@ def test_user_create_admin_and_reset_password(api, parleyctl, db, make_user):
     assert p.returncode == 1
 
 
+def test_reset_password_without_memcached_says_what_it_could_not_do(
+        api, parleyctl, make_user, db, parley_env, tmp_path):
+    # parleyctl's memcached is unreachable (a closed port) while the
+    # workers' is not: MariaDB revokes the sessions, but a worker that
+    # cached one as alive ("sess:<sid>" = "A ...", AUTH_SESSION_ALIVE_TTL)
+    # keeps accepting its access tokens until that entry expires. parleyctl
+    # must not claim every session was revoked, and exits 3.
+    u = make_user()
+    assert_ok(api.get(ME, token=u.token))       # the workers cache the session as alive
+    conf = tmp_path / "parley.conf"
+    conf.write_text(open(parley_env["PARLEY_CONFIG"], encoding="utf-8").read().rstrip("\n") +
+                    "\n\n[memcached]\nservers = 127.0.0.1:1\n", encoding="utf-8")
+    new_pw = "N3w-pass-" + uuid.uuid4().hex[:10]
+    p = parleyctl("user", "reset-password", "--username", u.username, "--password-stdin",
+                  input_text=new_pw + "\n", config=conf)
+    out = p.stdout + p.stderr
+    assert p.returncode == 3, (p.returncode, out)
+    assert "every session of %s was revoked\n" % u.id not in p.stdout, out
+    assert "memcached" in p.stderr and "60 s" in p.stderr, out
+    assert new_pw not in out
+    # The part that did happen: the password, and the sessions in MariaDB.
+    with db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM sessions WHERE user_id = %s AND revoked_at IS NULL",
+                    (u.id,))
+        assert cur.fetchone()["n"] == 0
+    assert_ok(api.post(LOGIN, json={"login": u.username, "password": new_pw}, headers=xff()))
+
+
 # ----------------------------------------------------------------- CORS
 
 def test_cors_preflight_for_a_configured_origin(api, parley_env):
