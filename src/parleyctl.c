@@ -52,11 +52,21 @@ cmd_version(struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A migration may rebuild a large table, and migrate_run waits up to a
+ * minute for another parleyctl migrate: the workers' read timeout (10 s by
+ * default) would abandon either half-way.
+ */
+#define MIGRATE_STATEMENT_TIMEOUT_MS (3600L * 1000)
+
 static int
 cmd_migrate(struct config *cfg, int argc, char **argv)
 {
-	struct db *db = db_new(cfg);
+	struct db *db;
 	int n;
+
+	cfg->db_read_timeout_ms = MIGRATE_STATEMENT_TIMEOUT_MS;
+	db = db_new(cfg);
 
 	if (ctl_db_reachable(cfg, db) == -1) {
 		db_free(db);

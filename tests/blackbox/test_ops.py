@@ -9,6 +9,8 @@ import os
 import pathlib
 import random
 import socket
+import threading
+import time
 import uuid
 
 import pytest
@@ -192,6 +194,32 @@ def test_parleyctl_unreachable_database(parleyctl, parley_env, tmp_path):
     p = parleyctl("migrate", config=conf, timeout=20)
     assert p.returncode == 1, output(p)
     assert "cannot connect to MariaDB" in p.stderr and "no-such.sock" in p.stderr, output(p)
+
+
+def test_migrate_outwaits_another_migration_past_the_read_timeout(parleyctl, parley_env,
+                                                                  tmp_path, db):
+    """Two `parleyctl migrate` runs (two hosts, or a retry) queue on
+    GET_LOCK('parley.migrate', 60); a migration may also rebuild a large
+    table. Neither may be cut short by the workers' read timeout."""
+    conf = config_copy(parley_env, tmp_path, "[database]\nread_timeout_ms = 1000")
+    with db.cursor() as cur:
+        cur.execute("SELECT GET_LOCK('parley.migrate', 0) AS got")
+        assert cur.fetchone()["got"] == 1
+    result = {}
+    t = threading.Thread(target=lambda: result.update(p=parleyctl("migrate", config=conf,
+                                                                  timeout=60)))
+    t.start()
+    try:
+        # Still waiting well past its 1 s read timeout.
+        time.sleep(3)
+        assert t.is_alive(), output(result["p"])
+    finally:
+        with db.cursor() as cur:
+            cur.execute("SELECT RELEASE_LOCK('parley.migrate')")
+        t.join(60)
+    p = result["p"]
+    assert p.returncode == 0, output(p)
+    assert "schema is up to date" in p.stdout, output(p)
 
 
 @pytest.mark.parametrize("extra, key", [
