@@ -168,6 +168,10 @@ act_resume(struct msgctx *m, int arg)
 	snprintf(buf, sizeof(buf), "{\"since\":%lld}",
 	    (long long)json_integer_value(since));
 	protocol_ack(m->c, m->ack, NULL, buf);
+	/* The client's own resume ends with "resumed", even one that
+	 * replaces the catch-up replay of a connection whose rooms loaded
+	 * late (auth_done()). */
+	m->c->catch_up = 0;
 	replay_start(m->c, json_integer_value(since));
 }
 

@@ -383,3 +383,26 @@ def test_group_join_of_a_direct_conversation_the_bridge_has_not_seen(make_user, 
     assert f["data"]["conversationId"] == dm and f["data"]["groupId"] is None, f
     wa.close()
     wp.close()
+
+
+def test_a_resume_sent_while_the_rooms_load_ends_with_resumed(make_user, db, private_bridge):
+    """A client that asks to resume right after auth_response, while its
+    rooms are still loading, gets what docs/websocket.md promises for every
+    resume: the ack, the missed events, then `resumed`. The bridge's own
+    catch-up replay from the auth_response seq (which ends without
+    `resumed`) must not swallow the end of the client's resume."""
+    b = private_bridge(send_queue=16, database={"read_timeout_ms": 1000})
+    u = make_user()
+    with table_locked("members"):
+        ws = WS(url=b.url, token=u.token)
+        seq = ws.authed(timeout=15)["data"]["seq"]
+        # Read once the rooms are in: the catch-up replay runs by then.
+        ws.send({"type": "resume", "since": seq, "ackId": "r1"})
+        during = insert_user_events(db, u.id, 60)
+        wait_until(lambda: b.health()["seq"] >= during[-1], 10, what="the bridge to read them")
+    ack = ws.wait(lambda f: f.get("ackId") == "r1", 15, "the resume's answer")
+    assert ack["type"] == "ack", ack
+    ws.wait_type("resumed", 15)
+    got = [f["seq"] for f in ws.events() if f["type"] == "test:event"]
+    assert set(got) == set(during), got
+    ws.close()
