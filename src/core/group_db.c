@@ -53,7 +53,7 @@ static const char sql_add_member[] =
 /* A member has no pending join request: joining by any way ends it. */
 static const char sql_drop_request[] =
 	"DELETE FROM join_requests WHERE conversation_id = ? AND user_id = ?";
-/* No index leads with user_id: the table holds only pending requests. */
+/* Uses ix_join_requests_user (schema/007). */
 static const char sql_drop_user_requests[] =
 	"DELETE FROM join_requests WHERE user_id = ?";
 static const char sql_user_active[] =

@@ -777,3 +777,13 @@ def test_approval_rechecks_room_and_requester(api, make_user, db):
     add_member(api, a, g["id"], make_user())
     assert_error(approve(api, a, g["id"], c), 409, "CHATROOM_FULL")
     assert pending(api, a, g["id"]) == [c.id]
+
+
+def test_dropping_an_accounts_join_requests_reads_only_its_rows(db):
+    """Account deletion runs DELETE FROM join_requests WHERE user_id = ?
+    inside its transaction. Without an index leading with user_id it would
+    read, and lock until commit, every pending request of every group."""
+    with db.cursor() as cur:
+        cur.execute("EXPLAIN DELETE FROM join_requests WHERE user_id = %s", (str(uuid.uuid4()),))
+        plan = cur.fetchone()
+    assert plan["key"] == "ix_join_requests_user" and plan["type"] in ("range", "ref"), plan
