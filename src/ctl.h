@@ -26,6 +26,17 @@ struct ctl_command {
 struct db;
 int ctl_db_reachable(const struct config *cfg, struct db *db);
 
+/*
+ * A command's service context on cfg: a MariaDB and a memcached handle,
+ * this thread's database library state and the arena. ctl_svc_open
+ * returns 0, or -1 (the context already closed again) after
+ * ctl_db_reachable has told the operator why MariaDB cannot be reached.
+ */
+struct svc_ctx;
+struct arena;
+int ctl_svc_open(struct config *cfg, struct svc_ctx *ctx, struct arena *arena);
+void ctl_svc_close(struct svc_ctx *ctx, struct arena *arena);
+
 extern const struct ctl_command ctl_extra_commands[];
 extern const size_t ctl_extra_commands_count;
 

@@ -80,17 +80,9 @@ ctl_repair(struct config *cfg, int argc, char **argv)
 		    "usage: parleyctl repair deleted-accounts [--dry-run]\n");
 		return 2;
 	}
-	db_thread_init();
-	arena_init(&arena);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cfg = cfg;
-	ctx.db = db_new(cfg);
-	ctx.cache = cache_new(cfg);
-	ctx.arena = &arena;
+	if (ctl_svc_open(cfg, &ctx, &arena) == -1)
+		return 1;
 	rc = repair_deleted_accounts(&ctx, dry_run);
-	cache_free(ctx.cache);
-	db_free(ctx.db);
-	arena_release(&arena);
-	db_thread_release();
+	ctl_svc_close(&ctx, &arena);
 	return rc;
 }

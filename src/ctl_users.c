@@ -354,22 +354,13 @@ ctl_user(struct config *cfg, int argc, char **argv)
 		return 2;
 	if (read_password(&a, password, sizeof(password)) == -1)
 		return 1;
-	db_thread_init();
-	arena_init(&arena);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cfg = cfg;
-	ctx.db = db_new(cfg);
-	ctx.cache = cache_new(cfg);
-	ctx.arena = &arena;
-	if (ctl_db_reachable(cfg, ctx.db) == -1)
-		rc = 1;
-	else
-		rc = create ? user_create_cmd(&ctx, &a, password) :
-		    user_reset_cmd(&ctx, &a, password);
+	if (ctl_svc_open(cfg, &ctx, &arena) == -1) {
+		OPENSSL_cleanse(password, sizeof(password));
+		return 1;
+	}
+	rc = create ? user_create_cmd(&ctx, &a, password) :
+	    user_reset_cmd(&ctx, &a, password);
 	OPENSSL_cleanse(password, sizeof(password));
-	cache_free(ctx.cache);
-	db_free(ctx.db);
-	arena_release(&arena);
-	db_thread_release();
+	ctl_svc_close(&ctx, &arena);
 	return rc;
 }

@@ -18,11 +18,14 @@
 #include <openssl/crypto.h>
 
 #include "ctl.h"
+#include "core/arena.h"
+#include "core/cache.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/migrate.h"
+#include "core/svc.h"
 #include "core/banned.h"
 
 /* The main configuration file, as given or defaulted (main()). */
@@ -42,6 +45,31 @@ ctl_db_reachable(const struct config *cfg, struct db *db)
 		    "at %s:%ld (error above): check [database] in %s\n",
 		    cfg->db_user, cfg->db_host, cfg->db_port, config_path);
 	return -1;
+}
+
+int
+ctl_svc_open(struct config *cfg, struct svc_ctx *ctx, struct arena *arena)
+{
+	db_thread_init();
+	arena_init(arena);
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	ctx->db = db_new(cfg);
+	ctx->cache = cache_new(cfg);
+	ctx->arena = arena;
+	if (ctl_db_reachable(cfg, ctx->db) == 0)
+		return 0;
+	ctl_svc_close(ctx, arena);
+	return -1;
+}
+
+void
+ctl_svc_close(struct svc_ctx *ctx, struct arena *arena)
+{
+	cache_free(ctx->cache);
+	db_free(ctx->db);
+	arena_release(arena);
+	db_thread_release();
 }
 
 static int
