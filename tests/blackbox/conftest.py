@@ -147,18 +147,11 @@ def apache_fcgid_api(_stack_ready, make_api):
 
 @pytest.fixture
 def db():
-    import pymysql
-    import pymysql.cursors
+    from parley_api import mysql_connect
 
-    conn = pymysql.connect(
-        unix_socket=_need("PARLEY_MYSQL_SOCKET"),
-        user=_need("PARLEY_DB_USER"),
-        password=os.environ.get("PARLEY_DB_PASSWORD", ""),
-        database=_need("PARLEY_DB_NAME"),
-        charset="utf8mb4",
-        autocommit=True,
-        cursorclass=pymysql.cursors.DictCursor,
-    )
+    for name in ("PARLEY_MYSQL_SOCKET", "PARLEY_DB_USER", "PARLEY_DB_NAME"):
+        _need(name)
+    conn = mysql_connect()
     try:
         yield conn
     finally:

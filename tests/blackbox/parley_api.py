@@ -24,6 +24,18 @@ from openapi_check import ContractViolation, content_type_params, is_json_media,
 _UNSET = object()
 
 
+def mysql_connect(autocommit=True):
+    """A pymysql connection (DictCursor, utf8mb4) to the stack's database."""
+    import pymysql
+    import pymysql.cursors
+
+    return pymysql.connect(
+        unix_socket=os.environ["PARLEY_MYSQL_SOCKET"], user=os.environ["PARLEY_DB_USER"],
+        password=os.environ.get("PARLEY_DB_PASSWORD", ""),
+        database=os.environ["PARLEY_DB_NAME"], charset="utf8mb4",
+        autocommit=autocommit, cursorclass=pymysql.cursors.DictCursor)
+
+
 def memcached_connect(timeout=2.0):
     """A socket to the stack's memcached: PARLEY_MEMCACHED is a unix
     socket path or host:port."""

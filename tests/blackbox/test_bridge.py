@@ -197,6 +197,16 @@ def send_message(api, sender, gid=None, to=None, content=None):
     return assert_ok(r, 201)
 
 
+
+def first_answer(url, token, ip):
+    """What a connection from ip with token hears first: "auth_response",
+    or the code of the error that refused it."""
+    ws = WS(url=url, token=token, ip=ip)
+    f = ws.wait(lambda f: f.get("type") in ("auth_response", "error"), 5)
+    ws.close()
+    return f.get("code") or f["type"]
+
+
 def received(ws, mid, type_="message:received"):
     return [f for f in ws.of_type(type_) if (f.get("data") or {}).get("id") == mid or
             (f.get("data") or {}).get("messageId") == mid]

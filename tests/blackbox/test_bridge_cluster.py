@@ -18,8 +18,8 @@ import requests
 import websocket
 
 from parley_api import assert_ok, metric_value, wait_until
-from test_bridge import (WS, PrivateBridge, connect, create_group, fake_ip, private_bridge,  # noqa: F401
-                         received, send_message)
+from test_bridge import (WS, PrivateBridge, connect, create_group, fake_ip,  # noqa: F401
+                         first_answer, private_bridge, received, send_message)
 
 
 def _bridge_url():
@@ -337,10 +337,7 @@ def test_connection_attempts_per_hour_count_an_ipv6_client_by_its_slash_64(make_
     u = make_user()
 
     def attempt(ip):
-        ws = WS(url=b2.url, token=u.token, ip=ip)
-        f = ws.wait(lambda f: f.get("type") in ("auth_response", "error"), 5)
-        ws.close()
-        return f.get("code") or f["type"]
+        return first_answer(b2.url, u.token, ip)
 
     n = random.randrange(1, 65535)
     same64 = ["2001:db8:%x:1::%x" % (n, i + 1) for i in range(4)]

@@ -17,13 +17,11 @@ import threading
 import time
 import uuid
 
-import pymysql
-import pymysql.cursors
 import pytest
 
-from parley_api import wait_until
-from test_bridge import (WS, add_member, connect, create_group, insert_user_events,  # noqa: F401
-                         private_bridge, received, remove_member, send_message)
+from parley_api import mysql_connect, wait_until
+from test_bridge import (WS, add_member, connect, create_group, first_answer,  # noqa: F401
+                         insert_user_events, private_bridge, received, remove_member, send_message)
 
 
 @contextlib.contextmanager
@@ -31,11 +29,7 @@ def table_locked(table):
     """LOCK TABLES table WRITE on a connection of its own: every other
     statement that reads the table waits (or times out) until the block
     ends."""
-    conn = pymysql.connect(
-        unix_socket=os.environ["PARLEY_MYSQL_SOCKET"], user=os.environ["PARLEY_DB_USER"],
-        password=os.environ.get("PARLEY_DB_PASSWORD", ""),
-        database=os.environ["PARLEY_DB_NAME"], autocommit=True,
-        cursorclass=pymysql.cursors.DictCursor)
+    conn = mysql_connect(autocommit=True)
     try:
         with conn.cursor() as c:
             c.execute("LOCK TABLES %s WRITE" % table)
@@ -175,10 +169,7 @@ def test_attempts_from_many_ipv6_prefixes_cost_bounded_time_and_memory(make_user
     u = make_user()
 
     def attempt(ip):
-        ws = WS(url=b.url, token=u.token, ip=ip)
-        f = ws.wait(lambda f: f.get("type") in ("auth_response", "error"), 5)
-        ws.close()
-        return f.get("code") or f["type"]
+        return first_answer(b.url, u.token, ip)
 
     net = random.randrange(1, 0xff)
     first = "2001:db8:%x::1" % net

@@ -17,11 +17,9 @@ import subprocess
 import tempfile
 import time
 
-import pymysql
-import pymysql.cursors
 import pytest
 
-from parley_api import assert_ok
+from parley_api import assert_ok, mysql_connect
 from test_bridge import WS, connect, create_group, free_port, private_bridge  # noqa: F401
 
 
@@ -29,11 +27,7 @@ from test_bridge import WS, connect, create_group, free_port, private_bridge  # 
 def row_locked(table, where, *args):
     """SELECT ... FOR UPDATE of the rows of table matching where, in a
     transaction of its own connection held open for the block."""
-    conn = pymysql.connect(
-        unix_socket=os.environ["PARLEY_MYSQL_SOCKET"], user=os.environ["PARLEY_DB_USER"],
-        password=os.environ.get("PARLEY_DB_PASSWORD", ""),
-        database=os.environ["PARLEY_DB_NAME"], autocommit=False,
-        cursorclass=pymysql.cursors.DictCursor)
+    conn = mysql_connect(autocommit=False)
     try:
         with conn.cursor() as c:
             c.execute("START TRANSACTION")
