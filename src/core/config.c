@@ -6,11 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <arpa/inet.h>
 #include <ini.h>
 
 #include "config.h"
 #include "log.h"
+#include "netaddr.h"
 #include "password.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -278,35 +278,12 @@ check_origins(const char *v, char *err, size_t errlen)
 	return check_items(v, origin_ok, err, errlen);
 }
 
-/* An IPv4 or IPv6 address, optionally /prefix (netaddr_trusted()). */
+/* An IPv4 or IPv6 address, optionally /prefix, as netaddr_trusted() reads it. */
 static int
 address_ok(const char *s, size_t n, char *err, size_t errlen)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	unsigned char bin[16];
-	const char *slash = memchr(s, '/', n);
-	size_t alen = slash ? (size_t)(slash - s) : n;
-	int v6 = memchr(s, ':', alen) != NULL;
-
-	if (alen == 0 || alen >= sizeof(buf))
-		goto bad;
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, bin) != 1)
-		goto bad;
-	if (slash) {
-		size_t plen = n - alen - 1;
-		long bits = 0;
-
-		if (plen == 0 || plen > 3 || strspn(slash + 1, "0123456789") < plen)
-			goto bad;
-		for (size_t i = 0; i < plen; i++)
-			bits = bits * 10 + (slash[1 + i] - '0');
-		if (bits > (v6 ? 128 : 32))
-			goto bad;
-	}
-	return 0;
-bad:
+	if (netaddr_block_ok(s, n))
+		return 0;
 	snprintf(err, errlen, "'%.*s' is not an IP address or address/prefix",
 	    (int)n, s);
 	return -1;

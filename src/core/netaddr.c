@@ -25,35 +25,55 @@ parse_ip(const char *s, size_t len, unsigned char out[16])
 	return inet_pton(AF_INET, buf, out + 12) == 1 ? 0 : -1;
 }
 
-/* 1 if ip lies in the block entry[0..n) ("addr" or "addr/bits"). */
+/*
+ * Parses the block entry[0..n) ("addr" or "addr/bits") into net and *bits
+ * (of the 128-bit mapped form): 0, or -1 if it is not a block.
+ */
 static int
-in_block(const unsigned char ip[16], const char *entry, size_t n)
+parse_block(const char *entry, size_t n, unsigned char net[16], long *bits)
 {
 	const char *slash = memchr(entry, '/', n);
 	size_t alen = slash ? (size_t)(slash - entry) : n;
-	unsigned char net[16];
-	long bits = 128, full, rest;
+	char *end;
 
+	*bits = 128;
 	if (parse_ip(entry, alen, net) == -1)
+		return -1;
+	if (!slash)
 		return 0;
-	if (slash) {
-		char *end;
+	/*
+	 * Digits only: strtol() alone reads "10.0.0.0/" as /0 and would
+	 * trust every address, and takes "+8" or " 8".
+	 */
+	if (!isdigit((unsigned char)slash[1]))
+		return -1;
+	*bits = strtol(slash + 1, &end, 10);
+	if (end != entry + n || *bits < 0 || *bits > 128)
+		return -1;
+	/* IPv4 blocks only: "::ffff:10.0.0.0/104" is IPv6 with dots. */
+	if (!memchr(entry, ':', alen))
+		*bits += 96;
+	return *bits > 128 ? -1 : 0;
+}
 
-		/*
-		 * Digits only: strtol() alone reads "10.0.0.0/" as /0 and would
-		 * trust every address, and takes "+8" or " 8".
-		 */
-		if (!isdigit((unsigned char)slash[1]))
-			return 0;
-		bits = strtol(slash + 1, &end, 10);
-		if (end != entry + n || bits < 0 || bits > 128)
-			return 0;
-		/* IPv4 blocks only: "::ffff:10.0.0.0/104" is IPv6 with dots. */
-		if (!memchr(entry, ':', alen))
-			bits += 96;
-		if (bits > 128)
-			return 0;
-	}
+int
+netaddr_block_ok(const char *entry, size_t n)
+{
+	unsigned char net[16];
+	long bits;
+
+	return parse_block(entry, n, net, &bits) == 0;
+}
+
+/* 1 if ip lies in the block entry[0..n). */
+static int
+in_block(const unsigned char ip[16], const char *entry, size_t n)
+{
+	unsigned char net[16];
+	long bits, full, rest;
+
+	if (parse_block(entry, n, net, &bits) == -1)
+		return 0;
 	full = bits / 8;
 	rest = bits % 8;
 	return memcmp(ip, net, (size_t)full) == 0 && (rest == 0 ||

@@ -22,6 +22,9 @@
  */
 int netaddr_trusted(const char *list, const char *s, size_t len);
 
+/* 1 if entry[0..n) is an entry netaddr_trusted() can use: addr or addr/bits. */
+int netaddr_block_ok(const char *entry, size_t n);
+
 /*
  * Writes the client address into out[NETADDR_MAX]: remote, or the
  * rightmost untrusted X-Forwarded-For entry when remote is trusted.
