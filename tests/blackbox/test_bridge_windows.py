@@ -115,12 +115,12 @@ def handshakes(port, ips, inflight=32):
     address, `inflight` at a time, each closed once upgraded; returns how
     many were upgraded."""
     sel = selectors.DefaultSelector()
-    todo = iter(ips)
+    remaining = iter(ips)
     upgraded = live = 0
 
     def start():
         nonlocal live
-        ip = next(todo, None)
+        ip = next(remaining, None)
         if ip is not None:
             s = socket.socket()
             s.setblocking(False)
