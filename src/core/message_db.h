@@ -146,9 +146,16 @@ int message_db_history(struct db *db, struct arena *a,
 int message_db_history_count(struct db *db, struct arena *a,
 	const struct msg_filter *f, long *total);
 
-/* Full-text search over uid's conversations (boolean-mode expression). */
+/*
+ * Search over uid's conversations: boolean is the full-text expression and
+ * terms its words (msgfmt_search_parse); *total counts every match. The
+ * plan follows how many messages uid can read (message_db.c).
+ */
+#define MESSAGE_DB_SEARCH_TERMS 8
 struct msg_search_filter {
 	const char *boolean, *conversation_id, *sender_id, *type, *from, *to;
+	const char *terms[MESSAGE_DB_SEARCH_TERMS];
+	size_t nterms;
 };
 int message_db_search(struct db *db, struct arena *a, const char *uid,
 	const struct msg_search_filter *f, long limit, long offset,

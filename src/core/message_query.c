@@ -266,6 +266,8 @@ message_search(const struct svc_ctx *ctx, const char *user_id,
 		    " characters that is not a common word");
 	memset(&f, 0, sizeof(f));
 	f.boolean = s.boolean;
+	for (size_t i = 0; i < s.nterms; i++)
+		f.terms[f.nterms++] = s.terms[i];
 	if (q->type && !(f.type = any_type(q->type)))
 		return invalid(e, "type",
 		    "type must be TEXT, IMAGE, FILE, VOICE, VIDEO or SYSTEM");
