@@ -438,10 +438,11 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	memcpy(iid, db_get(&r, 0, "id"), IDS_UUID_LEN);
 	if (db_get_int(&r, 0, "require_approval")) {
 		/*
-		 * Only a new request uses the invitation: a pending one is
-		 * answered again, even once the invitation is used up or has
-		 * expired. One whose invitation was revoked is dead and makes
-		 * way for this one.
+		 * Only a new request needs a usable invitation: a pending one
+		 * is answered again, even once the invitation is used up or
+		 * has expired. One whose invitation was revoked is dead and
+		 * makes way for this one. The request holds a use until it is
+		 * decided; only approval spends it (decide_tx).
 		 */
 		if (invite_db_request_drop_dead(ctx->db, gid, uid) == -1 ||
 		    invite_db_request_add(ctx->db, gid, uid, iid, &added) == -1)
@@ -450,8 +451,6 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 			db_rollback(ctx->db);
 			return invalid_code(e);
 		}
-		if (added && invite_db_use(ctx->db, iid) == -1)
-			return conv_db_error(ctx->db, e);
 		*res = PENDING;
 		return commit(ctx, NULL, e);
 	}
@@ -551,6 +550,7 @@ static enum status
 decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 	const char *uid, int approve, struct svc_error *e)
 {
+	char iid[IDS_UUID_LEN];
 	struct group_access acc;
 	struct conv_now now;
 	json_t *user = NULL;
@@ -565,7 +565,7 @@ decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 		return svc_fail(e, ST_FORBIDDEN, NULL,
 		    "Only owners and admins decide join requests");
 	}
-	rc = invite_db_request_lock(ctx->db, ctx->arena, gid, uid, &live);
+	rc = invite_db_request_lock(ctx->db, ctx->arena, gid, uid, &live, iid);
 	if (rc == -1)
 		return conv_db_error(ctx->db, e);
 	if (rc == 1) {
@@ -598,6 +598,9 @@ decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 		db_rollback(ctx->db);
 		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
 	}
+	/* The use the request held becomes the new member's. */
+	if (invite_db_use(ctx->db, iid) == -1)
+		return conv_db_error(ctx->db, e);
 	conv_now(&now);
 	rc = conv_emit_join(ctx->db, gid, uid, "MEMBER", user, actor, "approval",
 	    now.iso);

@@ -17,8 +17,12 @@
  * Joining with a code that is unknown, revoked, expired or used up, or
  * whose group is gone, is ST_INVALID with code CHATROOM_INVITE_INVALID
  * (one answer for all, so codes cannot be probed). A full group is
- * ST_CONFLICT / CHATROOM_FULL. With requireApproval the use is counted and
- * a join request waits for an OWNER/ADMIN (invite_decide). A request lives
+ * ST_CONFLICT / CHATROOM_FULL. currentUses counts the members who got in
+ * with the invitation. With requireApproval a join request waits for an
+ * OWNER/ADMIN (invite_decide) and holds one use meanwhile
+ * (pendingRequests): approval spends it, and a request that ends any
+ * other way (rejected, revoked, its user admitted otherwise or deleted)
+ * gives it back. A request lives
  * as long as its invitation is not revoked: revoking drops its requests.
  * A request made in time outlives the code's expiry, so admins may take
  * their time. Becoming a member by any way, or deleting the account,

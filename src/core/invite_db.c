@@ -5,14 +5,25 @@
 #include "jsonx.h"
 #include "banned.h"
 
-#define INVITE_COLS \
-	"id, conversation_id, code, title, created_by, max_uses, current_uses," \
-	" require_approval, expires_at, revoked_at, created_at," \
-	" (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > NOW(3))" \
-	" AND (max_uses IS NULL OR current_uses < max_uses)) AS active"
+/*
+ * current_uses counts the members who got in with an invitation; each
+ * pending join request made with it holds one more use until it is
+ * decided. Counting the requests (rather than a use per request) gives a
+ * use back whichever way a request ends: rejected, its user admitted
+ * another way or deleted. The scan stays inside the group's own primary
+ * key range, which joining and approving hold locked anyway.
+ */
+#define PENDING \
+	"(SELECT COUNT(*) FROM join_requests jr" \
+	" WHERE jr.conversation_id = invitations.conversation_id" \
+	" AND jr.invitation_id = invitations.id)"
 #define USABLE \
 	"revoked_at IS NULL AND (expires_at IS NULL OR expires_at > NOW(3))" \
-	" AND (max_uses IS NULL OR current_uses < max_uses)"
+	" AND (max_uses IS NULL OR current_uses + " PENDING " < max_uses)"
+#define INVITE_COLS \
+	"id, conversation_id, code, title, created_by, max_uses, current_uses," \
+	" " PENDING " AS pending, require_approval, expires_at, revoked_at," \
+	" created_at, (" USABLE ") AS active"
 #define IN_DAY "created_at > NOW(3) - INTERVAL 1 DAY"
 
 static const char sql_insert[] =
@@ -67,7 +78,7 @@ static const char sql_requests[] =
 	" WHERE jr.conversation_id = ? AND " REQUEST_LIVE
 	" ORDER BY jr.created_at, jr.user_id LIMIT 500";
 static const char sql_request_lock[] =
-	"SELECT " REQUEST_LIVE " AS live FROM join_requests jr"
+	"SELECT " REQUEST_LIVE " AS live, jr.invitation_id FROM join_requests jr"
 	" LEFT JOIN invitations i ON i.id = jr.invitation_id"
 	" WHERE jr.conversation_id = ? AND jr.user_id = ? FOR UPDATE";
 static const char sql_request_drop_dead[] =
@@ -185,7 +196,7 @@ invite_db_request_add(struct db *db, const char *gid, const char *uid,
 
 int
 invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
-	const char *uid, int *live)
+	const char *uid, int *live, char iid[IDS_UUID_LEN])
 {
 	struct db_rows r;
 
@@ -195,6 +206,8 @@ invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
 	if (r.nrows == 0)
 		return 1;
 	*live = db_get_int(&r, 0, "live") != 0;
+	snprintf(iid, IDS_UUID_LEN, "%s",
+	    *live ? db_get(&r, 0, "invitation_id") : "");
 	return 0;
 }
 
@@ -241,6 +254,8 @@ invite_db_json(const struct db_rows *r, size_t i, const char *public_url)
 	    json_integer((json_int_t)db_get_int(r, i, "max_uses")) : json_null());
 	json_object_set_new(o, "currentUses",
 	    json_integer((json_int_t)db_get_int(r, i, "current_uses")));
+	json_object_set_new(o, "pendingRequests",
+	    json_integer((json_int_t)db_get_int(r, i, "pending")));
 	json_object_set_new(o, "requireApproval",
 	    json_boolean(db_get_int(r, i, "require_approval") != 0));
 	json_object_set_new(o, "isActive",

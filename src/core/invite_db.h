@@ -53,7 +53,7 @@ int invite_db_group_of(struct db *db, struct arena *a, const char *code,
 int invite_db_lock_code(struct db *db, struct arena *a, const char *code,
 	struct db_rows *out);
 
-/* Counts one use. */
+/* Counts one use: a member got in with invitation id. */
 int invite_db_use(struct db *db, const char *id);
 
 /*
@@ -61,13 +61,16 @@ int invite_db_use(struct db *db, const char *id);
  * (expiry does not end it); invite_db_requests lists only live requests of
  * active accounts. invite_db_request_add stores uid's request unless one
  * is pending already: *affected is 1 when it stored a new row, 0 if not.
- * invite_db_request_lock locks uid's request in gid: 0 (with *live), 1
- * none, -1. invite_db_request_drop_dead drops it if it is not live.
+ * invite_db_request_lock locks uid's request in gid: 0 (with *live and,
+ * when live, its invitation's id in iid), 1 none, -1.
+ * invite_db_request_drop_dead drops it if it is not live. A request
+ * holds a use of its invitation while it exists (invite_db_json's
+ * pendingRequests); deleting it, any way, gives the use back.
  */
 int invite_db_request_add(struct db *db, const char *gid, const char *uid,
 	const char *invitation_id, uint64_t *affected);
 int invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
-	const char *uid, int *live);
+	const char *uid, int *live, char iid[IDS_UUID_LEN]);
 int invite_db_request_drop_dead(struct db *db, const char *gid,
 	const char *uid);
 int invite_db_requests(struct db *db, struct arena *a, const char *gid,

@@ -646,30 +646,69 @@ def test_invitation_limits(api, make_user):
     assert 0 < body["retryAfter"] <= 86400
 
 
+def invitation_uses(api, owner, gid, inv):
+    """(currentUses, pendingRequests, isActive) of inv, as its group lists it."""
+    listed = assert_ok(api.get(gurl(gid, "/invitations"), token=owner.token))
+    i = [i for i in listed if i["id"] == inv["id"]][0]
+    return i["currentUses"], i["pendingRequests"], i["isActive"]
+
+
 def test_repeated_join_request_uses_no_slot(api, make_user, db):
     a, b, c, d = (make_user() for _ in range(4))
     g = create_group(api, a)
     inv = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token,
                              json={"requireApproval": True, "maxUses": 2}), 201)
+    assert inv["currentUses"] == 0 and inv["pendingRequests"] == 0
     join = "%s/join/%s" % (GROUPS, inv["code"])
-
-    def uses():
-        listed = assert_ok(api.get(gurl(g["id"], "/invitations"), token=a.token))
-        return [i["currentUses"] for i in listed if i["id"] == inv["id"]][0]
-
     for _ in range(3):
         p = assert_ok(api.post(join, token=b.token), 202)
         assert p["status"] == "PENDING" and p["userId"] == b.id
         assert p["groupId"] == g["id"] and p["invitationId"] == inv["id"]
-    assert uses() == 1
+    # A pending request holds a slot; nobody got in yet.
+    assert invitation_uses(api, a, g["id"], inv) == (0, 1, True)
     assert_ok(api.post(join, token=c.token), 202)
-    assert uses() == 2
+    assert invitation_uses(api, a, g["id"], inv) == (0, 2, False)
     # Used up: a new request is refused, a pending one is answered again.
     assert_error(api.post(join, token=d.token), 400, "CHATROOM_INVITE_INVALID")
     assert assert_ok(api.post(join, token=b.token), 202)["status"] == "PENDING"
-    assert uses() == 2
+    assert invitation_uses(api, a, g["id"], inv) == (0, 2, False)
     reqs = assert_ok(api.get(gurl(g["id"], "/join-requests"), token=a.token))
     assert [r["userId"] for r in reqs] == [b.id, c.id]
+
+
+def test_a_rejected_join_request_gives_its_use_back(api, make_user):
+    a, b, c = (make_user() for _ in range(3))
+    g = create_group(api, a)
+    inv = approval_invite(api, a, g["id"], maxUses=1)
+    request_join(api, b, inv)
+    assert invitation_uses(api, a, g["id"], inv) == (0, 1, False)
+    assert_error(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=c.token), 400,
+                 "CHATROOM_INVITE_INVALID")
+    assert_ok(api.delete(gurl(g["id"], "/join-requests/" + b.id), token=a.token))
+    assert invitation_uses(api, a, g["id"], inv) == (0, 0, True)
+    # The one use is still there for the next user, and approval spends it.
+    request_join(api, c, inv)
+    assert assert_ok(approve(api, a, g["id"], c))["userId"] == c.id
+    assert invitation_uses(api, a, g["id"], inv) == (1, 0, False)
+    assert_error(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=b.token), 400,
+                 "CHATROOM_INVITE_INVALID")
+
+
+def test_a_dropped_join_request_gives_its_use_back(api, make_user):
+    a, b, c, d, e = (make_user() for _ in range(5))
+    g = create_group(api, a)
+    inv = approval_invite(api, a, g["id"], maxUses=2)
+    request_join(api, b, inv)
+    request_join(api, c, inv)
+    assert invitation_uses(api, a, g["id"], inv) == (0, 2, False)
+    # b deletes the account; c gets in another way, not with this invitation.
+    assert_ok(api.delete("/api/v1/users/me", token=b.token))
+    add_member(api, a, g["id"], c)
+    assert invitation_uses(api, a, g["id"], inv) == (0, 0, True)
+    for u in (d, e):
+        request_join(api, u, inv)
+        assert assert_ok(approve(api, a, g["id"], u))["userId"] == u.id
+    assert invitation_uses(api, a, g["id"], inv) == (2, 0, False)
 
 
 def test_invitation_requiring_approval(api, make_user, db):
