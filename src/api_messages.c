@@ -225,8 +225,27 @@ page_headers(struct response *res, const struct histcache_page *p)
 }
 
 /*
- * Reads history's filters and page into q (its conversation already set);
- * -1 with *field naming a malformed page or limit.
+ * History's cursors. Unlike the filters, a cursor given empty is an
+ * error: it is a client's unset variable, and reading it as absent would
+ * silently restart the walk at the newest (or oldest) message.
+ */
+static const struct {
+	const char *name;
+	int after;
+	const char *empty; /* the 400's message */
+} cursors[] = {
+	{ .name = "before", .after = 0,
+	  .empty = "before must be a message id or an ISO 8601 timestamp" },
+	{ .name = "cursor", .after = 0,
+	  .empty = "cursor must be a message id or an ISO 8601 timestamp" },
+	{ .name = "after", .after = 1,
+	  .empty = "after must be a message id or an ISO 8601 timestamp" },
+};
+
+/*
+ * Reads history's filters, cursors and page into q (its conversation
+ * already set); -1 with *field naming a malformed page or limit, or an
+ * empty cursor (see cursor_empty_message()).
  */
 static int
 history_params(const struct request *req, struct message_query *q,
@@ -239,12 +258,33 @@ history_params(const struct request *req, struct message_query *q,
 	q->from = Q(req, "from", "date_from", "dateFrom");
 	q->to = Q(req, "to", "date_to", "dateTo");
 	q->parent_id = Q(req, "parentId", "parent_id");
-	q->before = Q(req, "before", "cursor");
-	q->after = Q(req, "after");
+	q->before = q->after = NULL;
+	for (size_t i = 0; rc == 0 && i < sizeof(cursors) / sizeof(*cursors);
+	    i++) {
+		const char *v = request_query(req, cursors[i].name);
+		const char **to = cursors[i].after ? &q->after : &q->before;
+
+		if (v && !*v) {
+			*field = cursors[i].name;
+			rc = -1;
+		} else if (v && !*to) {
+			*to = v;
+		}
+	}
 	q->order = Q(req, "order");
 	q->limit = pg->limit;
 	q->offset = pg->offset;
 	return rc;
+}
+
+/* The 400's message when history_params() failed on field, or NULL. */
+static const char *
+cursor_empty_message(const char *field)
+{
+	for (size_t i = 0; i < sizeof(cursors) / sizeof(*cursors); i++)
+		if (strcmp(field, cursors[i].name) == 0)
+			return cursors[i].empty;
+	return NULL;
 }
 
 /* Whether q's pages can be cached: then cid receives the conversation. */
@@ -275,8 +315,10 @@ history(struct request *req, struct response *res, struct message_query *q)
 	enum status st;
 
 	if (history_params(req, q, &pg, &field) == -1) {
-		/* Answer it exactly as the other paged routes do. */
-		(void)request_page_or_reply(req, res, &pg);
+		if (cursor_empty_message(field))
+			reply_invalid(res, field, cursor_empty_message(field));
+		else /* as the other paged routes answer it */
+			(void)request_page_or_reply(req, res, &pg);
 		return;
 	}
 	request_svc(req, &ctx);
@@ -466,7 +508,8 @@ api_messages_room_search(struct request *req, struct response *res)
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
 	json_t *items, *lim, *page;
-	long total = 0, limit = 20, pageno = 1;
+	struct page pg = { .page = 1, .limit = PAGE_LIMIT_DEFAULT };
+	long total = 0;
 	int64_t t0 = timefmt_mono_us();
 	enum status st;
 
@@ -489,14 +532,16 @@ api_messages_room_search(struct request *req, struct response *res)
 		    "must be an integer");
 		return;
 	}
+	/* Past long's range is past the bounds: clamped like the rest. */
 	if (lim)
-		limit = (long)json_integer_value(lim);
+		pg.limit = json_integer_value(lim) > PAGE_LIMIT_MAX ?
+		    PAGE_LIMIT_MAX : (long)json_integer_value(lim);
 	if (page)
-		pageno = (long)json_integer_value(page);
-	limit = limit < 1 ? 1 : limit > 100 ? 100 : limit;
-	pageno = pageno < 1 ? 1 : pageno > 100000 ? 100000 : pageno;
-	q.limit = limit;
-	q.offset = (pageno - 1) * limit;
+		pg.page = json_integer_value(page) > PAGE_MAX ? PAGE_MAX :
+		    (long)json_integer_value(page);
+	request_page_clamp(&pg);
+	q.limit = pg.limit;
+	q.offset = pg.offset;
 	if (!q.query) {
 		reply_invalid(res, "query", "query is required");
 		return;

@@ -78,6 +78,20 @@ query_long(const struct request *req, const char *name, long def, long *out)
 	return 0;
 }
 
+void
+request_page_clamp(struct page *pg)
+{
+	if (pg->page < 1)
+		pg->page = 1;
+	if (pg->page > PAGE_MAX)
+		pg->page = PAGE_MAX;
+	if (pg->limit < 1)
+		pg->limit = 1;
+	if (pg->limit > PAGE_LIMIT_MAX)
+		pg->limit = PAGE_LIMIT_MAX;
+	pg->offset = (pg->page - 1) * pg->limit;
+}
+
 int
 request_page_parse(const struct request *req, struct page *pg,
 	const char **field)
@@ -89,23 +103,16 @@ request_page_parse(const struct request *req, struct page *pg,
 		*field = "page";
 		rc = -1;
 	}
-	if (query_long(req, "limit", 20, &pg->limit) == -1 && rc == 0) {
+	if (query_long(req, "limit", PAGE_LIMIT_DEFAULT, &pg->limit) == -1 &&
+	    rc == 0) {
 		*field = "limit";
 		rc = -1;
 	}
 	if (rc == -1) {
 		pg->page = 1;
-		pg->limit = 20;
+		pg->limit = PAGE_LIMIT_DEFAULT;
 	}
-	if (pg->page < 1)
-		pg->page = 1;
-	if (pg->page > 1000000)
-		pg->page = 1000000;
-	if (pg->limit < 1)
-		pg->limit = 1;
-	if (pg->limit > 100)
-		pg->limit = 100;
-	pg->offset = (pg->page - 1) * pg->limit;
+	request_page_clamp(pg);
 	return rc;
 }
 

@@ -67,16 +67,27 @@ const char *request_query(const struct request *req, const char *name);
 /* The {name} path parameter (already decoded) or NULL. */
 const char *request_param(const struct request *req, const char *name);
 
+/* Every paged route's bounds (query or JSON body alike). */
+#define PAGE_MAX 1000000
+#define PAGE_LIMIT_MAX 100
+#define PAGE_LIMIT_DEFAULT 20
+
 struct page {
-	long page;   /* 1-based */
-	long limit;  /* 1..100, default 20 */
+	long page;   /* 1..PAGE_MAX */
+	long limit;  /* 1..PAGE_LIMIT_MAX, default PAGE_LIMIT_DEFAULT */
 	long offset; /* (page - 1) * limit */
 };
 
 /*
+ * Clamps pg->page and pg->limit into their bounds and sets pg->offset:
+ * the one place a page request's numbers are bounded.
+ */
+void request_page_clamp(struct page *pg);
+
+/*
  * Reads ?page= and ?limit= into pg. Absent or empty means the default
- * (page 1, limit 20); a decimal integer out of range is clamped (page
- * 1..1000000, limit 1..100). Anything else - junk, "1e3", "10x", a number
+ * (page 1, limit 20); a decimal integer out of range is clamped
+ * (request_page_clamp). Anything else - junk, "1e3", "10x", a number
  * past long's range - returns -1 with *field naming the first bad
  * parameter ("page" or "limit", static) and pg holding the defaults.
  */

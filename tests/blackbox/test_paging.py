@@ -11,6 +11,10 @@ parameters in docs/openapi.yaml and must answer the same way:
   * anything else (junk, a fraction, an exponent, a trailing letter, a
     number past the range of a C long): 400 VALIDATION_ERROR naming the
     field in error.details.fields - never a silent fall-back to a default.
+
+The history routes (their handlers reach history_params()) also take the
+cursors before/cursor/after: present but empty is a 400 naming it, never
+"from the newest". The bounds themselves live once, in request.h.
 """
 
 import pathlib
@@ -28,13 +32,14 @@ FUNC_RE = re.compile(r'^(\w+)\([^;]*?\)\n\{\n(.*?)^\}', re.M | re.S)
 PAGING_CALLS = ("request_page_or_reply(", "request_page(", "history_params(")
 
 
-def paging_handlers():
-    """Names of the functions of src/api_*.c that read page/limit, directly
-    or through a static helper of the same file."""
+def paging_handlers(calls=PAGING_CALLS):
+    """Names of the functions of src/api_*.c that make one of calls (by
+    default: read page/limit), directly or through a static helper of the
+    same file."""
     found = set()
     for f in sorted((REPO / "src").glob("api_*.c")):
         bodies = {m.group(1): m.group(2) for m in FUNC_RE.finditer(f.read_text())}
-        pagers = {n for n, b in bodies.items() if any(c in b for c in PAGING_CALLS)}
+        pagers = {n for n, b in bodies.items() if any(c in b for c in calls)}
         while True:
             more = {n for n, b in bodies.items() if n not in pagers and
                     any(re.search(r'\b%s\(' % re.escape(p), b) for p in pagers)}
@@ -45,8 +50,8 @@ def paging_handlers():
     return found
 
 
-def paged_routes():
-    handlers = paging_handlers()
+def paged_routes(calls=PAGING_CALLS):
+    handlers = paging_handlers(calls)
     text = (REPO / "src" / "routes.c").read_text()
     return sorted((m.group(1), m.group(2)) for m in ROUTE_RE.finditer(text)
                   if m.group(3) in handlers)
@@ -83,6 +88,8 @@ CALLS = {
 }
 
 PAGED = paged_routes()
+HISTORY = paged_routes(("history_params(",))
+CURSORS = ("before", "cursor", "after")
 
 BAD = [
     ("page", "abc"),
@@ -156,3 +163,51 @@ def test_numeric_page_and_limit_are_clamped(api, world, route):
         pg = r.parley_json["pagination"]
         assert (pg["page"], pg["limit"]) == (page, limit), (params, pg)
         assert r.headers["X-Pagination-Per-Page"] == str(limit)
+
+
+def test_history_routes_are_found():
+    assert set(HISTORY) == {
+        ("GET", "/api/v1/groups/{id}/messages"),
+        ("GET", "/api/v1/chatrooms/{id}/messages"),
+        ("GET", "/api/v1/messages"),
+        ("GET", "/api/v1/messages/direct/{otherUserId}"),
+        ("GET", "/api/v1/messages/group/{groupId}"),
+    }, HISTORY
+
+
+@pytest.mark.parametrize("route", HISTORY, ids=["%s %s" % r for r in HISTORY])
+def test_empty_cursor_is_rejected(api, world, route):
+    for field in CURSORS:
+        r = _call(api, world, route, {field: ""})
+        body = assert_error(r, 400, "VALIDATION_ERROR", message_contains=field)
+        assert list(body["error"]["details"]["fields"]) == [field], (field, body)
+    # An empty cursor is refused even beside a good one.
+    r = _call(api, world, route, {"before": "", "cursor": "2030-01-01T00:00:00.000Z"})
+    assert_error(r, 400, "VALIDATION_ERROR", message_contains="before")
+    # Absent, each one still pages.
+    assert_ok(_call(api, world, route, {"before": "2030-01-01T00:00:00.000Z"}))
+    assert_ok(_call(api, world, route, {"after": "2000-01-01T00:00:00.000Z"}))
+
+
+def test_page_bounds_live_in_one_place():
+    """request.h's PAGE_MAX and PAGE_LIMIT_MAX bound every paged route, the
+    room search's JSON body too (it once clamped page at 100,000 where the
+    query routes clamp at 1,000,000): no source compares a page or limit
+    with a number of its own."""
+    header = (REPO / "src" / "core" / "request.h").read_text()
+    assert re.search(r"^#define PAGE_MAX 1000000$", header, re.M)
+    assert re.search(r"^#define PAGE_LIMIT_MAX 100$", header, re.M)
+    own = re.compile(r"\b(page\w*|limit\w*)\s*[<>]=?\s*[0-9]{2,}", re.I)
+    found = ["%s:%d: %s" % (f.relative_to(REPO), n, line.strip())
+             for f in sorted((REPO / "src").rglob("*.c"))
+             for n, line in enumerate(f.read_text().splitlines(), 1) if own.search(line)]
+    assert found == []
+
+
+def test_room_search_clamps_like_the_paged_routes(api, world):
+    g = world["ids"]["g"]
+    for body in ({"page": 10 ** 12, "limit": 10 ** 12}, {"page": -5, "limit": 0},
+                 {"page": 1000000, "limit": 100}):
+        body["query"] = "paging"
+        assert_ok(api.post("/api/v1/groups/%s/search" % g, token=world["owner"].token,
+                           json=body))
