@@ -215,7 +215,7 @@ authenticate_or_reply(struct request *req, struct response *res)
 
 void
 app_handle(struct request *req, struct response *res, const char *raw_uri,
-	int body_too_large)
+	enum app_body body)
 {
 	const char *allow = NULL;
 	enum router_result rr = ROUTER_NOT_FOUND;
@@ -252,9 +252,14 @@ app_handle(struct request *req, struct response *res, const char *raw_uri,
 	apply_cors(req, res, NULL);
 	if (req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN))
 		reply_header(res, "Cache-Control", "no-store");
-	if (body_too_large) {
+	if (body == APP_BODY_TOO_LARGE) {
 		reply_error(res, 413, "PAYLOAD_TOO_LARGE",
 		    "Request body exceeds the configured limit", NULL);
+		return;
+	}
+	if (body == APP_BODY_BAD) {
+		reply_error(res, 400, "BAD_REQUEST",
+		    "Malformed Content-Length, or a body shorter than it", NULL);
 		return;
 	}
 	if (authenticate_or_reply(req, res) == -1 ||

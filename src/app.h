@@ -31,13 +31,21 @@ const char *const *app_route_names(void);
 /* Identifies the route table for the metrics scoreboard layout. */
 unsigned long long app_layout_key(void);
 
+/* What the transport made of the request body. */
+enum app_body {
+	APP_BODY_OK,        /* read whole, or there was none */
+	APP_BODY_TOO_LARGE, /* declared past the cap and not read: 413 */
+	APP_BODY_BAD,       /* malformed length, or the body ended short: 400 */
+};
+
 /*
  * Handles one request. raw_uri is REQUEST_URI (path + optional query).
- * body must already be read (NULL/0 if none); body_too_large says the
- * transport stopped reading at the cap.
+ * body must already be read (NULL/0 if none, or unless body says why
+ * not); a body that is not APP_BODY_OK is answered once the route is
+ * known, before authentication.
  */
 void app_handle(struct request *req, struct response *res, const char *raw_uri,
-	int body_too_large);
+	enum app_body body);
 
 /* Process start time (seconds since the epoch), for /health uptime. */
 extern double app_started_at;

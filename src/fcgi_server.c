@@ -63,21 +63,33 @@ reason_phrase(int status)
 	}
 }
 
-/* Reads the body up to the configured cap. Returns 1 if it was larger. */
-static int
+/*
+ * Reads the body of CONTENT_LENGTH bytes, up to the configured cap. The
+ * web servers check the header, but the FastCGI socket is a trust
+ * boundary too: CONTENT_LENGTH must be HTTP's 1*DIGIT (strtol would take
+ * a sign, spaces and a suffix) and the body must be all there; absent or
+ * empty means no body.
+ */
+static enum app_body
 read_body(FCGX_Request *fr, struct request *req, long max)
 {
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
-	long want = cl ? strtol(cl, NULL, 10) : 0;
+	long want = 0, got = 0;
 	char *buf;
-	long got = 0;
 
 	req->body = NULL;
 	req->body_len = 0;
-	if (want <= 0)
-		return 0;
-	if (want > max)
-		return 1;
+	if (cl && *cl) {
+		for (const char *p = cl; *p; p++)
+			if (*p < '0' || *p > '9')
+				return APP_BODY_BAD;
+		errno = 0;
+		want = strtol(cl, NULL, 10);
+		if (errno == ERANGE || want > max)
+			return APP_BODY_TOO_LARGE;
+	}
+	if (want == 0)
+		return APP_BODY_OK;
 	buf = arena_alloc(req->arena, (size_t)want + 1);
 	while (got < want) {
 		int n = FCGX_GetStr(buf + got, (int)(want - got), fr->in);
@@ -86,10 +98,12 @@ read_body(FCGX_Request *fr, struct request *req, long max)
 			break;
 		got += n;
 	}
+	if (got < want)
+		return APP_BODY_BAD;
 	buf[got] = '\0';
 	req->body = buf;
 	req->body_len = (size_t)got;
-	return 0;
+	return APP_BODY_OK;
 }
 
 /* The client address (see netaddr.h for the trusted-proxy rules). */
@@ -233,7 +247,8 @@ serve_one(FCGX_Request *fr, const struct config *cfg, struct db *db,
 	struct request req;
 	struct response res;
 	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
-	int too_large, route;
+	enum app_body body;
+	int route;
 	int64_t dur;
 
 	memset(&req, 0, sizeof(req));
@@ -257,8 +272,8 @@ serve_one(FCGX_Request *fr, const struct config *cfg, struct db *db,
 	}
 	req.client_ip = client_ip(fr, cfg, arena);
 	reply_init(&res, arena);
-	too_large = read_body(fr, &req, cfg->max_body_bytes);
-	app_handle(&req, &res, uri, too_large);
+	body = read_body(fr, &req, cfg->max_body_bytes);
+	app_handle(&req, &res, uri, body);
 	write_response(fr, &req, &res);
 	FCGX_Finish_r(fr);
 

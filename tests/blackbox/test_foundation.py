@@ -574,6 +574,91 @@ def test_fcgi_socket_admits_only_its_web_server(apache_proxy_api, parley_env):
     assert p.returncode == 3, "user nobody could connect to %s: %s" % (sock, p.stderr)
 
 
+def _fcgi_record(rtype, content=b""):
+    # version 1, request id 1, no padding (FastCGI 1.0, section 3.3)
+    return bytes([1, rtype, 0, 1, len(content) >> 8, len(content) & 0xFF, 0, 0]) + content
+
+
+def _fcgi_pair(name, value):
+    def length(n):
+        return bytes([n]) if n < 128 else (n | 0x80000000).to_bytes(4, "big")
+    name, value = name.encode(), value.encode()
+    return length(len(name)) + length(len(value)) + name + value
+
+
+def fcgi_request(sock_path, params, stdin=b""):
+    """One FastCGI request straight to parley-fcgi's socket, as a web server
+    would send it: BEGIN_REQUEST (responder), the PARAMS stream, the STDIN
+    stream. Returns (status, headers, body) of the CGI answer."""
+    begin = (1).to_bytes(2, "big") + bytes(6)  # role RESPONDER, flags 0
+    out = _fcgi_record(1, begin)
+    out += _fcgi_record(4, b"".join(_fcgi_pair(k, v) for k, v in params.items()))
+    out += _fcgi_record(4)
+    for i in range(0, len(stdin), 32768):
+        out += _fcgi_record(5, stdin[i:i + 32768])
+    out += _fcgi_record(5)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(sock_path)
+        s.sendall(out)
+        raw, answer = b"", b""
+        while True:
+            while len(raw) < 8 or len(raw) < 8 + int.from_bytes(raw[4:6], "big") + raw[6]:
+                chunk = s.recv(65536)
+                assert chunk, "FastCGI connection closed before END_REQUEST"
+                raw += chunk
+            rtype, n, pad = raw[1], int.from_bytes(raw[4:6], "big"), raw[6]
+            content, raw = raw[8:8 + n], raw[8 + n + pad:]
+            if rtype == 6:  # STDOUT
+                answer += content
+            elif rtype == 3:  # END_REQUEST
+                break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    headers = {k.lower(): v for k, v in (l.split(": ", 1)
+                                         for l in head.decode("latin-1").split("\r\n"))}
+    return int(headers.pop("status", "200").split(" ")[0]), headers, body
+
+
+def _fcgi_login(sock, content_length, body=b""):
+    params = {"REQUEST_METHOD": "POST", "REQUEST_URI": LOGIN, "SERVER_PROTOCOL": "HTTP/1.1",
+              "REMOTE_ADDR": "192.0.2.%d" % (uuid.uuid4().int % 250 + 1),
+              "CONTENT_TYPE": "application/json"}
+    if content_length is not None:
+        params["CONTENT_LENGTH"] = content_length
+    return fcgi_request(sock, params, body)
+
+
+@pytest.mark.parametrize("content_length,body,status,code", [
+    ("abc", b"", 400, "BAD_REQUEST"),
+    ("-5", b"", 400, "BAD_REQUEST"),
+    ("+20", b'{"login":"a","pass', 400, "BAD_REQUEST"),
+    (" 20", b'{"login":"a","pass', 400, "BAD_REQUEST"),
+    ("10abc", b'{"login":"', 400, "BAD_REQUEST"),
+    ("0x10", b"", 400, "BAD_REQUEST"),
+    ("99999999999999999999999", b"", 413, "PAYLOAD_TOO_LARGE"),
+    ("2000000", b"", 413, "PAYLOAD_TOO_LARGE"),
+    # The body ends before its length: never parsed as if it were whole.
+    ("100", b'{"login": "a", "password": "b"}', 400, "BAD_REQUEST"),
+])
+def test_fcgi_content_length_is_checked(parley_env, content_length, body, status, code):
+    """The FastCGI socket is a trust boundary of its own: whatever the web
+    server passes as CONTENT_LENGTH, a malformed or absurd one gets a clear
+    4xx, never a read of the wrong length."""
+    sock = parley_env.get("PARLEY_FCGI_SOCKET") or pytest.skip("PARLEY_FCGI_SOCKET not set")
+    assert_raw_error(*_fcgi_login(sock, content_length, body), status, code)
+
+
+def test_fcgi_well_formed_lengths_reach_the_app(parley_env):
+    sock = parley_env.get("PARLEY_FCGI_SOCKET") or pytest.skip("PARLEY_FCGI_SOCKET not set")
+    body = b'{"login": "nobody-%s", "password": "wrong password"}' % uuid.uuid4().hex.encode()
+    for length in (str(len(body)), "00" + str(len(body))):
+        status, headers, answer = _fcgi_login(sock, length, body)
+        assert_raw_error(status, headers, answer, 401, "AUTH_INVALID_CREDENTIALS")
+    # No body: absent or empty CONTENT_LENGTH, or 0, reaches the handler's own check.
+    for length in (None, "", "0"):
+        assert_raw_error(*_fcgi_login(sock, length), 400, "VALIDATION_ERROR")
+
+
 # ------------------------------------------- readiness (destructive, last)
 
 def _ready_status(api):
