@@ -117,7 +117,10 @@ def raw_http(api, request_text):
             raw += chunk
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v for k, v in (l.split(": ", 1) for l in lines[1:])}
+    headers = {}
+    for k, v in (l.split(": ", 1) for l in lines[1:]):
+        # A repeated header reads as its values joined, as HTTP defines.
+        headers[k.lower()] = headers[k.lower()] + ", " + v if k.lower() in headers else v
     if headers.get("transfer-encoding") == "chunked":
         out = b""
         while True:
@@ -132,9 +135,13 @@ def raw_http(api, request_text):
     return int(lines[0].split(" ")[1]), headers, body
 
 
-def assert_raw_error(status, headers, body, want_status, code):
+def assert_raw_error(status, headers, body, want_status, code, nosniff=True):
     assert status == want_status, (status, headers, body[:300])
     assert headers["content-type"].startswith("application/json"), headers
+    # Whoever answers - Parley or Apache - says it once. lighttpd's own
+    # refusals (nosniff=False) cannot: README, "lighttpd".
+    if nosniff:
+        assert headers.get("x-content-type-options") == "nosniff", headers
     doc = json.loads(body)
     assert doc["success"] is False and doc["code"] == code, doc
     assert doc["error"] == {"code": code, "message": doc["message"]}, doc
@@ -153,7 +160,7 @@ BIG_HEADER = "X-Big: %s\r\n" % ("a" * 70000)
     ("GET /health HTTP/1.1\r\nHost: x\r\n" + BIG_HEADER, 431, "HEADERS_TOO_LARGE"),
 ])
 def test_lighttpd_refusals_are_json(api, request_text, status, code):
-    assert_raw_error(*raw_http(api, request_text), status, code)
+    assert_raw_error(*raw_http(api, request_text), status, code, nosniff=False)
 
 
 @pytest.mark.parametrize("front", ["apache_proxy_api", "apache_fcgid_api"])
@@ -175,6 +182,30 @@ def test_error_documents_are_not_served_directly(request, front, path):
     status, headers, body = raw_http(request.getfixturevalue(front),
                                      "GET %s HTTP/1.1\r\nHost: x\r\n" % path)
     assert_raw_error(status, headers, body, 404, "NOT_FOUND")
+
+
+def test_lighttpd_wants_a_length_on_a_bodyless_post(api, make_user):
+    """lighttpd 1.4 answers a POST without Content-Length 411 itself, and no
+    option changes that (README, "lighttpd"): a client posting no body sends
+    Content-Length: 0, which reaches Parley."""
+    u = make_user()
+    path = "/api/v1/messages/%s/seen" % uuid.uuid4()
+    auth = "Authorization: Bearer %s\r\n" % u.token
+    status, headers, body = raw_http(api, "POST %s HTTP/1.1\r\nHost: x\r\n%s" % (path, auth))
+    assert_raw_error(status, headers, body, 411, "LENGTH_REQUIRED", nosniff=False)
+    status, headers, body = raw_http(
+        api, "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: 0\r\n" % (path, auth))
+    assert_raw_error(status, headers, body, 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("front", ["api", "apache_proxy_api", "apache_fcgid_api"])
+def test_parleys_own_answers_say_nosniff_once(request, front):
+    status, headers, body = raw_http(request.getfixturevalue(front),
+                                     "GET /api/v1/no-such-route HTTP/1.1\r\nHost: x\r\n")
+    assert_raw_error(status, headers, body, 404, "NOT_FOUND")
+    status, headers, _ = raw_http(request.getfixturevalue(front),
+                                  "GET /health HTTP/1.1\r\nHost: x\r\n")
+    assert status == 200 and headers["x-content-type-options"] == "nosniff", headers
 
 
 def test_apache_passes_bodyless_post_to_parley(apache_proxy_api):
