@@ -165,43 +165,141 @@ warn_readable_password(const char *path)
  * What the key table cannot say (it validated every value while loading):
  * a configuration file holding the database password that every local user
  * may read, and a keys file that is missing, unusable or open to others.
- * Warnings leave the exit status 0; a keys file that cannot be loaded is
- * an error, because logins then fail with 503.
+ * Warnings count in *warnings; a keys file that cannot be loaded is an
+ * error (-1), because logins then fail with 503.
  */
 static int
-cmd_check_config(struct config *cfg, int argc, char **argv)
+check_files(const struct config *cfg, int *warnings)
 {
 	char pattern[PATH_MAX], err[512];
 	const char *slash = strrchr(config_path, '/');
 	struct jwt_keyset ks;
 	struct stat st;
-	int warnings = 0;
 	glob_t g;
 
-	warnings += warn_readable_password(config_path);
+	*warnings += warn_readable_password(config_path);
 	snprintf(pattern, sizeof(pattern), "%.*s/conf.d/*.conf",
 	    slash ? (int)(slash - config_path) : 1, slash ? config_path : ".");
 	if (glob(pattern, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
-			warnings += warn_readable_password(g.gl_pathv[i]);
+			*warnings += warn_readable_password(g.gl_pathv[i]);
 		globfree(&g);
 	}
 	if (stat(cfg->keys_file, &st) != 0 && errno == ENOENT) {
 		fprintf(stderr, "parleyctl: warning: [auth] keys_file %s does "
 		    "not exist yet: run parleyctl keys init\n", cfg->keys_file);
-		warnings++;
+		(*warnings)++;
 	} else if (jwt_keyset_load(cfg->keys_file, &ks, err, sizeof(err)) == -1) {
 		fprintf(stderr, "parleyctl: [auth] keys_file: %s\n", err);
-		return 1;
+		return -1;
 	} else {
 		OPENSSL_cleanse(&ks, sizeof(ks));
 		if (st.st_mode & S_IRWXO) {
 			fprintf(stderr, "parleyctl: warning: every local user may "
 			    "read the JWT signing keys in %s: chmod o-rwx %s\n",
 			    cfg->keys_file, cfg->keys_file);
-			warnings++;
+			(*warnings)++;
 		}
 	}
+	return 0;
+}
+
+/*
+ * MariaDB as the programs reach it: the connection (ctl_db_reachable says
+ * where it failed, never the password) and a schema at this build's
+ * version. 0 or -1, one line on stdout or stderr either way.
+ */
+static int
+check_database(const struct config *cfg)
+{
+	int known = migrate_known_version(), have = 0, rc = -1;
+	struct db *db;
+
+	db_thread_init();
+	db = db_new(cfg);
+	if (ctl_db_reachable(cfg, db) == -1)
+		goto out;
+	switch (migrate_check(db, &have)) {
+	case -1:
+		fprintf(stderr, "parleyctl: MariaDB: cannot read the schema "
+		    "version of database '%s' (error above)\n", cfg->db_name);
+		goto out;
+	case 1:
+		fprintf(stderr, "parleyctl: MariaDB: database '%s' is at schema "
+		    "version %d, newer than this build's %d: upgrade Parley\n",
+		    cfg->db_name, have, known);
+		goto out;
+	}
+	if (have < known) {
+		fprintf(stderr, "parleyctl: MariaDB: database '%s' is at schema "
+		    "version %d, this build needs %d: run parleyctl migrate\n",
+		    cfg->db_name, have, known);
+		goto out;
+	}
+	if (cfg->db_socket[0])
+		printf("MariaDB OK: '%s' through %s", cfg->db_user,
+		    cfg->db_socket);
+	else
+		printf("MariaDB OK: '%s' at %s:%ld", cfg->db_user, cfg->db_host,
+		    cfg->db_port);
+	printf(", database '%s' at schema version %d\n", cfg->db_name, have);
+	rc = 0;
+out:
+	db_free(db);
+	db_thread_release();
+	return rc;
+}
+
+/* memcached as the programs reach it ([memcached] servers): 0 or -1. */
+static int
+check_memcached(const struct config *cfg)
+{
+	struct cache *c = cache_new(cfg);
+	int rc = cache_ping(c);
+
+	cache_free(c);
+	if (rc == -1) {
+		fprintf(stderr, "parleyctl: memcached does not answer at %s "
+		    "within %ld ms: check [memcached] servers in %s\n",
+		    cfg->mc_servers, cfg->mc_timeout_ms, config_path);
+		return -1;
+	}
+	printf("memcached OK: %s\n", cfg->mc_servers);
+	return 0;
+}
+
+/*
+ * check-config [--connect]: the files (check_files); with --connect also
+ * MariaDB and memcached with the configured settings, each reported even
+ * when another failed. Warnings leave the exit status 0.
+ */
+static int
+cmd_check_config(struct config *cfg, int argc, char **argv)
+{
+	int warnings = 0, connect = 0, failed = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--connect") != 0) {
+			fprintf(stderr, "usage: parleyctl check-config "
+			    "[--connect]\n");
+			return 2;
+		}
+		connect = 1;
+	}
+	if (check_files(cfg, &warnings) == -1)
+		failed = 1;
+	if (connect) {
+		if (db_global_init() == -1) {
+			fprintf(stderr, "parleyctl: MariaDB client library "
+			    "failed\n");
+			return 1;
+		}
+		failed |= check_database(cfg) == -1;
+		failed |= check_memcached(cfg) == -1;
+		db_global_release();
+	}
+	if (failed)
+		return 1;
 	if (warnings)
 		printf("configuration OK (%d warning%s)\n", warnings,
 		    warnings == 1 ? "" : "s");
@@ -212,7 +310,9 @@ cmd_check_config(struct config *cfg, int argc, char **argv)
 
 static const struct ctl_command builtin_commands[] = {
 	{ "version", cmd_version, 0, "print the version and schema version" },
-	{ "check-config", cmd_check_config, 0, "validate the configuration file(s)" },
+	{ "check-config", cmd_check_config, 0,
+	    "validate the configuration file(s) [--connect: and reach MariaDB "
+	    "and memcached]" },
 	{ "migrate", cmd_migrate, 1, "apply pending schema migrations" },
 };
 

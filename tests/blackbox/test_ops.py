@@ -279,3 +279,67 @@ def test_check_config_checks_the_keys_file(parleyctl, parley_env, tmp_path):
     keys.write_text("not a keys file\n")
     p = parleyctl("check-config", config=conf)
     assert p.returncode == 1 and str(keys) in p.stderr, output(p)
+
+
+# ------------------------------------------------- check-config --connect
+
+def test_check_config_connect_reaches_database_and_memcached(parleyctl, parley_env, tmp_path):
+    conf = config_copy(parley_env, tmp_path)
+    p = parleyctl("check-config", "--connect", config=conf, timeout=30)
+    assert p.returncode == 0, output(p)
+    assert "MariaDB OK" in p.stdout and "schema version" in p.stdout, output(p)
+    assert "memcached OK" in p.stdout and "configuration OK" in p.stdout, output(p)
+    real = parley_env.get("PARLEY_DB_PASSWORD")
+    assert not real or real not in output(p)
+    # Without --connect nothing is contacted: a dead memcached goes unseen.
+    conf = config_copy(parley_env, tmp_path, "[memcached]\nservers = 127.0.0.1:1")
+    p = parleyctl("check-config", config=conf)
+    assert p.returncode == 0 and "memcached" not in output(p), output(p)
+    p = parleyctl("check-config", "--connnect", config=conf)
+    assert p.returncode == 2 and "--connect" in p.stderr, output(p)
+
+
+def test_check_config_connect_names_the_database_host_never_the_password(
+        parleyctl, parley_env, tmp_path):
+    port = os.environ.get("PARLEY_MYSQL_PORT") or pytest.skip("PARLEY_MYSQL_PORT not set")
+    wrong = "Wrong-" + uuid.uuid4().hex
+    conf = config_copy(parley_env, tmp_path, "[database]\nsocket =\nhost = 127.0.0.1\n"
+                       "port = %s\npassword = %s" % (port, wrong))
+    p = parleyctl("check-config", "--connect", config=conf, timeout=30)
+    out = output(p)
+    assert p.returncode == 1, out
+    assert "Access denied" in out and "127.0.0.1:%s" % port in p.stderr, out
+    assert "check [database] in %s" % conf in p.stderr, out
+    # memcached is still checked, and answers.
+    assert "memcached OK" in p.stdout and "configuration OK" not in p.stdout, out
+    assert wrong not in out
+    real = parley_env.get("PARLEY_DB_PASSWORD")
+    assert not real or real not in out
+
+
+@pytest.mark.parametrize("servers", ["127.0.0.1:1", "unix:/nonexistent/memcached.sock"])
+def test_check_config_connect_reports_memcached_down(parleyctl, parley_env, tmp_path, servers):
+    conf = config_copy(parley_env, tmp_path, "[memcached]\nservers = %s" % servers)
+    p = parleyctl("check-config", "--connect", config=conf, timeout=30)
+    out = output(p)
+    assert p.returncode == 1, out
+    assert "memcached does not answer at %s" % servers in p.stderr, out
+    assert "check [memcached] servers in %s" % conf in p.stderr, out
+    assert "MariaDB OK" in p.stdout, out
+
+
+def test_check_config_connect_wants_the_current_schema(parleyctl, parley_env, tmp_path, db):
+    """A database a newer Parley migrated is not one this build may run on."""
+    conf = config_copy(parley_env, tmp_path)
+    with db.cursor() as cur:
+        cur.execute("SELECT MAX(version) AS v FROM schema_migrations")
+        newer = cur.fetchone()["v"] + 1000
+        cur.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (newer, "%d-from-the-future.sql" % newer))
+    try:
+        p = parleyctl("check-config", "--connect", config=conf, timeout=30)
+    finally:
+        with db.cursor() as cur:
+            cur.execute("DELETE FROM schema_migrations WHERE version = %s", (newer,))
+    assert p.returncode == 1, output(p)
+    assert "schema version %d, newer than this build" % newer in p.stderr, output(p)
