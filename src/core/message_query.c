@@ -11,6 +11,7 @@
 #include "message_view.h"
 #include "msgfmt.h"
 #include "svc.h"
+#include "user.h"
 #include "banned.h"
 
 static enum status
@@ -148,7 +149,16 @@ message_history(const struct svc_ctx *ctx, const char *user_id,
 		if (rc_db == -1)
 			return conv_db_error(ctx->db, e);
 		if (rc_db == 1) {
-			/* No message was ever exchanged: an empty history. */
+			/*
+			 * No message was ever exchanged: an empty history,
+			 * if there is someone to exchange them with.
+			 */
+			json_t *u;
+
+			st = user_get(ctx, peer, 0, &u, e);
+			if (st != ST_OK)
+				return st;
+			json_decref(u);
 			*items = json_array();
 			return ST_OK;
 		}
