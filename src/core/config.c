@@ -9,6 +9,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "netaddr.h"
 #include "password.h"
@@ -59,7 +60,8 @@ static const struct cfg_key config_keys[] = {
 	STR("database", "password", db_password, ""),
 	STR("database", "name", db_name, "parley"),
 	INT("database", "connect_timeout_ms", db_connect_timeout_ms, 1000, 10, 60000),
-	INT("database", "read_timeout_ms", db_read_timeout_ms, 10000, 100, 600000),
+	INT("database", "read_timeout_ms", db_read_timeout_ms, 10000,
+	    DB_MIN_READ_TIMEOUT_MS, 600000),
 
 	STR("memcached", "servers", mc_servers, "127.0.0.1:11211"),
 	INT("memcached", "timeout_ms", mc_timeout_ms, 50, 1, 5000),
@@ -197,6 +199,27 @@ check_event_loop(const char *v, char *err, size_t errlen)
 		if (strcmp(v, loops[i]) == 0)
 			return 0;
 	snprintf(err, errlen, "'%s' is not one of libuv, libev, poll, glib", v);
+	return -1;
+}
+
+/*
+ * Said here rather than as the key's bare range: why a read timeout under
+ * DB_MIN_READ_TIMEOUT_MS cannot work (db.h). Other values are left to the
+ * range check.
+ */
+static int
+check_read_timeout(const char *v, char *err, size_t errlen)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n >= DB_MIN_READ_TIMEOUT_MS)
+		return 0;
+	snprintf(err, errlen, "%ld is under %d: statements wait in whole "
+	    "seconds, and a row lock wait (at least 1 s) must end a second "
+	    "before the client gives up", n, DB_MIN_READ_TIMEOUT_MS);
 	return -1;
 }
 
@@ -361,6 +384,7 @@ static const struct cfg_check {
 	{ "server", "public_url", check_public_url },
 	{ "memcached", "servers", check_servers },
 	{ "memcached", "local_memo_file", check_file_or_empty },
+	{ "database", "read_timeout_ms", check_read_timeout },
 	{ "bridge", "nudge_targets", check_host_ports },
 	{ "bridge", "event_loop", check_event_loop },
 	{ "auth", "keys_file", check_file },

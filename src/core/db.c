@@ -91,7 +91,9 @@ connect_db(struct db *db)
 {
 	const struct config *c = db->cfg;
 	unsigned timeout = (unsigned)((c->db_connect_timeout_ms + 999) / 1000);
-	unsigned rtimeout = (unsigned)((c->db_read_timeout_ms + 999) / 1000);
+	long rms = c->db_read_timeout_ms < DB_MIN_READ_TIMEOUT_MS ?
+	    DB_MIN_READ_TIMEOUT_MS : c->db_read_timeout_ms;
+	unsigned rtimeout = (unsigned)((rms + 999) / 1000);
 	const char *sock = c->db_socket && *c->db_socket ? c->db_socket : NULL;
 	my_bool off = 0;
 	char init[256];
@@ -111,14 +113,18 @@ connect_db(struct db *db)
 	 * server notices that while the statement waits for a metadata or
 	 * table lock, but not while it waits for an InnoDB row lock: it would
 	 * wait on for innodb_lock_wait_timeout (50 s), holding a thread and a
-	 * connection, one more per retry. So row lock waits end a second
-	 * before the client's patience does (never under 1 s, the server's
-	 * unit): the client gets DB_ERR_LOCK_WAIT and keeps its connection.
+	 * connection, one more per retry; and a statement whose lock comes
+	 * just as the client gives up is completed by the server while the
+	 * client, told its connection was lost, retries it. So row lock
+	 * waits end a whole second before the client's patience does (both
+	 * are whole seconds, the lock wait at least 1 s: hence
+	 * DB_MIN_READ_TIMEOUT_MS): the client gets DB_ERR_LOCK_WAIT and
+	 * keeps its connection.
 	 */
 	snprintf(init, sizeof(init),
 	    "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
 	    "NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO',"
-	    " innodb_lock_wait_timeout = %u", rtimeout > 1 ? rtimeout - 1 : 1);
+	    " innodb_lock_wait_timeout = %u", rtimeout - 1);
 	mysql_options(db->conn, MYSQL_INIT_COMMAND, init);
 	if (!mysql_real_connect(db->conn, sock ? NULL : c->db_host,
 	    c->db_user, c->db_password, c->db_name,

@@ -16,9 +16,11 @@
  *
  * Every function returns 0 on success and -1 on failure; db_errno() then
  * tells duplicates (DB_ERR_DUP) and deadlocks (DB_ERR_DEADLOCK) apart.
- * A statement gets [database] read_timeout_ms; one waiting for a row lock
- * fails with DB_ERR_LOCK_WAIT a second before that (at least after 1 s), so
- * the server never goes on waiting for a client that gave up.
+ * A statement gets [database] read_timeout_ms, rounded up to whole seconds
+ * (the client library's unit); one waiting for a row lock fails with
+ * DB_ERR_LOCK_WAIT a second before that, so the server gives up first and
+ * never goes on waiting for (or completes a write behind the back of) a
+ * client that gave up.
  * Errors are logged here without parameter values (they may be secrets).
  */
 #ifndef PARLEY_DB_H
@@ -37,6 +39,14 @@ struct db;
 #define DB_ERR_LOCK_WAIT 1205
 /* SIGNAL SQLSTATE '45000' in a stored program: an expected answer, not logged. */
 #define DB_ERR_SIGNAL 1644
+
+/*
+ * The smallest read timeout: the row lock wait (innodb_lock_wait_timeout,
+ * whole seconds, 0 meaning not to wait at all) is at least 1 s and must
+ * end a whole second before the client's read timeout. config.c refuses
+ * less; db.c never uses less.
+ */
+#define DB_MIN_READ_TIMEOUT_MS 2000
 
 struct db_rows {
 	unsigned ncols;

@@ -224,7 +224,7 @@ def free_port(kind=socket.SOCK_STREAM):
 class PrivateBridge:
     """Another parley-bridge on the stack's database with its own ports and
     [bridge] settings; clients connect to it directly. A dict value is a
-    section of its own: database={"read_timeout_ms": 1000}."""
+    section of its own: database={"read_timeout_ms": 2000}."""
 
     def __init__(self, **settings):
         self.dir = tempfile.mkdtemp(prefix="parley-bridge-test-")

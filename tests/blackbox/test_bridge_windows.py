@@ -45,7 +45,7 @@ def test_events_after_auth_response_arrive_though_the_rooms_load_slowly(make_use
     """auth_response names a seq; every event after it reaches the
     connection, even when the user's rooms are still being read then (here
     the read waits for a lock, times out and is retried)."""
-    b = private_bridge(database={"read_timeout_ms": 1000})
+    b = private_bridge(database={"read_timeout_ms": 2000})
     u = make_user()
     with table_locked("members"):
         ws = WS(url=b.url, token=u.token)
@@ -382,7 +382,7 @@ def test_a_resume_sent_while_the_rooms_load_ends_with_resumed(make_user, db, pri
     resume: the ack, the missed events, then `resumed`. The bridge's own
     catch-up replay from the auth_response seq (which ends without
     `resumed`) must not swallow the end of the client's resume."""
-    b = private_bridge(send_queue=16, database={"read_timeout_ms": 1000})
+    b = private_bridge(send_queue=16, database={"read_timeout_ms": 2000})
     u = make_user()
     with table_locked("members"):
         ws = WS(url=b.url, token=u.token)

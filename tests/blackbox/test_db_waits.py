@@ -68,8 +68,8 @@ def assert_waits_end(db, like, patience_s, watch_s=6):
 def test_bridge_statements_stop_waiting_when_the_bridge_gives_up(api, make_user, db,
                                                                 private_bridge):
     """message:edit while the message's row is locked: the bridge's write
-    times out after 1 s in the client and must end in the server too."""
-    b = private_bridge(database={"read_timeout_ms": 1000})
+    times out after 2 s in the client and must end in the server too."""
+    b = private_bridge(database={"read_timeout_ms": 2000})
     u = make_user()
     gid = create_group(api, u)
     r = api.post("/api/v1/messages", token=u.token, json={"groupId": gid, "content": "v1"})
@@ -78,7 +78,7 @@ def test_bridge_statements_stop_waiting_when_the_bridge_gives_up(api, make_user,
     with row_locked("messages", "id = %s", mid):
         ws.send({"type": "message:edit", "data": {"messageId": mid, "content": "v2"},
                  "ackId": "e"})
-        assert_waits_end(db, "INSERT INTO message_edits%", 1.0)
+        assert_waits_end(db, "INSERT INTO message_edits%", 2.0)
         answer = ws.wait(lambda f: f.get("ackId") == "e", 15)
     assert answer["type"] == "error", answer
     ws.close()
@@ -132,18 +132,18 @@ class PrivateFcgi:
 
 def test_fcgi_statements_stop_waiting_when_the_worker_gives_up(make_user, db):
     """PATCH /users/me while the user's row is locked: the worker's UPDATE
-    times out after 1 s in the client and must end in the server too."""
+    times out after 2 s in the client and must end in the server too."""
     if not subprocess.run(["sh", "-c", "command -v cgi-fcgi"], capture_output=True).stdout:
         pytest.skip("needs cgi-fcgi (libfcgi-bin)")
     u = make_user()
-    w = PrivateFcgi(database={"read_timeout_ms": 1000})
+    w = PrivateFcgi(database={"read_timeout_ms": 2000})
     try:
         time.sleep(0.5)
         assert w.proc.poll() is None, "parley-fcgi exited"
         with row_locked("users", "id = %s", u.id):
             p = w.request("PATCH", "/api/v1/users/me", b'{"displayName":"locked"}',
                           token=u.token)
-            assert_waits_end(db, "UPDATE users SET%", 1.0)
+            assert_waits_end(db, "UPDATE users SET%", 2.0)
             p.wait(timeout=15)
         p.out.seek(0)
         out = p.out.read()

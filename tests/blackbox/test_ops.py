@@ -201,7 +201,7 @@ def test_migrate_outwaits_another_migration_past_the_read_timeout(parleyctl, par
     """Two `parleyctl migrate` runs (two hosts, or a retry) queue on
     GET_LOCK('parley.migrate', 60); a migration may also rebuild a large
     table. Neither may be cut short by the workers' read timeout."""
-    conf = config_copy(parley_env, tmp_path, "[database]\nread_timeout_ms = 1000")
+    conf = config_copy(parley_env, tmp_path, "[database]\nread_timeout_ms = 2000")
     with db.cursor() as cur:
         cur.execute("SELECT GET_LOCK('parley.migrate', 0) AS got")
         assert cur.fetchone()["got"] == 1
@@ -210,8 +210,8 @@ def test_migrate_outwaits_another_migration_past_the_read_timeout(parleyctl, par
                                                                   timeout=60)))
     t.start()
     try:
-        # Still waiting well past its 1 s read timeout.
-        time.sleep(3)
+        # Still waiting well past its 2 s read timeout.
+        time.sleep(4)
         assert t.is_alive(), output(result["p"])
     finally:
         with db.cursor() as cur:
