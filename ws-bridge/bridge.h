@@ -408,7 +408,10 @@ void rooms_release(void);
 /* Events read from the database per replay page (and queued at once). */
 #define REPLAY_PAGE_ROWS 500
 
-/* Keeps the last [bridge] replay_buffer events for resumes. */
+/*
+ * Keeps the last [bridge] replay_buffer events for resumes, and the last
+ * MEMBER_LOG_EVENTS membership events for the look-back below.
+ */
 void ring_init(size_t cap, int64_t base_pos);
 void ring_release(void);
 /* Appends ev (takes its frame reference). */
@@ -419,12 +422,37 @@ int64_t ring_base(void);
 size_t ring_find(int64_t after);
 size_t ring_count(void);
 const struct bevent *ring_at(size_t i);
+
 /*
- * Whether user is a member of conv after the ring's events past pos, if it
- * was one (member = 1) or not (0) at pos: 1 or 0, or -1 if the ring no
- * longer holds every event past pos.
+ * The membership look-back. A user's rooms and the group:join check are
+ * read from the database as of a stream position; by the time the loop
+ * applies the answer, membership events after that position may have gone
+ * by, and must be applied on top. They are kept apart from the replay
+ * ring, in order, whatever replay_buffer is (0 included): one per join or
+ * leave, not per message, so they reach back much further.
  */
-int ring_membership(const struct bid *user, const struct bid *conv,
+#define MEMBER_LOG_EVENTS 4096
+
+struct mevent {
+	int64_t pos;
+	uint8_t effect; /* enum member_effect, never ME_NONE */
+	uint8_t direct;
+	struct bid member, conv, peer; /* as in struct bevent */
+};
+
+/*
+ * Index of the first membership event after pos (mlog_count() if none),
+ * or SIZE_MAX if the log no longer holds every one after pos.
+ */
+size_t mlog_since(int64_t pos);
+size_t mlog_count(void);
+const struct mevent *mlog_at(size_t i);
+/*
+ * Whether user is a member of conv after the membership events past pos,
+ * if it was one (member = 1) or not (0) at pos: 1 or 0, or -1 if the log
+ * no longer holds every event past pos.
+ */
+int mlog_membership(const struct bid *user, const struct bid *conv,
 	int64_t pos, int member);
 
 /*

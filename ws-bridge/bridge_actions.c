@@ -298,7 +298,7 @@ apply_group_join(struct action_job *a, struct conn *c)
 {
 	struct svc_error e = { NULL, NULL, NULL, 0 };
 
-	switch (ring_membership(&c->user->id, &a->join.conv, a->pos0, 1)) {
+	switch (mlog_membership(&c->user->id, &a->join.conv, a->pos0, 1)) {
 	case 1:
 		user_join(c->user, &a->join.conv, a->join.direct,
 		    &a->join.peer);
@@ -309,7 +309,7 @@ apply_group_join(struct action_job *a, struct conn *c)
 		e.message = "No such group";
 		set_error(a, ST_NOT_FOUND, &e);
 		return;
-	default: /* the ring moved on too far to tell */
+	default: /* too many membership changes since to tell */
 		e.retry_after = 1;
 		set_error(a, ST_UNAVAILABLE, &e);
 		return;

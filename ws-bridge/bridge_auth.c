@@ -11,13 +11,13 @@
  * its conversations. The connection reads no frames meanwhile.
  *
  * The conversations are read at a known stream position (published_pos);
- * membership events after it are re-applied from the replay ring when the
- * job lands, so a join that commits while the list is being read is never
- * missed (applying them twice is harmless). A connection that gets its
- * auth_response while its user's rooms are still loading (another
- * connection's read in flight, or a read that failed and is retried)
- * waits in CS_WAITING and then replays from the seq it was told, so the
- * events committed meanwhile reach it too.
+ * membership events after it are re-applied from the membership look-back
+ * (bridge.h) when the job lands, so a join that commits while the list is
+ * being read is never missed (applying them twice is harmless). A
+ * connection that gets its auth_response while its user's rooms are still
+ * loading (another connection's read in flight, or a read that failed and
+ * is retried) waits in CS_WAITING and then replays from the seq it was
+ * told, so the events committed meanwhile reach it too.
  *
  * Revoked sessions: the stream thread reads sessions revoked in the last
  * seconds every [bridge] revocation_check_ms and auth_revoked() closes
@@ -166,10 +166,12 @@ auth_run(struct bjob *j, struct bworker *w)
 static int
 fix_up(struct buser *u, int64_t pos0)
 {
-	if (pos0 < ring_base())
+	size_t i = mlog_since(pos0);
+
+	if (i == SIZE_MAX)
 		return -1;
-	for (size_t i = ring_find(pos0); i < ring_count(); i++) {
-		const struct bevent *ev = ring_at(i);
+	for (; i < mlog_count(); i++) {
+		const struct mevent *ev = mlog_at(i);
 
 		if (ev->effect == ME_JOIN && bid_eq(&ev->member, &u->id))
 			user_join(u, &ev->conv, ev->direct, &ev->peer);

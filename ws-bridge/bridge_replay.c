@@ -14,6 +14,7 @@
  * after [bridge] event_retention_days) or newer than anything committed
  * gets {"type":"resync_required"}: the client reloads over REST.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,38 @@ static struct {
 	int64_t base; /* every event with pos > base is in the ring */
 } R;
 
+/*
+ * The membership look-back: the last MEMBER_LOG_EVENTS membership events
+ * (ME_JOIN, ME_LEAVE, ME_DROP), kept whatever replay_buffer is. They are
+ * one per join or leave, not one per message, and small, so the log
+ * reaches back much further than the replay ring (and still does with
+ * replay_buffer = 0, when the ring keeps nothing).
+ */
+static struct {
+	struct mevent *ev;
+	size_t head, n;
+	int64_t base; /* every membership event with pos > base is here */
+} M;
+
+static void
+mlog_push(const struct bevent *ev)
+{
+	struct mevent *m;
+
+	if (M.n == MEMBER_LOG_EVENTS) {
+		M.base = M.ev[M.head].pos;
+		M.head = (M.head + 1) % MEMBER_LOG_EVENTS;
+		M.n--;
+	}
+	m = &M.ev[(M.head + M.n++) % MEMBER_LOG_EVENTS];
+	m->pos = ev->pos;
+	m->effect = ev->effect;
+	m->direct = ev->direct;
+	m->member = ev->member;
+	m->conv = ev->conv;
+	m->peer = ev->peer;
+}
+
 void
 ring_init(size_t cap, int64_t base_pos)
 {
@@ -38,6 +71,9 @@ ring_init(size_t cap, int64_t base_pos)
 	R.cap = cap;
 	R.head = R.n = 0;
 	R.base = base_pos;
+	M.ev = xcalloc(MEMBER_LOG_EVENTS, sizeof(*M.ev));
+	M.head = M.n = 0;
+	M.base = base_pos;
 }
 
 void
@@ -47,11 +83,15 @@ ring_release(void)
 		bevent_release(&R.ev[(R.head + i) % R.cap]);
 	free(R.ev);
 	memset(&R, 0, sizeof(R));
+	free(M.ev);
+	memset(&M, 0, sizeof(M));
 }
 
 void
 ring_push(struct bevent *ev)
 {
+	if (ev->effect != ME_NONE)
+		mlog_push(ev);
 	if (!R.cap) {
 		R.base = ev->pos;
 		bevent_release(ev);
@@ -88,15 +128,16 @@ ring_at(size_t i)
 	return &R.ev[(R.head + i) % R.cap];
 }
 
-size_t
-ring_find(int64_t after)
+/* The first of n positions (ascending, pos_at(i)) above after, or n. */
+static size_t
+first_after(size_t n, int64_t (*pos_at)(size_t), int64_t after)
 {
-	size_t lo = 0, hi = R.n;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (ring_at(mid)->pos <= after)
+		if (pos_at(mid) <= after)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -104,16 +145,54 @@ ring_find(int64_t after)
 	return lo;
 }
 
+static int64_t
+ring_pos(size_t i)
+{
+	return ring_at(i)->pos;
+}
+
+size_t
+ring_find(int64_t after)
+{
+	return first_after(R.n, ring_pos, after);
+}
+
+const struct mevent *
+mlog_at(size_t i)
+{
+	return &M.ev[(M.head + i) % MEMBER_LOG_EVENTS];
+}
+
+static int64_t
+mlog_pos(size_t i)
+{
+	return mlog_at(i)->pos;
+}
+
+size_t
+mlog_since(int64_t pos)
+{
+	return pos < M.base ? SIZE_MAX : first_after(M.n, mlog_pos, pos);
+}
+
+size_t
+mlog_count(void)
+{
+	return M.n;
+}
+
 int
-ring_membership(const struct bid *user, const struct bid *conv, int64_t pos,
+mlog_membership(const struct bid *user, const struct bid *conv, int64_t pos,
 	int member)
 {
-	if (pos < ring_base())
-		return -1;
-	for (size_t i = ring_find(pos); i < ring_count(); i++) {
-		const struct bevent *ev = ring_at(i);
+	size_t i = mlog_since(pos);
 
-		if (ev->effect == ME_NONE || !bid_eq(&ev->conv, conv))
+	if (i == SIZE_MAX)
+		return -1;
+	for (; i < mlog_count(); i++) {
+		const struct mevent *ev = mlog_at(i);
+
+		if (!bid_eq(&ev->conv, conv))
 			continue;
 		if (ev->effect == ME_JOIN && (bid_eq(&ev->member, user) ||
 		    (ev->direct && bid_eq(&ev->peer, user))))

@@ -397,3 +397,41 @@ def test_a_resume_sent_while_the_rooms_load_ends_with_resumed(make_user, db, pri
     got = [f["seq"] for f in ws.events() if f["type"] == "test:event"]
     assert set(got) == set(during), got
     ws.close()
+
+
+def waiting_on(db, table):
+    """1 if a statement of another connection waits for a lock on table."""
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM information_schema.processlist"
+                  " WHERE state LIKE 'Waiting for table%%' AND info LIKE %s"
+                  " AND id <> CONNECTION_ID()", ("%" + table + "%",))
+        return c.fetchone()["n"] > 0
+
+
+def test_group_join_with_no_replay_buffer_looks_back_across_other_events(make_user, db,
+                                                                        private_bridge):
+    """With [bridge] replay_buffer = 0 the replay ring keeps no event. The
+    answer of a group:join check still has to be brought up to date with
+    the membership changes that passed while it ran, and with none of them
+    it holds: events of other kinds going by meanwhile (here one for
+    another user) must not turn it into "try again" (on a busy server
+    something always goes by)."""
+    b = private_bridge(replay_buffer=0)
+    u, other = make_user(), make_user()
+    ws = connect(u, url=b.url)
+    gid = str(uuid.uuid4())
+    with db.cursor() as c:  # a group the bridge never hears of
+        c.execute("INSERT INTO conversations (id, kind, title) VALUES (%s, 'GROUP', 'quiet')",
+                  (gid,))
+        c.execute("INSERT INTO members (conversation_id, user_id, role) VALUES (%s, %s, 'OWNER')",
+                  (gid, u.id))
+    with table_locked("conversations"):
+        ws.send({"type": "group:join", "data": {"groupId": gid}, "ackId": "j"})
+        wait_until(lambda: waiting_on(db, "conversations"), 10,
+                   what="the membership check to wait for the lock")
+        seq = insert_user_events(db, other.id, 1)[-1]
+        wait_until(lambda: b.health()["seq"] >= seq, 10, what="the bridge to read it")
+    answer = ws.wait(lambda f: f.get("ackId") == "j", 10)
+    assert answer["type"] == "ack" and answer["data"] == {"groupId": gid, "subscribed": True}, \
+        answer
+    ws.close()
