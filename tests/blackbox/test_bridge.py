@@ -260,10 +260,10 @@ class PrivateBridge:
             return False
 
     def health(self):
-        return requests.get(self.http + "/health", timeout=2).json()["data"]
+        return requests.get(self.http + "/health", timeout=10).json()["data"]
 
     def metrics(self):
-        return parse_metrics(requests.get(self.http + "/metrics", timeout=2).text)
+        return parse_metrics(requests.get(self.http + "/metrics", timeout=10).text)
 
     def logs(self):
         self.log.flush()
