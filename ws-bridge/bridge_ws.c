@@ -206,6 +206,21 @@ established(struct lws *wsi, struct wsd *d)
 	return 0;
 }
 
+/* One whole client message (text or binary). */
+static void
+handle_message(struct lws *wsi, struct conn *c, const char *in, size_t len)
+{
+	/* The protocol is JSON text (docs/websocket.md): a binary message is
+	 * refused, not parsed, whatever it holds. */
+	if (lws_frame_is_binary(wsi)) {
+		bmetrics_count(BM_FRAMES_IN, 1);
+		conn_send_error(c, NULL, "INVALID_MESSAGE_FORMAT",
+		    "Frames must be JSON text, not binary", 0);
+		return;
+	}
+	protocol_handle(c, in, len);
+}
+
 static int
 receive(struct lws *wsi, struct conn *c, const char *in, size_t len)
 {
@@ -225,7 +240,7 @@ receive(struct lws *wsi, struct conn *c, const char *in, size_t len)
 		return -1;
 	}
 	if (final && c->rxlen == 0) {
-		protocol_handle(c, in, len);
+		handle_message(wsi, c, in, len);
 		return 0;
 	}
 	if (!c->rx)
@@ -233,7 +248,7 @@ receive(struct lws *wsi, struct conn *c, const char *in, size_t len)
 	memcpy(c->rx + c->rxlen, in, len);
 	c->rxlen += (uint32_t)len;
 	if (final) {
-		protocol_handle(c, c->rx, c->rxlen);
+		handle_message(wsi, c, c->rx, c->rxlen);
 		free(c->rx);
 		c->rx = NULL;
 		c->rxlen = 0;
