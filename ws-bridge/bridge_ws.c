@@ -13,6 +13,8 @@
  * another heartbeat is closed.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,9 +190,13 @@ established(struct lws *wsi, struct wsd *d)
 		c->token = xstrdup(v);
 	if ((v = lws_get_urlarg_by_name(wsi, "since=", buf, sizeof(buf)))) {
 		char *end;
-		long long s = strtoll(v, &end, 10);
+		long long s;
 
-		if (end == v || *end || s < 0) {
+		/* Digits only, as a resume frame's since (a JSON integer):
+		 * strtoll alone takes " +5" and clamps what overflows. */
+		errno = 0;
+		s = strtoll(v, &end, 10);
+		if (end == v || *end || errno || !isdigit((unsigned char)*v)) {
 			conn_send_error(c, NULL, "VALIDATION_ERROR",
 			    "since must be the last seq received (0 or more)", 0);
 			conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL);
