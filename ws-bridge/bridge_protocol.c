@@ -31,7 +31,8 @@ enum {
 struct msgctx {
 	struct conn *c;
 	json_t *msg;       /* the whole frame */
-	json_t *data;      /* msg.data, or msg itself for flat frames */
+	json_t *data;      /* msg.data, or for flat frames msg less its
+	                    * envelope */
 	const char *ack;   /* ackId as JSON text, or NULL */
 };
 
@@ -240,10 +241,12 @@ act_service(struct msgctx *m, int action)
 void
 protocol_handle(struct conn *c, const char *text, size_t len)
 {
+	static const char *const envelope[] = { "type", "event", "ackId",
+		"ack_id" };
 	struct msgctx m = { c, NULL, NULL, NULL };
 	char err[128], *ack = NULL;
 	const char *type;
-	json_t *ackv;
+	json_t *ackv, *flat = NULL;
 	size_t i;
 	int wait;
 
@@ -272,8 +275,13 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 	m.ack = ack;
 	type = jsonx_str(m.msg, "type", "event");
 	m.data = json_object_get(m.msg, "data");
-	if (!m.data)
-		m.data = m.msg;
+	if (!m.data) {
+		/* A flat frame: its fields are the data, less the envelope's
+		 * own (its "type" is the frame's, not a message's type). */
+		m.data = flat = json_copy(m.msg);
+		for (i = 0; i < sizeof(envelope) / sizeof(envelope[0]); i++)
+			json_object_del(flat, envelope[i]);
+	}
 	if (!type || !json_is_object(m.data)) {
 		conn_send_error(c, m.ack, "INVALID_MESSAGE_FORMAT",
 		    "A frame needs a string type and an object data", 0);
@@ -301,5 +309,6 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 	actions[i].fn(&m, actions[i].arg);
 out:
 	free(ack);
+	json_decref(flat);
 	json_decref(m.msg);
 }
