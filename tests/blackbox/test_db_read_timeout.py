@@ -8,17 +8,15 @@ on it. Were they equal, the two would race: a client that gives up first
 drops its connection and retries the statement, while the server may yet
 get the lock and carry out the first one. The lock wait cannot go under
 1 s (0 means not waiting at all), so a read timeout under 2 s is refused
-by every program, with the reason, instead of racing.
+by every program, with the reason, instead of racing. (That the lock
+wait then ends first, at the smallest read timeout, is checked in
+test_db_waits.py.)
 """
 
 import os
 import subprocess
 
 import pytest
-
-from parley_api import assert_ok
-from test_bridge import connect, create_group, private_bridge  # noqa: F401
-from test_db_waits import row_locked
 
 
 def config_with(tmp_path, extra):
@@ -48,26 +46,3 @@ def test_two_seconds_is_accepted(tmp_path):
     p = subprocess.run([binary("parleyctl"), "--config", conf, "check-config"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stdout + p.stderr
-
-
-def test_at_the_smallest_read_timeout_the_server_ends_the_lock_wait_first(api, make_user,
-                                                                          private_bridge):
-    """read_timeout_ms = 2000: a message:edit whose row is locked for
-    longer fails with the server's lock wait timeout (1205) on the
-    bridge's connection, which it keeps: the client's read timeout never
-    fires, so nothing is retried behind the server's back."""
-    b = private_bridge(database={"read_timeout_ms": 2000})
-    u = make_user()
-    gid = create_group(api, u)
-    r = api.post("/api/v1/messages", token=u.token, json={"groupId": gid, "content": "v1"})
-    mid = assert_ok(r, 201)["id"]
-    ws = connect(u, url=b.url)
-    with row_locked("messages", "id = %s", mid):
-        ws.send({"type": "message:edit", "data": {"messageId": mid, "content": "v2"},
-                 "ackId": "e"})
-        answer = ws.wait(lambda f: f.get("ackId") == "e", 15)
-    assert answer["type"] == "error", answer
-    ws.close()
-    logs = b.logs()
-    assert "(1205)" in logs, logs
-    assert "connection lost" not in logs, logs

@@ -67,8 +67,10 @@ def assert_waits_end(db, like, patience_s, watch_s=6):
 
 def test_bridge_statements_stop_waiting_when_the_bridge_gives_up(api, make_user, db,
                                                                 private_bridge):
-    """message:edit while the message's row is locked: the bridge's write
-    times out after 2 s in the client and must end in the server too."""
+    """message:edit while the message's row is locked, at the smallest read
+    timeout (2 s): the server ends the wait (1205) a second before the
+    client would give up, and the bridge keeps its connection: nothing is
+    retried behind the server's back."""
     b = private_bridge(database={"read_timeout_ms": 2000})
     u = make_user()
     gid = create_group(api, u)
@@ -82,6 +84,8 @@ def test_bridge_statements_stop_waiting_when_the_bridge_gives_up(api, make_user,
         answer = ws.wait(lambda f: f.get("ackId") == "e", 15)
     assert answer["type"] == "error", answer
     ws.close()
+    logs = b.logs()
+    assert "(1205)" in logs and "connection lost" not in logs, logs
 
 
 class PrivateFcgi:
@@ -131,8 +135,9 @@ class PrivateFcgi:
 
 
 def test_fcgi_statements_stop_waiting_when_the_worker_gives_up(make_user, db):
-    """PATCH /users/me while the user's row is locked: the worker's UPDATE
-    times out after 2 s in the client and must end in the server too."""
+    """PATCH /users/me while the user's row is locked, at the smallest read
+    timeout: the server ends the worker's UPDATE (1205) before the client
+    would give up, and the worker keeps its connection."""
     if not subprocess.run(["sh", "-c", "command -v cgi-fcgi"], capture_output=True).stdout:
         pytest.skip("needs cgi-fcgi (libfcgi-bin)")
     u = make_user()
@@ -150,3 +155,6 @@ def test_fcgi_statements_stop_waiting_when_the_worker_gives_up(make_user, db):
         assert b"Status: 5" in out, out[:400]
     finally:
         w.stop()
+    with open(os.path.join(w.dir, "fcgi.log")) as f:
+        logs = f.read()
+    assert "(1205)" in logs and "connection lost" not in logs, logs[-3000:]
