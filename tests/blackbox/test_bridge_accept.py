@@ -60,8 +60,11 @@ def test_a_burst_beyond_the_handshake_window_is_all_upgraded(private_bridge):
             s.close()
     wait_until(lambda: metric_value(b.metrics(), "parley_bridge_connections") == 0,
                60, what="every connection gone")
-    # Only the /metrics request itself may still be counted.
-    assert handshakes(b) <= 1
+    # Only the /metrics request itself may stay counted. The one before it
+    # leaves the count when the bridge sees its socket close, which may be
+    # after the next request is served: the count must come down, a
+    # leaked slot never does.
+    wait_until(lambda: handshakes(b) <= 1, 60, what="every handshake slot released")
 
 
 def test_silent_sockets_do_not_keep_others_out(private_bridge, make_user):
