@@ -12,7 +12,7 @@
 #include "xalloc.h"
 #include "banned.h"
 
-#define DB_MAX_PARAMS 32
+#define DB_MAX_PARAMS 64
 #define STMT_CACHE 256
 
 struct stmt_slot {
@@ -217,10 +217,37 @@ struct bound {
 	my_bool nulls[DB_MAX_PARAMS];
 };
 
-static int
-bind_params(MYSQL_STMT *st, struct bound *b, const char *types, va_list ap)
+/*
+ * A statement's parameters: a type string and a va_list (db_query,
+ * db_exec), or an array of strings (db_query_strv; types is NULL).
+ */
+struct params {
+	const char *types;
+	va_list *ap;
+	const char *const *strv;
+	size_t n;
+};
+
+static void
+bind_string(MYSQL_BIND *p, struct bound *b, size_t i, const char *s)
 {
-	size_t n = strlen(types);
+	p->buffer_type = MYSQL_TYPE_STRING;
+	if (!s) {
+		b->nulls[i] = 1;
+		return;
+	}
+	p->buffer = (void *)s;
+	b->lens[i] = (unsigned long)strlen(s);
+	p->buffer_length = b->lens[i];
+	p->length = &b->lens[i];
+}
+
+static int
+bind_params(MYSQL_STMT *st, struct bound *b, const struct params *pp)
+{
+	size_t n = pp->types ? strlen(pp->types) : pp->n;
+	const char *types = pp->types;
+	va_list ap;
 
 	if (n > DB_MAX_PARAMS || n != mysql_stmt_param_count(st)) {
 		log_error("db: statement expects %lu parameters, got %zu",
@@ -229,24 +256,22 @@ bind_params(MYSQL_STMT *st, struct bound *b, const char *types, va_list ap)
 	}
 	memset(b->bind, 0, sizeof(b->bind));
 	for (size_t i = 0; i < n; i++) {
+		b->nulls[i] = 0;
+		b->bind[i].is_null = &b->nulls[i];
+	}
+	if (!types) {
+		for (size_t i = 0; i < n; i++)
+			bind_string(&b->bind[i], b, i, pp->strv[i]);
+		goto bind;
+	}
+	va_copy(ap, *pp->ap);
+	for (size_t i = 0; i < n; i++) {
 		MYSQL_BIND *p = &b->bind[i];
-		const char *s;
 		const void *bin;
 
-		b->nulls[i] = 0;
-		p->is_null = &b->nulls[i];
 		switch (types[i]) {
 		case 's':
-			s = va_arg(ap, const char *);
-			p->buffer_type = MYSQL_TYPE_STRING;
-			if (!s) {
-				b->nulls[i] = 1;
-				break;
-			}
-			p->buffer = (void *)s;
-			b->lens[i] = (unsigned long)strlen(s);
-			p->buffer_length = b->lens[i];
-			p->length = &b->lens[i];
+			bind_string(p, b, i, va_arg(ap, const char *));
 			break;
 		case 'i':
 			b->ints[i] = (long long)va_arg(ap, int64_t);
@@ -266,10 +291,13 @@ bind_params(MYSQL_STMT *st, struct bound *b, const char *types, va_list ap)
 			p->length = &b->lens[i];
 			break;
 		default:
+			va_end(ap);
 			log_error("db: unknown parameter type '%c'", types[i]);
 			return -1;
 		}
 	}
+	va_end(ap);
+bind:
 	if (n && mysql_stmt_bind_param(st, b->bind) != 0)
 		return -1;
 	return 0;
@@ -344,12 +372,11 @@ out:
 
 static int
 run(struct db *db, struct arena *a, struct db_rows *out, uint64_t *affected,
-	const char *sql, const char *types, va_list ap)
+	const char *sql, const struct params *pp)
 {
 	MYSQL_STMT *st;
 	struct bound b;
 	int attempt = 0;
-	va_list copy;
 
 retry:
 	db->last_errno = 0;
@@ -361,12 +388,8 @@ retry:
 			goto retry;
 		return -1;
 	}
-	va_copy(copy, ap);
-	if (bind_params(st, &b, types, copy) == -1) {
-		va_end(copy);
+	if (bind_params(st, &b, pp) == -1)
 		return -1;
-	}
-	va_end(copy);
 	if (mysql_stmt_execute(st) != 0) {
 		int was_tx = db->in_tx;
 
@@ -392,9 +415,17 @@ db_query(struct db *db, struct arena *a, struct db_rows *out, const char *sql,
 	int rc;
 
 	va_start(ap, types);
-	rc = run(db, a, out, NULL, sql, types, ap);
+	rc = run(db, a, out, NULL, sql, &(struct params){ types, &ap, NULL, 0 });
 	va_end(ap);
 	return rc;
+}
+
+int
+db_query_strv(struct db *db, struct arena *a, struct db_rows *out,
+	const char *sql, const char *const *params, size_t n)
+{
+	return run(db, a, out, NULL, sql,
+	    &(struct params){ NULL, NULL, params, n });
 }
 
 int
@@ -404,7 +435,8 @@ db_exec(struct db *db, uint64_t *affected, const char *sql, const char *types, .
 	int rc;
 
 	va_start(ap, types);
-	rc = run(db, NULL, NULL, affected, sql, types, ap);
+	rc = run(db, NULL, NULL, affected, sql,
+	    &(struct params){ types, &ap, NULL, 0 });
 	va_end(ap);
 	return rc;
 }

@@ -73,6 +73,12 @@ int db_ping(struct db *db);
 /* Runs a statement returning rows into out (arena memory). */
 int db_query(struct db *db, struct arena *a, struct db_rows *out,
 	const char *sql, const char *types, ...);
+/*
+ * db_query with n string parameters from an array (NULL binds SQL NULL),
+ * for statements whose parameter count is not known at compile time.
+ */
+int db_query_strv(struct db *db, struct arena *a, struct db_rows *out,
+	const char *sql, const char *const *params, size_t n);
 /* Runs a statement returning no rows; *affected may be NULL. */
 int db_exec(struct db *db, uint64_t *affected, const char *sql,
 	const char *types, ...);

@@ -60,6 +60,7 @@ group_payload(const struct db_rows *r)
 	json_object_del(g, "role");
 	json_object_del(g, "joinedAt");
 	json_object_del(g, "unreadCount");
+	json_object_del(g, "unreadCountCapped");
 	return g;
 }
 

@@ -6,6 +6,7 @@
 #include "jsonx.h"
 #include "msgfmt.h"
 #include "strbuf.h"
+#include "unread_db.h"
 #include "banned.h"
 
 static const char sql_access[] =
@@ -112,13 +113,26 @@ static const char sql_conversation_ids[] =
 	" JOIN conversations c ON c.id = mb.conversation_id"
 	" AND c.deleted_at IS NULL WHERE mb.user_id = ?";
 
-/* Messages of c unread by member mb (x = messages). */
-#define UNREAD \
-	"x.conversation_id = c.id AND x.deleted_at IS NULL" \
+/* Message t is past member mb's read pointer. */
+#define AFTER_READ(t) \
+	"(mb.last_read_at IS NULL OR " t ".created_at > mb.last_read_at" \
+	" OR (" t ".created_at = mb.last_read_at" \
+	" AND " t ".id > mb.last_read_message_id))"
+/*
+ * The newest live message of others in c is past mb's read pointer,
+ * walking back from the newest message (only while they are mb's own or
+ * deleted). Used only when the last message is mb's own or deleted.
+ */
+#define NEWEST_OTHER_UNREAD \
+	"(SELECT " AFTER_READ("x") " FROM messages x" \
+	" WHERE x.conversation_id = c.id AND x.deleted_at IS NULL" \
 	" AND NOT (x.sender_id <=> mb.user_id)" \
-	" AND (mb.last_read_at IS NULL OR x.created_at > mb.last_read_at" \
-	" OR (x.created_at = mb.last_read_at" \
-	" AND x.id > mb.last_read_message_id))"
+	" ORDER BY x.created_at DESC, x.id DESC LIMIT 1) = 1"
+/* c has a message unread by mb (unread_db.h says why not a count). */
+#define HAS_UNREAD \
+	"(lm.id IS NOT NULL AND " AFTER_READ("lm") \
+	" AND ((lm.deleted_at IS NULL AND NOT (lm.sender_id <=> mb.user_id))" \
+	" OR " NEWEST_OTHER_UNREAD "))"
 #define LIST_COLS \
 	"c.id, c.kind, c.title, c.description, c.cover_url, c.visibility," \
 	" c.max_members, c.settings, c.created_by, c.created_at, c.updated_at," \
@@ -127,7 +141,9 @@ static const char sql_conversation_ids[] =
 	" AS member_count," \
 	" (SELECT o.user_id FROM members o WHERE o.conversation_id = c.id" \
 	" AND o.role = 'OWNER' LIMIT 1) AS owner_id," \
-	" (SELECT COUNT(*) FROM messages x WHERE " UNREAD ") AS unread_count," \
+	" NULL AS unread_count, NULL AS unread_capped," \
+	" mb.last_read_at AS read_at, mb.last_read_message_id AS read_id," \
+	" " AFTER_READ("lm") " AS lm_after_read," \
 	" lm.id AS lm_id, lm.sender_id AS lm_sender, lm.type AS lm_type," \
 	" lm.content AS lm_content, lm.encrypted IS NOT NULL AS lm_enc," \
 	" lm.deleted_at AS lm_deleted, lm.created_at AS lm_created," \
@@ -148,7 +164,7 @@ static const char sql_conversation_ids[] =
 	" WHERE mb.user_id = ? AND (? IS NULL OR c.kind = ?)" \
 	" AND (? IS NULL OR c.title LIKE ? OR pu.username LIKE ?" \
 	" OR pu.display_name LIKE ?)" \
-	" AND (? = 0 OR EXISTS (SELECT 1 FROM messages x WHERE " UNREAD "))"
+	" AND (? = 0 OR " HAS_UNREAD ")"
 static const char sql_list[] =
 	"SELECT " LIST_COLS LIST_FROM LIST_WHERE
 	" ORDER BY COALESCE(lm.created_at, c.created_at) DESC, c.id DESC"
@@ -397,16 +413,20 @@ group_db_list(struct db *db, struct arena *a, const char *uid,
 	    f->kind, like, like, like, like, unread) == -1)
 		return -1;
 	*total = (long)db_get_int(&n, 0, "n");
-	return db_query(db, a, out, sql_list, "sssssssiii", uid, f->kind,
+	if (db_query(db, a, out, sql_list, "sssssssiii", uid, f->kind,
 	    f->kind, like, like, like, like, unread, (int64_t)limit,
-	    (int64_t)offset);
+	    (int64_t)offset) == -1)
+		return -1;
+	return unread_db_fill(db, a, uid, out);
 }
 
 int
 group_db_row(struct db *db, struct arena *a, const char *uid, const char *cid,
 	struct db_rows *out)
 {
-	return db_query(db, a, out, sql_row, "ss", uid, cid);
+	if (db_query(db, a, out, sql_row, "ss", uid, cid) == -1)
+		return -1;
+	return unread_db_fill(db, a, uid, out);
 }
 
 int
@@ -507,6 +527,8 @@ group_db_json(const struct db_rows *r, size_t i)
 	jsonx_set_str(g, "role", db_get(r, i, "role"));
 	jsonx_set_time(g, "joinedAt", db_get(r, i, "joined_at"));
 	json_object_set_new(g, "unreadCount", int_cell(r, i, "unread_count"));
+	json_object_set_new(g, "unreadCountCapped",
+	    json_boolean(db_get_int(r, i, "unread_capped") == 1));
 	json_object_set_new(g, "lastMessage", last_message_json(r, i));
 	jsonx_set_time(g, "lastMessageAt", db_get(r, i, "last_message_at"));
 	jsonx_set_time(g, "createdAt", db_get(r, i, "created_at"));
@@ -546,6 +568,8 @@ group_db_conversation_json(const struct db_rows *r, size_t i)
 	jsonx_set_str(c, "role", db_get(r, i, "role"));
 	json_object_set_new(c, "memberCount", int_cell(r, i, "member_count"));
 	json_object_set_new(c, "unreadCount", int_cell(r, i, "unread_count"));
+	json_object_set_new(c, "unreadCountCapped",
+	    json_boolean(db_get_int(r, i, "unread_capped") == 1));
 	json_object_set_new(c, "lastMessage", last_message_json(r, i));
 	jsonx_set_time(c, "lastMessageAt", last);
 	jsonx_set_time(c, "lastActivityAt", last ? last :

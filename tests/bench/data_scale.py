@@ -1,18 +1,23 @@
 #!/usr/bin/python3
 """Request times that grow with the data others wrote: search and lists.
 
-    eval "$(scripts/stack.sh env STATE)"; tests/bench/data_scale.py [MESSAGES]
+    eval "$(scripts/stack.sh env STATE)"; tests/bench/data_scale.py [MESSAGES [lists]]
 
 Needs a running stack (scripts/stack.sh up STATE, any profile). Registers
-two users: "crowd" gets a group holding MESSAGES (default 300,000)
-messages that all say "hello" (inserted with SQL, so no events), and
-"small" a group of five messages of which one says "hello". It then
-prints the median and spread of 7 requests each:
+users: "crowd" gets a group holding MESSAGES (default 300,000) messages
+that all say "hello", one every 100 ms (inserted with SQL, so no events),
+and "small" a group of five messages of which one says "hello". Two more
+members of crowd's group: "reader" has seen all but the last 10 messages,
+"neglect" none of them. It then prints the median and spread of 7
+requests each:
 
     search "hello" as small   (the scan plan: 5 readable messages)
     search "hello" as crowd   (the FULLTEXT plan: MESSAGES readable)
     search a word no one wrote, as each
-    GET /groups as each       (unread counts: crowd never read its group)
+    GET /groups as small, crowd (who wrote them all), reader and neglect
+    GET /conversations?unread=true as reader and neglect
+
+With "lists" it times only the last two kinds.
 
 Compare rows of one run with each other; the machine is shared.
 """
@@ -53,7 +58,7 @@ def user(prefix):
     assert status == 201, status
     status, body = call("POST", "/auth/login", {"username": name, "password": password})
     assert status == 200, (status, body)
-    return body["data"]["accessToken"]
+    return body["data"]["accessToken"], body["data"]["user"]["id"]
 
 
 def group(token, title):
@@ -74,7 +79,8 @@ def timed(token, path, n=7):
 
 
 def main():
-    crowd, small = user("crowd"), user("small")
+    (crowd, _), (small, _) = user("crowd"), user("small")
+    (reader, reader_id), (neglect, neglect_id) = user("reader"), user("neglect")
     crowd_group, small_group = group(crowd, "crowd"), group(small, "small")
     for i in range(5):
         text = "hello there" if i == 0 else "quiet line %d" % i
@@ -86,11 +92,31 @@ def main():
     conn = mysql_connect()
     with conn.cursor() as cur:
         t = time.perf_counter()
-        cur.execute("INSERT INTO messages (id, conversation_id, sender_id, content)"
-                    " SELECT UUID(), %%s, %%s, CONCAT('hello crowd number ', seq)"
-                    " FROM seq_1_to_%d" % MESSAGES, (crowd_group, sender))
+        cur.execute("INSERT INTO messages (id, conversation_id, sender_id, content, created_at)"
+                    " SELECT UUID(), %%s, %%s, CONCAT('hello crowd number ', seq),"
+                    " NOW(3) - INTERVAL (%d - seq) * 100000 MICROSECOND"
+                    " FROM seq_1_to_%d" % (MESSAGES, MESSAGES), (crowd_group, sender))
+        cur.execute("SELECT id FROM messages WHERE conversation_id = %s"
+                    " ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 10", (crowd_group,))
+        seen = list(cur.fetchone().values())[0]
     conn.commit()
+    for uid in (reader_id, neglect_id):
+        status, body = call("POST", "/groups/%s/members" % crowd_group, {"userId": uid}, crowd)
+        assert status == 200, (status, body)
     print("inserted %d messages in %.1f s" % (MESSAGES, time.perf_counter() - t))
+    with conn.cursor() as cur:  # as if both had joined before it all
+        cur.execute("UPDATE members SET last_read_at = NULL, last_read_message_id = NULL,"
+                    " last_delivered_at = NULL, last_delivered_message_id = NULL"
+                    " WHERE conversation_id = %s AND user_id IN (%s, %s)",
+                    (crowd_group, reader_id, neglect_id))
+    conn.commit()
+    status, body = call("POST", "/messages/%s/seen" % seen, {}, reader)
+    assert status == 200, (status, body)
+    for name, token in (("crowd", crowd), ("reader", reader), ("neglect", neglect)):
+        status, body = call("GET", "/groups", token=token)
+        row = [g for g in body["data"] if g["id"] == crowd_group][0]
+        print("%-8s sees unreadCount %s%s" % (name, row["unreadCount"],
+                                              "+" if row.get("unreadCountCapped") else ""))
     rows = [
         ("search hello, small", small, "/messages/search?query=hello"),
         ("search hello, crowd", crowd, "/messages/search?query=hello"),
@@ -98,7 +124,13 @@ def main():
         ("search unwritten, crowd", crowd, "/messages/search?query=zyzzyva"),
         ("GET /groups, small", small, "/groups"),
         ("GET /groups, crowd", crowd, "/groups"),
+        ("GET /groups, reader", reader, "/groups"),
+        ("GET /groups, neglect", neglect, "/groups"),
+        ("unread convs, reader", reader, "/conversations?unread=true"),
+        ("unread convs, neglect", neglect, "/conversations?unread=true"),
     ]
+    if sys.argv[2:] == ["lists"]:
+        rows = [row for row in rows if not row[0].startswith("search")]
     for name, token, path in rows:
         print("%-26s %s" % (name, timed(token, path)))
 
