@@ -16,8 +16,17 @@ struct ctl_command {
 	/* argv[0] is the command name. Returns the exit status. */
 	int (*run)(struct config *cfg, int argc, char **argv);
 	int needs_db;
+	/* One line for parleyctl --help. */
 	const char *help;
+	/*
+	 * What follows the name, one form per line ("" for none): what
+	 * parleyctl NAME --help and ctl_usage() print, and parleyctl(8) lists.
+	 */
+	const char *usage;
 };
+
+/* Prints command name's usage on stderr; returns 2 (the usage status). */
+int ctl_usage(const char *name);
 
 /*
  * 0 if MariaDB answers; else -1 after telling the operator where parleyctl

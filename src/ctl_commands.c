@@ -7,11 +7,17 @@
 #include "core/banned.h"
 
 const struct ctl_command ctl_extra_commands[] = {
-	{ "keys", ctl_keys, 0, "JWT signing keys: init | rotate | list" },
-	{ "user", ctl_user, 1, "accounts: create [--admin] | reset-password" },
+	{ "keys", ctl_keys, 0, "JWT signing keys: init | rotate | list",
+	    "init | rotate | list" },
+	{ "user", ctl_user, 1, "accounts: create [--admin] | reset-password",
+	    "create [--admin] --username U --email E [--display-name D] "
+	    "[--password-stdin]\n"
+	    "reset-password (--username U | --email E | --id ID) "
+	    "[--password-stdin]" },
 	{ "repair", ctl_repair, 1,
-	    "bring older data up to today's rules: deleted-accounts [--dry-run]" },
-	{ NULL, NULL, 0, NULL },
+	    "bring older data up to today's rules: deleted-accounts [--dry-run]",
+	    "deleted-accounts [--dry-run]" },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 /* The NULL entry closes the table and is not counted. */

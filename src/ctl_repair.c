@@ -76,9 +76,7 @@ ctl_repair(struct config *cfg, int argc, char **argv)
 
 	if (argc < 2 || argc > 3 || strcmp(argv[1], "deleted-accounts") != 0 ||
 	    (argc == 3 && !dry_run)) {
-		fprintf(stderr,
-		    "usage: parleyctl repair deleted-accounts [--dry-run]\n");
-		return 2;
+		return ctl_usage("repair");
 	}
 	if (ctl_svc_open(cfg, &ctx, &arena) == -1)
 		return 1;

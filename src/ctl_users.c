@@ -155,8 +155,7 @@ ctl_keys(struct config *cfg, int argc, char **argv)
 		return keys_rotate(cfg);
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
 		return keys_list(cfg);
-	fprintf(stderr, "usage: parleyctl keys init|rotate|list\n");
-	return 2;
+	return ctl_usage("keys");
 }
 
 /* ---------------------------------------------------------------- users */
@@ -343,11 +342,7 @@ ctl_user(struct config *cfg, int argc, char **argv)
 
 	if (argc < 2 || (strcmp(argv[1], "create") != 0 &&
 	    strcmp(argv[1], "reset-password") != 0)) {
-		fprintf(stderr, "usage: parleyctl user create [--admin] --username U "
-		    "--email E [--display-name D] [--password-stdin]\n"
-		    "       parleyctl user reset-password (--username U | --email E "
-		    "| --id ID) [--password-stdin]\n");
-		return 2;
+		return ctl_usage("user");
 	}
 	create = strcmp(argv[1], "create") == 0;
 	if (parse_user_args(argc, argv, &a) == -1)

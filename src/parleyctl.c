@@ -280,9 +280,7 @@ cmd_check_config(struct config *cfg, int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--connect") != 0) {
-			fprintf(stderr, "usage: parleyctl check-config "
-			    "[--connect]\n");
-			return 2;
+			return ctl_usage("check-config");
 		}
 		connect = 1;
 	}
@@ -309,11 +307,12 @@ cmd_check_config(struct config *cfg, int argc, char **argv)
 }
 
 static const struct ctl_command builtin_commands[] = {
-	{ "version", cmd_version, 0, "print the version and schema version" },
+	{ "version", cmd_version, 0, "print the version and schema version",
+	    "" },
 	{ "check-config", cmd_check_config, 0,
 	    "validate the configuration file(s) [--connect: and reach MariaDB "
-	    "and memcached]" },
-	{ "migrate", cmd_migrate, 1, "apply pending schema migrations" },
+	    "and memcached]", "[--connect]" },
+	{ "migrate", cmd_migrate, 1, "apply pending schema migrations", "" },
 };
 
 static const struct ctl_command *
@@ -328,16 +327,41 @@ find_command(const char *name)
 	return NULL;
 }
 
+/* "usage: parleyctl NAME FORM", then one more line per further form. */
+static void
+command_usage(FILE *out, const struct ctl_command *cmd)
+{
+	const char *form = cmd->usage;
+
+	do {
+		size_t len = strcspn(form, "\n");
+
+		fprintf(out, "%s parleyctl %s%s%.*s\n", form == cmd->usage ?
+		    "usage:" : "      ", cmd->name, len ? " " : "", (int)len,
+		    form);
+		form += len;
+	} while (*form++ == '\n');
+}
+
+int
+ctl_usage(const char *name)
+{
+	command_usage(stderr, find_command(name));
+	return 2;
+}
+
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: parleyctl [--config FILE] COMMAND [ARGS...]\n\ncommands:\n");
+	fprintf(out, "usage: parleyctl [--config FILE] COMMAND [ARGS...]\n"
+	    "       parleyctl COMMAND --help\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(builtin_commands) / sizeof(builtin_commands[0]); i++)
 		fprintf(out, "  %-16s %s\n", builtin_commands[i].name,
 		    builtin_commands[i].help);
 	for (size_t i = 0; i < ctl_extra_commands_count; i++)
 		fprintf(out, "  %-16s %s\n", ctl_extra_commands[i].name,
 		    ctl_extra_commands[i].help);
+	fprintf(out, "\nSee parleyctl(8) and parley.conf(5).\n");
 }
 
 int
@@ -370,6 +394,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "parleyctl: unknown command '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
+	}
+	/* Nor does a command's usage: migrate --help must not migrate. */
+	if (argc - optind == 2 && (strcmp(argv[optind + 1], "--help") == 0 ||
+	    strcmp(argv[optind + 1], "-h") == 0)) {
+		command_usage(stdout, cmd);
+		printf("\n%s\n", cmd->help);
+		return 0;
 	}
 	/* The version needs no configuration (e.g. before there is one). */
 	if (cmd->run == cmd_version)
