@@ -23,6 +23,7 @@ prometheus wrk
 python3-pytest python3-jsonschema python3-yaml python3-requests
 python3-websocket python3-pymysql
 valgrind clang libclang-rt-14-dev gdb
+mandoc
 "
 
 missing=()

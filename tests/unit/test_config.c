@@ -281,6 +281,117 @@ test_sample_lists_every_key_with_its_default(void)
 	free(seen);
 }
 
+/*
+ * The range config_set() states for an integer key (its error for a
+ * value that is no integer), or 0 for a key of another type.
+ */
+static int
+key_range(size_t i, long *min, long *max)
+{
+	struct config c;
+	const char *sec, *name, *in;
+	char err[512] = "";
+	int n;
+
+	config_key_name(i, &sec, &name);
+	config_init(&c);
+	n = config_set(&c, sec, name, "x", err, sizeof(err));
+	config_release(&c);
+	in = strstr(err, "is not an integer in ");
+	return n == -1 && in && sscanf(in, "is not an integer in %ld..%ld",
+	    min, max) == 2;
+}
+
+/*
+ * parley.conf(5) as make install installs it documents every key of the
+ * table, in its section, with the default and the range the programs use;
+ * and no key the table lacks. An entry is ".It Cm key" up to the next
+ * ".It" or ".El"; it says "Default: 8, range 1 to 512." (integers),
+ * "Default: yes." (booleans), "Default:" and ".Ql value" (strings) or
+ * "Default: empty.".
+ */
+static void
+test_man_page_lists_every_key_with_its_default(void)
+{
+	struct config def;
+	char line[1024], section[64] = "", key[64] = "", want[1200], val[1024];
+	char entry[8192] = "";
+	FILE *f = fopen(PARLEY_MAN_CONF, "r");
+	size_t n = config_key_count(), cur = (size_t)-1;
+	int *seen = calloc(n, sizeof(*seen));
+
+	CHECK(f != NULL);
+	if (!f) {
+		free(seen);
+		return;
+	}
+	config_init(&def);
+	for (int more = 1; more;) {
+		more = fgets(line, sizeof(line), f) != NULL;
+		if (more && strncmp(line, ".It", 3) != 0 &&
+		    strncmp(line, ".El", 3) != 0 && strncmp(line, ".Ss", 3) != 0) {
+			size_t have = strlen(entry), add = strlen(line);
+
+			if (have + add < sizeof(entry))
+				memcpy(entry + have, line, add + 1);
+			continue;
+		}
+		/* An entry ends: check it against key cur. */
+		if (cur != (size_t)-1) {
+			long min, max;
+
+			config_key_value(&def, cur, val, sizeof(val));
+			if (key_range(cur, &min, &max))
+				snprintf(want, sizeof(want), "Default: %s, range "
+				    "%ld to %ld.\n", val, min, max);
+			else if (!val[0])
+				snprintf(want, sizeof(want), "Default: empty.\n");
+			else if (!strcmp(val, "yes") || !strcmp(val, "no"))
+				snprintf(want, sizeof(want), "Default: %s.\n", val);
+			else
+				snprintf(want, sizeof(want), "Default:\n.Ql %s\n",
+				    val);
+			if (!strstr(entry, want))
+				fprintf(stderr, "parley.conf.5: [%s] %s does not "
+				    "say %s", section, key, want);
+			CHECK(strstr(entry, want) != NULL);
+			cur = (size_t)-1;
+		}
+		entry[0] = '\0';
+		if (!more)
+			break;
+		if (sscanf(line, ".Ss \"[%63[^]]]\"", section) == 1)
+			continue;
+		if (sscanf(line, ".It Cm %63s", key) != 1)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			const char *sec, *name;
+
+			config_key_name(i, &sec, &name);
+			if (!strcmp(sec, section) && !strcmp(name, key))
+				cur = i;
+		}
+		if (cur == (size_t)-1)
+			fprintf(stderr, "parley.conf.5: [%s] %s is no key\n",
+			    section, key);
+		CHECK(cur != (size_t)-1);
+		if (cur != (size_t)-1)
+			seen[cur]++;
+	}
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		const char *sec, *name;
+
+		config_key_name(i, &sec, &name);
+		if (seen[i] != 1)
+			fprintf(stderr, "[%s] %s is in parley.conf.5 %d times\n",
+			    sec, name, seen[i]);
+		CHECK(seen[i] == 1);
+	}
+	config_release(&def);
+	free(seen);
+}
+
 static void
 test_default_path(void)
 {
@@ -302,6 +413,7 @@ main(void)
 	RUN(test_scrypt_cost);
 	RUN(test_string_values_are_checked);
 	RUN(test_sample_lists_every_key_with_its_default);
+	RUN(test_man_page_lists_every_key_with_its_default);
 	RUN(test_default_path);
 	unlink(write_file("parley.conf", ""));
 	unlink(write_file("bad.conf", ""));
