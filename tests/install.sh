@@ -57,9 +57,13 @@ for f in parley-fcgi.service parley-fcgi@.service parley-fcgi.socket parley-brid
 	grep -n '@[a-z]*@' "$u" && bad "placeholders left in $f"
 done
 for f in "$prefix/lib/tmpfiles.d/parley.conf" "$prefix/lib/sysusers.d/parley.conf" \
-    "$sysconfdir/logrotate.d/parley" "$docdir/openapi.yaml" "$docdir/README.md"; do
+    "$sysconfdir/logrotate.d/parley" "$docdir/openapi.yaml" "$docdir/README.md" \
+    "$mandir/man8/parleyctl.8" "$mandir/man8/parley-fcgi.8" \
+    "$mandir/man8/parley-bridge.8" "$mandir/man5/parley.conf.5"; do
 	[ -f "$D$f" ] || bad "$f not installed"
 done
+grep -q "^u parley - .* $localstatedir/lib/parley\$" "$D$prefix/lib/sysusers.d/parley.conf" ||
+	bad "sysusers.d/parley.conf: the home of parley is not $localstatedir/lib/parley"
 
 # The sysusers and tmpfiles snippets, applied to the DESTDIR as a root
 # directory (a copy of this host's user database; nothing outside $dest).
@@ -97,6 +101,80 @@ for d in "$sysconfdir/parley" "$datadir/parley" "$docdir" "$libexecdir/parley" \
     "$localstatedir/lib/parley"; do
 	[ ! -e "$D$d" ] || bad "make uninstall left $d"
 done
+
+# Another build of the released tree, configured with directories none
+# of which is a default, installs only files that agree with them: the
+# data (units, tmpfiles, sysusers, logrotate, sample, manual pages) and
+# the mod_fcgid wrapper, nothing compiled. (The source tree may be
+# configured in place, so the build works in a copy: make distdir.)
+alt=$dest.alt
+A=$alt/root
+aprefix=/opt/parley-t aetc=/srv/parley-t/etc avar=/srv/parley-t/state
+trap 'rm -rf "$dest" "$alt"' EXIT
+mkdir -p "$alt/build" &&
+    mk distdir distdir="$alt/src" >"$alt/log" 2>&1 &&
+    (cd "$alt/build" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	"$alt/src/configure" -q --prefix="$aprefix" --sysconfdir="$aetc" \
+	--localstatedir="$avar" &&
+     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $MAKE -s install-data \
+	install-parleylibexecSCRIPTS DESTDIR="$A") >>"$alt/log" 2>&1 ||
+	{ cat "$alt/log"; bad "install with --prefix=$aprefix --sysconfdir=$aetc --localstatedir=$avar"; }
+if [ -d "$A" ]; then
+	S=$avar/lib/parley C=$aetc/parley
+	units=$A$aprefix/lib/systemd/system
+	snippets="$A$aprefix/lib/sysusers.d/parley.conf $A$aprefix/lib/tmpfiles.d/parley.conf
+	    $A$aetc/logrotate.d/parley $A$aprefix/libexec/parley/parley-fcgi-wrapper
+	    $units/parley-fcgi.service $units/parley-fcgi@.service
+	    $units/parley-bridge.service $units/parley-fcgi.socket"
+	for f in $snippets "$A$C/parley.conf.sample"; do
+		[ -f "$f" ] || bad "${f#$A} not installed"
+	done
+	# A default directory anywhere in what was installed (the httpd-conf
+	# templates and the docs show production values on purpose). /run is
+	# systemd's and not configurable.
+	stale=$(find "$A" -type f ! -path "$A$aprefix/share/parley/*" \
+	    ! -path "$A$aprefix/share/doc/*" -exec grep -HnE \
+	    '(^|[^A-Za-z0-9_.-])/(usr|etc|var)(/|[^A-Za-z0-9_.-]|$)' {} +)
+	[ -z "$stale" ] || bad "default paths in an install to $aprefix, $aetc, $avar:
+$stale"
+	# Every path the snippets use lies under a configured directory.
+	for f in $snippets; do
+		[ -f "$f" ] || continue
+		for p in $(grep -v '^#' "$f" | grep -oE '(^|[ =:])/[^ ]*' | sed 's/^[ =:]//'); do
+			case $p in
+			"$aprefix"/* | "$aetc"/* | "$avar"/* | /run/parley | /run/parley/*) ;;
+			*) bad "${f#$A}: $p is under no configured directory" ;;
+			esac
+		done
+	done
+	# ... and they agree with each other on each one.
+	grep -q "^u parley - .* $S\$" "$A$aprefix/lib/sysusers.d/parley.conf" ||
+		bad "sysusers.d: the home of parley is not $S"
+	tmpfiles=$A$aprefix/lib/tmpfiles.d/parley.conf
+	for p in "d $S " "d $avar/log/parley " "z $C " "z $C/parley.conf " "z $C/jwt.keys "; do
+		grep -q "^$p" "$tmpfiles" || bad "tmpfiles.d lacks '$p'"
+	done
+	grep -qx "$avar/log/parley/\*.log {" "$A$aetc/logrotate.d/parley" ||
+		bad "logrotate.d/parley does not rotate $avar/log/parley (tmpfiles.d's)"
+	for u in parley-fcgi.service parley-fcgi@.service parley-bridge.service; do
+		grep -q "^ExecStart=$aprefix/bin/parley-[a-z]* --config $C/parley.conf" "$units/$u" ||
+			bad "$u does not start $aprefix/bin with $C/parley.conf"
+		grep -qx "ReadWritePaths=$S /run/parley" "$units/$u" ||
+			bad "$u: ReadWritePaths is not tmpfiles.d's $S /run/parley"
+	done
+	sample=$A$C/parley.conf.sample
+	for k in "keys_file = $C/jwt.keys" "metrics_file = $S/metrics.shm" \
+	    "local_memo_file = $S/cache-gen.shm"; do
+		grep -qx "$k" "$sample" || bad "parley.conf.sample: not '$k'"
+	done
+	grep -q "^exec $aprefix/bin/parley-fcgi --config $C/parley.conf" \
+	    "$A$aprefix/libexec/parley/parley-fcgi-wrapper" ||
+		bad "parley-fcgi-wrapper does not start $aprefix/bin/parley-fcgi"
+	for m in man8/parleyctl.8 man8/parley-fcgi.8 man8/parley-bridge.8 man5/parley.conf.5; do
+		grep -q "^\.It Pa $C/parley.conf\$" "$A$aprefix/share/man/$m" ||
+			bad "$m does not name $C/parley.conf"
+	done
+fi
 
 [ "$fail" = 0 ] && echo "install and uninstall: OK"
 exit "$fail"
