@@ -62,6 +62,23 @@ int bid_eq(const struct bid *a, const struct bid *b);
 int bid_is_zero(const struct bid *a);
 
 /*
+ * The id an action acts on (a message to edit, a group to join, a
+ * conversation to type in), read as the REST API reads the same id in a
+ * path or a query string: the first of the n spellings names[i] (name and
+ * snake_case alias, which may be NULL) that data holds as a string is
+ * parsed into *out and i is returned. Otherwise -1 and *code says why:
+ * "VALIDATION_ERROR" when there is none (the id is required), "NOT_FOUND"
+ * when it is not an id, as GET /api/v1/groups/not-an-id is a 404. The ids
+ * inside what message:send creates are not read here: the message service
+ * answers those VALIDATION_ERROR, as it does for a POST body.
+ */
+int bid_target(const json_t *data, const char *const names[][2], size_t n,
+	struct bid *out, const char **code);
+/* The spellings of a group (or conversation) id in client frames. */
+#define BID_GROUP_NAMES 3
+extern const char *const bid_group_names[BID_GROUP_NAMES][2];
+
+/*
  * An open-addressing map from struct bid to a pointer (NULL values are not
  * stored). Owned by one thread. Keys are hashed with a secret drawn by
  * bid_hash_seed(), which main() calls before any map is used.

@@ -64,16 +64,17 @@ set_error(struct action_job *a, enum status st, const struct svc_error *e)
 	a->retry_after = e ? e->retry_after : 0;
 }
 
+/* The group id as given, in bid_target()'s order of spellings. */
 static const char *
 group_id(const json_t *data)
 {
-	const char *s = jsonx_str(data, "groupId", "group_id");
+	const char *s;
 
-	if (!s)
-		s = jsonx_str(data, "chatroomId", "chatroom_id");
-	if (!s)
-		s = jsonx_str(data, "conversationId", "conversation_id");
-	return s;
+	for (size_t i = 0; i < BID_GROUP_NAMES; i++)
+		if ((s = jsonx_str(data, bid_group_names[i][0],
+		    bid_group_names[i][1])))
+			return s;
+	return NULL;
 }
 
 /*
@@ -154,16 +155,15 @@ message_limits(struct action_job *a, struct bworker *w)
 static void
 run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 {
-	const char *gid = group_id(a->data);
+	const char *gid = group_id(a->data), *code;
 	char buf[128], cid[IDS_UUID_LEN];
 	struct db_rows rows;
 	int m;
 
-	if (!gid || bid_parse(gid, &a->join.conv) == -1) {
-		struct svc_error e = { "VALIDATION_ERROR",
-			"groupId must be a group id", "groupId", 0 };
-
-		set_error(a, ST_INVALID, &e);
+	/* act_group() read this id already: it is one. */
+	if (bid_target(a->data, bid_group_names, BID_GROUP_NAMES,
+	    &a->join.conv, &code) == -1) {
+		set_error(a, ST_INTERNAL, NULL);
 		return;
 	}
 	a->pos0 = atomic_load(&bridge.published_pos);
@@ -230,17 +230,11 @@ run_message(struct action_job *a, const struct svc_ctx *ctx)
 {
 	struct svc_error e = { 0 };
 	json_t *out = NULL;
+	/* act_service() has checked the message's id (bid_target()). */
 	const char *mid = message_id(a->data);
 	enum status st;
 	int created = 0, add;
 
-	if (a->action != ACT_MESSAGE_SEND && !mid) {
-		struct svc_error v = { "VALIDATION_ERROR",
-			"messageId is required", "messageId", 0 };
-
-		set_error(a, ST_INVALID, &v);
-		return;
-	}
 	switch (a->action) {
 	case ACT_MESSAGE_SEND:
 		st = message_send(ctx, a->me.user_id, a->data, NULL, &out,

@@ -189,33 +189,21 @@ act_typing(struct msgctx *m, int start)
 		protocol_ack(m->c, m->ack, NULL, NULL);
 }
 
-static const char *
-group_id(const json_t *data)
-{
-	static const char *const names[][2] = {
-		{ "groupId", "group_id" }, { "chatroomId", "chatroom_id" },
-		{ "conversationId", "conversation_id" },
-	};
-	const char *s;
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if ((s = jsonx_str(data, names[i][0], names[i][1])))
-			return s;
-	return NULL;
-}
-
 static void
 act_group(struct msgctx *m, int join)
 {
-	const char *id = group_id(m->data);
-	struct bid conv;
+	const char *code, *id;
 	char buf[128];
+	struct bid conv;
+	int i = bid_target(m->data, bid_group_names, BID_GROUP_NAMES, &conv,
+	    &code);
 
-	if (!id || bid_parse(id, &conv) == -1) {
-		conn_send_error(m->c, m->ack, "VALIDATION_ERROR",
-		    "groupId must be a group id", 0);
+	if (i == -1) {
+		conn_send_error(m->c, m->ack, code, code[0] == 'N' ?
+		    "No such group" : "groupId is required", 0);
 		return;
 	}
+	id = jsonx_str(m->data, bid_group_names[i][0], bid_group_names[i][1]);
 	if (!user_room(m->c->user, &conv)) {
 		if (join) {
 			/* Not known here: ask the groups service. */
@@ -235,6 +223,20 @@ act_group(struct msgctx *m, int join)
 static void
 act_service(struct msgctx *m, int action)
 {
+	static const char *const names[][2] = {
+		{ "messageId", "message_id" },
+		{ "id", NULL },
+	};
+	const char *code;
+	struct bid id;
+
+	/* Every action but message:send names the message it acts on. */
+	if (action != ACT_MESSAGE_SEND && bid_target(m->data, names, 2, &id,
+	    &code) == -1) {
+		conn_send_error(m->c, m->ack, code, code[0] == 'N' ?
+		    "Message not found" : "messageId is required", 0);
+		return;
+	}
 	actions_submit(m->c, action, json_incref(m->data), m->ack);
 }
 

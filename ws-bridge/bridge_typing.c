@@ -166,18 +166,27 @@ static struct user_room *
 typing_room(struct buser *u, const json_t *data, const char **code,
 	const char **message)
 {
-	const char *s;
+	static const char *const names[][2] = {
+		{ "groupId", "group_id" },
+		{ "conversationId", "conversation_id" },
+		{ "chatroomId", "chatroom_id" },
+		{ "receiverId", "receiver_id" },
+	};
+	struct user_room *ur;
 	struct bid id;
+	int i = bid_target(data, names, 4, &id, code);
 
-	if ((s = jsonx_str(data, "groupId", "group_id")) ||
-	    (s = jsonx_str(data, "conversationId", "conversation_id")) ||
-	    (s = jsonx_str(data, "chatroomId", "chatroom_id")))
-		return bid_parse(s, &id) == 0 ? user_room(u, &id) : NULL;
-	if ((s = jsonx_str(data, "receiverId", "receiver_id")))
-		return bid_parse(s, &id) == 0 ? user_direct_with(u, &id) : NULL;
-	*code = "VALIDATION_ERROR";
-	*message = "typing needs groupId or receiverId";
-	return NULL;
+	if (i == -1) {
+		*message = (*code)[0] == 'N' ? "No such conversation" :
+		    "typing needs groupId or receiverId";
+		return NULL;
+	}
+	ur = i == 3 ? user_direct_with(u, &id) : user_room(u, &id);
+	if (!ur) {
+		*code = "NOT_FOUND";
+		*message = "No such conversation";
+	}
+	return ur;
 }
 
 enum status
@@ -190,14 +199,8 @@ typing_update(struct conn *c, const json_t *data, int start,
 	int64_t now = bridge_now_ms();
 	size_t i;
 
-	*code = NULL;
-	if (!(ur = typing_room(u, data, code, message))) {
-		if (*code)
-			return ST_INVALID;
-		*code = "NOT_FOUND";
-		*message = "No such conversation";
-		return ST_NOT_FOUND;
-	}
+	if (!(ur = typing_room(u, data, code, message)))
+		return (*code)[0] == 'N' ? ST_NOT_FOUND : ST_INVALID;
 	for (i = 0; i < u->ntyping; i++)
 		if (bid_eq(&u->typing[i].room, &ur->room->id)) {
 			t = &u->typing[i];

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "bridge.h"
+#include "core/jsonx.h"
 #include "core/strbuf.h"
 #include "core/hexdigit.h"
 #include "core/xalloc.h"
@@ -39,6 +40,30 @@ bid_parse(const char *s, struct bid *out)
 		i += 2;
 	}
 	return 0;
+}
+
+const char *const bid_group_names[BID_GROUP_NAMES][2] = {
+	{ "groupId", "group_id" },
+	{ "chatroomId", "chatroom_id" },
+	{ "conversationId", "conversation_id" },
+};
+
+int
+bid_target(const json_t *data, const char *const names[][2], size_t n,
+	struct bid *out, const char **code)
+{
+	const char *s;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(s = jsonx_str(data, names[i][0], names[i][1])))
+			continue;
+		if (bid_parse(s, out) == 0)
+			return (int)i;
+		*code = "NOT_FOUND";
+		return -1;
+	}
+	*code = "VALIDATION_ERROR";
+	return -1;
 }
 
 void
