@@ -221,6 +221,11 @@ enum conn_state {
 
 struct buser;
 
+struct held_event {
+	int64_t pos;
+	struct frame *frame;
+};
+
 struct conn {
 	struct lws *wsi;     /* NULL once closed */
 	struct buser *user;  /* set once authenticated */
@@ -241,7 +246,17 @@ struct conn {
 	struct frame **q;
 	uint32_t qhead, qlen, qcap;
 	int64_t last_seq;    /* highest seq queued; lower ones are never sent */
-	int64_t replay_to;   /* while replaying: stop at this pos */
+	/*
+	 * While a replay reads the database up to hold_to (the loop's
+	 * position when the page was asked for), the live events after it
+	 * that fan-out would give this connection are held here, in order,
+	 * so the replay goes live as soon as the database has given it
+	 * everything up to hold_to (replay_hold()).
+	 */
+	struct held_event *held;
+	uint32_t nheld;
+	uint8_t holding;
+	int64_t hold_to;
 	int64_t last_rx_ms;
 	int64_t ping_ms;     /* when a ping went out (0 = none outstanding) */
 	int64_t since;       /* ?since= given on connect, -1 if none; while
@@ -481,6 +496,15 @@ void replay_start(struct conn *c, int64_t since);
 void replay_continue(struct conn *c);
 /* c goes live at the current position (no replay). */
 void replay_go_live(struct conn *c);
+/*
+ * Fan-out (loop): ev, which c wants, went live while c reads its replay
+ * from the database. Kept for the switch to live, up to [bridge]
+ * send_queue events; beyond that the hold is given up and the replay
+ * reads the rest from the database too.
+ */
+void replay_hold(struct conn *c, const struct bevent *ev);
+/* Drops what c holds (its replay ended, or it closed). */
+void replay_hold_release(struct conn *c);
 
 /* ---- the stream thread (bridge_stream.c) -------------------------------- */
 
@@ -622,6 +646,7 @@ enum bmetric {
 	BM_EVENTS_TAILED,
 	BM_EVENTS_FANNED,
 	BM_REPLAY_FRAMES,
+	BM_REPLAY_PAGES,
 	BM_RESYNCS,
 	BM_RATE_LIMITED,
 	BM_NUDGES_IN,

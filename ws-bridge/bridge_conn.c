@@ -64,6 +64,7 @@ conn_closed(struct conn *c)
 	c->wsi = NULL;
 	c->state = CS_CLOSED;
 	queue_clear(c);
+	replay_hold_release(c);
 	free(c->rx);
 	c->rx = NULL;
 	free(c->token);

@@ -40,6 +40,8 @@ static const struct {
 		"Event frames queued to connections (live)" },
 	[BM_REPLAY_FRAMES] = { "parley_bridge_replay_frames_total",
 		"Event frames replayed to resuming connections" },
+	[BM_REPLAY_PAGES] = { "parley_bridge_replay_pages_total",
+		"Database pages read for resuming connections" },
 	[BM_RESYNCS] = { "parley_bridge_resync_required_total",
 		"Resumes answered with resync_required" },
 	[BM_RATE_LIMITED] = { "parley_bridge_rate_limited_total",

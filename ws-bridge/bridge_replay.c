@@ -9,6 +9,10 @@
  * While a connection replays, live fan-out skips it; live events land in
  * the ring, which the replay reaches last, and the switch to live happens
  * in the loop between two events, so there is no gap and no duplicate.
+ * A page read up to the loop's position holds what goes live meanwhile
+ * (replay_hold()): with a small ring, or none (replay_buffer = 0), each
+ * page of a busy stream would otherwise end behind the stream and the
+ * resume chase it page after page, maybe for ever.
  * The queue is refilled only as the client reads, so a slow reader costs a
  * bounded amount of memory. A since older than what is stored (purged
  * after [bridge] event_retention_days) or newer than anything committed
@@ -215,8 +219,40 @@ send_resync(struct conn *c, int64_t since)
 	    (long long)bridge.live_pos);
 	conn_send_text(c, buf, (size_t)n);
 	bmetrics_count(BM_RESYNCS, 1);
+	replay_hold_release(c); /* live from the current position */
 	c->state = CS_LIVE;
 	replay_go_live(c);
+}
+
+void
+replay_hold(struct conn *c, const struct bevent *ev)
+{
+	uint32_t cap = (uint32_t)bridge.cfg->bridge_send_queue;
+
+	if (ev->kind == TARGET_CONVERSATION && c->nmuted &&
+	    conn_muted(c, &ev->target))
+		return;
+	if (c->nheld == cap) {
+		/* More than the client could have queued: the database has
+		 * these too, and the replay reads them from there. */
+		replay_hold_release(c);
+		return;
+	}
+	if (!c->held)
+		c->held = xmalloc(cap * sizeof(*c->held));
+	c->held[c->nheld].pos = ev->pos;
+	c->held[c->nheld++].frame = frame_ref(ev->frame);
+}
+
+void
+replay_hold_release(struct conn *c)
+{
+	for (uint32_t i = 0; i < c->nheld; i++)
+		frame_unref(c->held[i].frame);
+	free(c->held);
+	c->held = NULL;
+	c->nheld = 0;
+	c->holding = 0;
 }
 
 void
@@ -225,6 +261,14 @@ replay_go_live(struct conn *c)
 	char buf[96];
 	int n;
 
+	/* What went live while the last page was read, then live. */
+	for (uint32_t i = 0; i < c->nheld; i++) {
+		if (c->held[i].pos <= c->last_seq)
+			continue;
+		conn_send_replay(c, c->held[i].frame);
+		c->last_seq = c->held[i].pos;
+	}
+	replay_hold_release(c);
 	if (c->last_seq < bridge.live_pos)
 		c->last_seq = bridge.live_pos;
 	if (c->state == CS_REPLAYING && !c->catch_up) {
@@ -379,6 +423,15 @@ page_submit(struct conn *c, int64_t from, int64_t to)
 	bid_format(&c->user->id, p->user);
 	p->from = from;
 	p->to = to;
+	if (from < to) {
+		bmetrics_count(BM_REPLAY_PAGES, 1);
+		/* Up to where the loop is: hold what goes live meanwhile,
+		 * else each page of a busy stream would find more after it. */
+		if (!c->holding && to == bridge.live_pos) {
+			c->holding = 1;
+			c->hold_to = to;
+		}
+	}
 	c->db_replay++;
 	pool_submit(&p->job);
 }
@@ -392,8 +445,15 @@ replay_continue(struct conn *c)
 	if (c->state != CS_REPLAYING || c->db_replay || !c->wsi ||
 	    c->qlen >= budget)
 		return;
+	if (c->holding && c->last_seq >= c->hold_to) {
+		/* The database gave everything up to hold_to; the rest is
+		 * held, in order: live from here. */
+		replay_go_live(c);
+		return;
+	}
 	if (c->last_seq < ring_base()) {
-		page_submit(c, c->last_seq, ring_base());
+		page_submit(c, c->last_seq, c->holding ? c->hold_to :
+		    ring_base());
 		return;
 	}
 	for (i = ring_find(c->last_seq); i < ring_count() && budget; i++) {
@@ -412,6 +472,7 @@ replay_continue(struct conn *c)
 void
 replay_start(struct conn *c, int64_t since)
 {
+	replay_hold_release(c); /* an earlier resume's: the database has it */
 	c->state = CS_REPLAYING;
 	c->last_seq = since;
 	c->replay_gen++;

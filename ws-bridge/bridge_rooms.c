@@ -309,6 +309,10 @@ send_user(struct buser *u, const struct bevent *ev)
 
 	for (c = u->conns; c; c = next) {
 		next = c->unext;
+		if (c->state == CS_REPLAYING && c->holding) {
+			replay_hold(c, ev);
+			continue;
+		}
 		if (c->state != CS_LIVE || ev->pos <= c->last_seq)
 			continue;
 		if (ev->kind == TARGET_CONVERSATION && c->nmuted &&

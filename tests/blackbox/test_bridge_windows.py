@@ -5,6 +5,7 @@ its window on purpose (a table lock, a stopped thread, many addresses) and
 checks the client contract of docs/websocket.md across it."""
 
 import contextlib
+import json
 import os
 import queue
 import random
@@ -19,7 +20,7 @@ import uuid
 
 import pytest
 
-from parley_api import mysql_connect, wait_until
+from parley_api import metric_value, mysql_connect, wait_until
 from test_bridge import (WS, add_member, connect, create_group, first_answer,  # noqa: F401
                          insert_user_events, private_bridge, received, remove_member, send_message)
 
@@ -435,3 +436,96 @@ def test_group_join_with_no_replay_buffer_looks_back_across_other_events(make_us
     assert answer["type"] == "ack" and answer["data"] == {"groupId": gid, "subscribed": True}, \
         answer
     ws.close()
+
+
+def test_resume_with_no_replay_buffer_goes_live_under_steady_traffic(make_user, db,
+                                                                     private_bridge):
+    """With [bridge] replay_buffer = 0 every resume is read from the
+    database, a page at a time. On a busy server events keep committing
+    while each page is read; the resume must still reach live, with every
+    event after since exactly once and in order. A writer thread commits
+    events (mostly for other users, some for the resuming one) and nudges
+    the bridge continuously before, during and after the resume."""
+    # poll_ms = 10: the bridge reads new events every 10 ms at least,
+    # whether or not a nudge reaches it first.
+    b = private_bridge(replay_buffer=0, poll_ms=10)
+    u, noise = make_user(), make_user()
+    backlog = insert_user_events(db, u.id, 1200)  # a few pages to read
+    wait_until(lambda: b.health()["seq"] >= backlog[-1], 10, what="the bridge to read them")
+    pages0 = metric_value(b.metrics(), "parley_bridge_replay_pages_total")
+    since = backlog[0] - 1
+    stop = threading.Event()
+    written = []
+
+    def writer():
+        conn = mysql_connect(autocommit=True)
+        nudge = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        i = 0
+        try:
+            while not stop.is_set():
+                rows = [(noise.id, "{}")] * 5
+                if i % 10 == 0:
+                    rows.append((u.id, json.dumps({"i": i})))
+                with conn.cursor() as c:
+                    c.executemany("INSERT INTO events (target_kind, target_id, type, payload)"
+                                  " VALUES ('USER', %s, 'test:live', %s)", rows)
+                nudge.sendto(b"n", ("127.0.0.1", b.nudge_port))
+                written.append(i)
+                i += 1
+                time.sleep(0.001)
+        finally:
+            nudge.close()
+            conn.close()
+
+    def slow_reads():
+        # A loaded database: reads of members (which every replay page
+        # does) wait most of the time, so each page takes a while and
+        # events always commit meanwhile. Writes to events go on.
+        while not stop.is_set():
+            with table_locked("members"):
+                stop.wait(0.05)
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=writer, daemon=True) for _ in range(2)]
+    threads.append(threading.Thread(target=slow_reads, daemon=True))
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: len(written) > 50, 10, what="traffic to flow")
+        ws = WS(url=b.url, token=u.token, since=since)
+        ws.authed()
+        # The patience bounds a hang; it is not what the test measures.
+        resumed = ws.wait_type("resumed", 60)
+        n = len(written)
+        wait_until(lambda: len(written) > n + 50, 10, what="traffic after going live")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+
+    with db.cursor() as c:  # everything for u after since, once numbered
+        def mine():
+            c.execute("SELECT pos FROM events WHERE target_kind = 'USER' AND target_id = %s"
+                      " AND id >= (SELECT id FROM events WHERE pos = %s)"
+                      " ORDER BY pos IS NULL, pos", (u.id, backlog[0]))
+            pos = [r["pos"] for r in c.fetchall()]
+            return pos if None not in pos else None
+        want = wait_until(mine, 10, what="the sequencer to number every event")
+    assert want[:len(backlog)] == backlog
+    wait_until(lambda: ws.last_seq() >= want[-1] or ws.closed, 20, what="the last event")
+    with ws.cv:
+        frames = [f for f in ws.frames if "seq" in f or f.get("type") == "resumed"]
+    ws.close()
+    got = [f["seq"] for f in frames if "seq" in f]
+    assert got == want, "missing %s, extra %s, in order: %s" % (
+        sorted(set(want) - set(got))[:10], sorted(set(got) - set(want))[:10],
+        got == sorted(got))
+    # The backlog's pages and one more at most: a replay that chased the
+    # stream would read a page for every batch that came meanwhile.
+    pages = metric_value(b.metrics(), "parley_bridge_replay_pages_total") - pages0
+    assert pages <= len(backlog) // 500 + 2, "%d pages to go live" % pages
+    # resumed splits them: the replay up to its seq, live after it
+    split = frames.index(resumed)
+    assert all(f["seq"] <= resumed["data"]["seq"] for f in frames[:split])
+    assert all(f["seq"] > resumed["data"]["seq"] for f in frames[split + 1:])
+    assert len(frames) > split + 1, "some events came live"
