@@ -337,8 +337,8 @@ history(struct request *req, struct response *res, struct message_query *q)
 		reply_status(res, st, &e);
 		return;
 	}
-	reply_page(res, "Messages retrieved", items, &pg, mp.total,
-	    mp.next_cursor);
+	reply_page_capped(res, "Messages retrieved", items, &pg, mp.total,
+	    mp.total_capped, mp.next_cursor);
 	if (sig && version) {
 		hp.total = mp.total;
 		hp.pages = pg.limit ? (mp.total + pg.limit - 1) / pg.limit : 0;

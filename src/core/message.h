@@ -147,7 +147,8 @@ struct message_query {
 
 /* total: messages matching the filters (on the cursor's side). */
 struct message_page {
-	long total;
+	long total;              /* at most HISTORY_TOTAL_MAX (message_db.h) */
+	int total_capped;        /* more matched than total says */
 	const char *next_cursor; /* arena; NULL when there is no more */
 };
 

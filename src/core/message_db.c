@@ -36,15 +36,14 @@ static const char sql_get[] =
 	" AND mb.user_id = ? WHERE m.id = ?";
 static const char sql_receipts[] =
 	"(SELECT 'M' AS k, mb.user_id, mb.role, c.kind, c.direct_key,"
-	" (SELECT COUNT(*) FROM messages x WHERE x.conversation_id = c.id) AS n,"
 	" NULL AS at, NULL AS mid"
 	" FROM members mb JOIN conversations c ON c.id = mb.conversation_id"
 	" AND c.deleted_at IS NULL"
 	" WHERE mb.conversation_id = ? AND mb.user_id = ?)"
-	" UNION ALL (SELECT 'R', user_id, NULL, NULL, NULL, NULL, last_read_at,"
+	" UNION ALL (SELECT 'R', user_id, NULL, NULL, NULL, last_read_at,"
 	" last_read_message_id FROM members WHERE conversation_id = ?"
 	" ORDER BY last_read_at, last_read_message_id LIMIT 2)"
-	" UNION ALL (SELECT 'D', user_id, NULL, NULL, NULL, NULL,"
+	" UNION ALL (SELECT 'D', user_id, NULL, NULL, NULL,"
 	" last_delivered_at, last_delivered_message_id FROM members"
 	" WHERE conversation_id = ?"
 	" ORDER BY last_delivered_at, last_delivered_message_id LIMIT 2)";
@@ -122,34 +121,58 @@ static const char sql_reactions[] =
 
 /*
  * History. Optional filters are "? IS NULL OR ..." (MariaDB folds the
- * parameter as a constant per execution, so an absent filter costs
- * nothing and a cursor is an index range). Positions are (created_at, id).
- * The status filter compares positions with the recipients' pointers: a
- * message by ex_user is judged against the ex thresholds, any other
- * against the common ones (see message.c, receipts).
+ * parameter as a constant per execution, so a cursor is an index range).
+ * Positions are (created_at, id). The status filter compares positions
+ * with the recipients' pointers: a message by ex_user is judged against
+ * the ex thresholds, any other against the common ones (see message.c,
+ * receipts).
+ *
+ * Every condition on a column outside ix_messages_conversation (type,
+ * parent_id, the status) costs a row read per message looked at, even
+ * when its filter is absent: so HISTORY_KEYS is the statement for
+ * requests that filter on none of them, which then walk the index alone.
+ * A page is found first (ids only, LIMIT and OFFSET on the index) and
+ * only its rows are joined: a deep OFFSET skips index entries, not
+ * joined rows. The total stops at HISTORY_TOTAL_MAX + 1 messages.
  */
 #define LE "(m.created_at, m.id) <= (?, ?)"
 #define STATUS_EXPR \
 	"CASE WHEN IF(m.sender_id <=> ?, " LE ", " LE ") THEN 'SEEN'" \
 	" WHEN IF(m.sender_id <=> ?, " LE ", " LE ") THEN 'DELIVERED'" \
 	" ELSE 'SENT' END"
-#define HISTORY_WHERE \
-	" WHERE m.conversation_id = ? AND m.type = COALESCE(?, m.type)" \
-	" AND m.created_at >= COALESCE(?, m.created_at)" \
-	" AND m.created_at <= COALESCE(?, m.created_at)" \
-	" AND m.parent_id <=> COALESCE(?, m.parent_id)" \
+#define HISTORY_KEYS \
+	" WHERE m.conversation_id = ?" \
+	" AND (? IS NULL OR m.created_at >= ?)" \
+	" AND (? IS NULL OR m.created_at <= ?)" \
 	" AND (? IS NULL OR m.created_at < ? OR (m.created_at = ? AND m.id < ?))" \
-	" AND (? IS NULL OR m.created_at > ? OR (m.created_at = ? AND m.id > ?))" \
+	" AND (? IS NULL OR m.created_at > ? OR (m.created_at = ? AND m.id > ?))"
+#define HISTORY_ROWS \
+	" AND m.type = COALESCE(?, m.type)" \
+	" AND m.parent_id <=> COALESCE(?, m.parent_id)" \
 	" AND (? IS NULL OR " STATUS_EXPR " = ?)"
-#define HISTORY_TYPES "sssssssssssssssssssssssss"
-static const char sql_history_desc[] =
-	"SELECT " MSG_COLS MSG_FROM HISTORY_WHERE
-	" ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?";
-static const char sql_history_asc[] =
-	"SELECT " MSG_COLS MSG_FROM HISTORY_WHERE
-	" ORDER BY m.created_at, m.id LIMIT ? OFFSET ?";
-static const char sql_history_count[] =
-	"SELECT COUNT(*) AS n FROM messages m" HISTORY_WHERE;
+#define KEYS_TYPES "sssssssssssss"
+#define ROWS_TYPES "ssssssssssssss"
+#define HISTORY_PAGE(where, order) \
+	"SELECT " MSG_COLS " FROM (SELECT m.id FROM messages m" where \
+	" ORDER BY " order " LIMIT ? OFFSET ?) p" \
+	" STRAIGHT_JOIN messages m ON m.id = p.id" MSG_JOINS " ORDER BY " order
+#define DESC "m.created_at DESC, m.id DESC"
+#define ASC "m.created_at, m.id"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define HISTORY_TOTAL_SCAN 10001 /* one more than counted says "capped" */
+_Static_assert(HISTORY_TOTAL_SCAN == HISTORY_TOTAL_MAX + 1, "history total");
+#define HISTORY_COUNT(where) \
+	"SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m" where \
+	" LIMIT " STR(HISTORY_TOTAL_SCAN) ") t"
+static const char *const sql_history[2][2] = { /* [row filters][desc] */
+	{ HISTORY_PAGE(HISTORY_KEYS, ASC), HISTORY_PAGE(HISTORY_KEYS, DESC) },
+	{ HISTORY_PAGE(HISTORY_KEYS HISTORY_ROWS, ASC),
+	  HISTORY_PAGE(HISTORY_KEYS HISTORY_ROWS, DESC) },
+};
+static const char *const sql_history_count[2] = {
+	HISTORY_COUNT(HISTORY_KEYS), HISTORY_COUNT(HISTORY_KEYS HISTORY_ROWS),
+};
 
 /*
  * Search runs one of two plans (message_db_search). Both read a page of
@@ -503,32 +526,54 @@ message_db_reactions(struct db *db, struct arena *a, const char *id,
 	return 0;
 }
 
-#define HISTORY_ARGS(f) \
-	f->conversation_id, f->type, f->from, f->to, f->parent_id, \
+#define KEYS_ARGS(f) \
+	f->conversation_id, f->from, f->from, f->to, f->to, \
 	f->before_at, f->before_at, f->before_at, f->before_id, f->after_at, \
-	f->after_at, f->after_at, f->after_id, f->status, f->read_ex_user, \
+	f->after_at, f->after_at, f->after_id
+#define ROWS_ARGS(f) \
+	f->type, f->parent_id, f->status, f->read_ex_user, \
 	f->read_ex_at, f->read_ex_id, f->read_at, f->read_id, f->del_ex_user, \
 	f->del_ex_at, f->del_ex_id, f->del_at, f->del_id, f->status
+
+/* Whether f filters on a column outside the index (HISTORY_ROWS). */
+static int
+row_filtered(const struct msg_filter *f)
+{
+	return f->type || f->parent_id || f->status;
+}
 
 int
 message_db_history(struct db *db, struct arena *a, const struct msg_filter *f,
 	long limit, long offset, struct db_rows *out)
 {
-	return db_query(db, a, out, f->desc ? sql_history_desc :
-	    sql_history_asc, HISTORY_TYPES "ii", HISTORY_ARGS(f),
-	    (int64_t)limit, (int64_t)offset);
+	const char *sql = sql_history[row_filtered(f)][f->desc != 0];
+
+	if (!row_filtered(f))
+		return db_query(db, a, out, sql, KEYS_TYPES "ii", KEYS_ARGS(f),
+		    (int64_t)limit, (int64_t)offset);
+	return db_query(db, a, out, sql, KEYS_TYPES ROWS_TYPES "ii",
+	    KEYS_ARGS(f), ROWS_ARGS(f), (int64_t)limit, (int64_t)offset);
 }
 
 int
 message_db_history_count(struct db *db, struct arena *a,
-	const struct msg_filter *f, long *total)
+	const struct msg_filter *f, long *total, int *capped)
 {
 	struct db_rows r;
+	int rc;
 
-	if (db_query(db, a, &r, sql_history_count, HISTORY_TYPES,
-	    HISTORY_ARGS(f)) == -1)
+	if (!row_filtered(f))
+		rc = db_query(db, a, &r, sql_history_count[0], KEYS_TYPES,
+		    KEYS_ARGS(f));
+	else
+		rc = db_query(db, a, &r, sql_history_count[1],
+		    KEYS_TYPES ROWS_TYPES, KEYS_ARGS(f), ROWS_ARGS(f));
+	if (rc == -1)
 		return -1;
 	*total = (long)db_get_int(&r, 0, "n");
+	*capped = *total > HISTORY_TOTAL_MAX;
+	if (*capped)
+		*total = HISTORY_TOTAL_MAX;
 	return 0;
 }
 

@@ -143,8 +143,14 @@ struct msg_filter {
 int message_db_history(struct db *db, struct arena *a,
 	const struct msg_filter *f, long limit, long offset,
 	struct db_rows *out);
+/*
+ * How many messages f matches, counted up to HISTORY_TOTAL_MAX: past it
+ * *total is HISTORY_TOTAL_MAX and *capped 1, so that a request never
+ * costs what the whole conversation holds.
+ */
+#define HISTORY_TOTAL_MAX 10000
 int message_db_history_count(struct db *db, struct arena *a,
-	const struct msg_filter *f, long *total);
+	const struct msg_filter *f, long *total, int *capped);
 
 /*
  * Search over uid's conversations: boolean is the full-text expression and

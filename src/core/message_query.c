@@ -62,14 +62,13 @@ time_arg(const struct svc_ctx *ctx, const char *s, const char **out)
 /* Validates the filters of q into f; the conversation is set later. */
 static enum status
 parse_filters(const struct svc_ctx *ctx, const struct message_query *q,
-	struct msg_filter *f, int *filtered, struct svc_error *e)
+	struct msg_filter *f, struct svc_error *e)
 {
 	static const char *const statuses[] = { "SENT", "DELIVERED", "SEEN" };
 	struct msgfmt_cursor *c;
 	char *p;
 
 	memset(f, 0, sizeof(*f));
-	*filtered = 0;
 	if (q->type && !(f->type = any_type(q->type)))
 		return invalid(e, "type",
 		    "type must be TEXT, IMAGE, FILE, VOICE, VIDEO or SYSTEM");
@@ -112,8 +111,6 @@ parse_filters(const struct svc_ctx *ctx, const struct message_query *q,
 		return invalid(e, "order", "order must be asc or desc");
 	f->desc = q->order ? strcasecmp(q->order, "desc") == 0 :
 	    !(q->after && !q->before);
-	*filtered = f->type || f->status || f->from || f->to || f->parent_id ||
-	    f->before_at || f->after_at;
 	return ST_OK;
 }
 
@@ -128,13 +125,13 @@ message_history(const struct svc_ctx *ctx, const char *user_id,
 	struct db_rows r;
 	struct msg_row *rows;
 	size_t n;
-	int filtered, rc_db;
+	int rc_db;
 	enum status st;
 
 	*items = NULL;
 	pg->total = 0;
 	pg->next_cursor = NULL;
-	st = parse_filters(ctx, q, &f, &filtered, e);
+	st = parse_filters(ctx, q, &f, e);
 	if (st != ST_OK)
 		return st;
 	if (q->peer_id) {
@@ -197,10 +194,8 @@ message_history(const struct svc_ctx *ctx, const char *user_id,
 		    message_view_json(&rows[i], user_id, &rc));
 	if (r.nrows > n && n > 0)
 		pg->next_cursor = rows[n - 1].id;
-	if (!filtered) {
-		pg->total = rc.message_count;
-	} else if (message_db_history_count(ctx->db, ctx->arena, &f,
-	    &pg->total) == -1) {
+	if (message_db_history_count(ctx->db, ctx->arena, &f, &pg->total,
+	    &pg->total_capped) == -1) {
 		json_decref(*items);
 		*items = NULL;
 		return conv_db_error(ctx->db, e);

@@ -28,7 +28,6 @@ message_view_receipts(const struct db_rows *r, struct receipts *rc)
 			rc->role = db_get(r, i, "role");
 			rc->kind = db_get(r, i, "kind");
 			rc->direct_key = db_get(r, i, "direct_key");
-			rc->message_count = (long)db_get_int(r, i, "n");
 		} else if (k[0] == 'R' && nr++ == 0) {
 			rc->r_ex_user = user;
 			rc->r_at = at;

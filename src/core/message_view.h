@@ -24,7 +24,6 @@
 struct receipts {
 	int member;
 	const char *role, *kind, *direct_key;
-	long message_count;
 	const char *r_ex_user, *r_ex_at, *r_ex_id, *r_at, *r_id;
 	const char *d_ex_user, *d_ex_at, *d_ex_id, *d_at, *d_id;
 };

@@ -171,6 +171,13 @@ void
 reply_page(struct response *res, const char *message, json_t *items,
 	const struct page *pg, long total, const char *next_cursor)
 {
+	reply_page_capped(res, message, items, pg, total, 0, next_cursor);
+}
+
+void
+reply_page_capped(struct response *res, const char *message, json_t *items,
+	const struct page *pg, long total, int capped, const char *next_cursor)
+{
 	json_t *root = json_object(), *p;
 	long pages = pg->limit ? (total + pg->limit - 1) / pg->limit : 0;
 	char buf[32];
@@ -181,6 +188,8 @@ reply_page(struct response *res, const char *message, json_t *items,
 	    next_cursor != NULL || pg->page < pages);
 	if (next_cursor)
 		json_object_set_new(p, "nextCursor", json_string(next_cursor));
+	if (capped)
+		json_object_set_new(p, "totalCapped", json_true());
 	json_object_set_new(root, "success", json_true());
 	json_object_set_new(root, "message", json_string(message ? message : "OK"));
 	json_object_set_new(root, "data", items);

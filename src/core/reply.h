@@ -70,5 +70,12 @@ void reply_raw(struct response *res, int http, const char *content_type,
 /* List reply: data = items (stolen), pagination object and X-Pagination-* headers. */
 void reply_page(struct response *res, const char *message, json_t *items,
 	const struct page *pg, long total, const char *next_cursor);
+/*
+ * reply_page() for a total that stopped counting: with capped set, total
+ * is a lower bound and the pagination object says "totalCapped": true.
+ */
+void reply_page_capped(struct response *res, const char *message,
+	json_t *items, const struct page *pg, long total, int capped,
+	const char *next_cursor);
 
 #endif

@@ -16,8 +16,11 @@ requests each:
     search a word no one wrote, as each
     GET /groups as small, crowd (who wrote them all), reader and neglect
     GET /conversations?unread=true as reader and neglect
+    reader's history of crowd's group (newest 50, 50 before a time, page
+    2,000 of 100) and GET /messages/{id}, each after a send by crowd, so
+    no cached page answers
 
-With "lists" it times only the last two kinds.
+With "lists" it leaves out the searches.
 
 Compare rows of one run with each other; the machine is shared.
 """
@@ -67,9 +70,15 @@ def group(token, title):
     return body["data"]["id"]
 
 
-def timed(token, path, n=7):
+def timed(token, path, n=7, bust=None):
+    """bust: (token, group) sends a message before each request, so that
+    no cached history page can answer it."""
     times = []
-    for _ in range(n):
+    for i in range(n):
+        if bust:
+            status, _ = call("POST", "/messages", {"groupId": bust[1], "content": "bust %d" % i},
+                             bust[0])
+            assert status == 201, status
         t = time.perf_counter()
         status, _ = call("GET", path, token=token)
         times.append((time.perf_counter() - t) * 1000)
@@ -99,6 +108,9 @@ def main():
         cur.execute("SELECT id FROM messages WHERE conversation_id = %s"
                     " ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 10", (crowd_group,))
         seen = list(cur.fetchone().values())[0]
+        cur.execute("SELECT DATE_FORMAT(created_at, '%%Y-%%m-%%dT%%H:%%i:%%s.%%fZ') AS t"
+                    " FROM messages WHERE id = %s", (seen,))
+        seen_at = list(cur.fetchone().values())[0]
     conn.commit()
     for uid in (reader_id, neglect_id):
         status, body = call("POST", "/groups/%s/members" % crowd_group, {"userId": uid}, crowd)
@@ -133,6 +145,13 @@ def main():
         rows = [row for row in rows if not row[0].startswith("search")]
     for name, token, path in rows:
         print("%-26s %s" % (name, timed(token, path)))
+    history = "/groups/%s/messages?limit=" % crowd_group
+    bust = (crowd, crowd_group)
+    for name, path in (("history 50, reader", history + "50"),
+                       ("history 50 before=, reader", history + "50&before=" + seen_at),
+                       ("history page 2000 of 100", history + "100&page=2000"),
+                       ("GET /messages/{id}", "/messages/" + seen)):
+        print("%-26s %s" % (name, timed(reader, path, bust=bust)))
 
 
 if __name__ == "__main__":
