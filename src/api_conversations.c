@@ -10,10 +10,7 @@
 void
 api_conversations_list(struct request *req, struct response *res)
 {
-	const char *unread = request_query(req, "unread");
-	const char *filter = request_query(req, "filter");
-	const char *kind = request_query(req, "kind");
-	const char *search = request_query(req, "search");
+	const char *unread, *filter, *kind, *search;
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
 	struct page pg;
@@ -22,7 +19,16 @@ api_conversations_list(struct request *req, struct response *res)
 	int unread_only = 0;
 	enum status st;
 
-	if (unread && *unread) {
+	if (request_filter_or_reply(req, res, REQUEST_NAMES("unread"),
+	    &unread) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("filter"),
+	    &filter) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("kind"),
+	    &kind) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("search"),
+	    &search) == -1)
+		return;
+	if (unread) {
 		if (strcasecmp(unread, "true") == 0 || strcmp(unread, "1") == 0)
 			unread_only = 1;
 		else if (strcasecmp(unread, "false") != 0 && strcmp(unread, "0") != 0) {
@@ -31,7 +37,7 @@ api_conversations_list(struct request *req, struct response *res)
 		}
 	}
 	/* Seed 000's filter=all|unread. */
-	if (filter && *filter) {
+	if (filter) {
 		if (strcasecmp(filter, "unread") == 0)
 			unread_only = 1;
 		else if (strcasecmp(filter, "all") != 0) {
@@ -42,9 +48,8 @@ api_conversations_list(struct request *req, struct response *res)
 	if (request_page_or_reply(req, res, &pg) == -1)
 		return;
 	request_svc(req, &ctx);
-	st = conversation_list(&ctx, req->me.user_id, kind && *kind ? kind : NULL,
-	    unread_only, search && *search ? search : NULL, &pg, &items, &total,
-	    &e);
+	st = conversation_list(&ctx, req->me.user_id, kind, unread_only, search,
+	    &pg, &items, &total, &e);
 	if (st != ST_OK) {
 		reply_status(res, st, &e);
 		return;

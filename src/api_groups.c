@@ -47,7 +47,7 @@ api_groups_create(struct request *req, struct response *res)
 void
 api_groups_list(struct request *req, struct response *res)
 {
-	const char *search = request_query(req, "search");
+	const char *search;
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
 	struct page pg;
@@ -55,10 +55,11 @@ api_groups_list(struct request *req, struct response *res)
 	long total = 0;
 	enum status st;
 
-	if (request_page_or_reply(req, res, &pg) == -1)
+	if (request_filter_or_reply(req, res, REQUEST_NAMES("search"),
+	    &search) == -1 || request_page_or_reply(req, res, &pg) == -1)
 		return;
 	request_svc(req, &ctx);
-	st = group_list(&ctx, me(req), search && *search ? search : NULL, &pg,
+	st = group_list(&ctx, me(req), search, &pg,
 	    &items, &total, &e);
 	if (st != ST_OK) {
 		reply_status(res, st, &e);

@@ -3,6 +3,7 @@
  * reactions, history (also /groups/{id}/messages) and search (also
  * POST /chatrooms/{id}/search).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -29,21 +30,6 @@ answer(struct response *res, enum status st, const struct svc_error *e,
 	}
 	reply_data(res, http, message, data);
 }
-
-/* The first query parameter present among names (NULL-terminated); "" is absent. */
-static const char *
-query_any(const struct request *req, const char *const *names)
-{
-	for (; *names; names++) {
-		const char *v = request_query(req, *names);
-
-		if (v && *v)
-			return v;
-	}
-	return NULL;
-}
-
-#define Q(req, ...) query_any(req, (const char *const[]){ __VA_ARGS__, NULL })
 
 void
 api_messages_send(struct request *req, struct response *res)
@@ -225,9 +211,10 @@ page_headers(struct response *res, const struct histcache_page *p)
 }
 
 /*
- * History's cursors. Unlike the filters, a cursor given empty is an
- * error: it is a client's unset variable, and reading it as absent would
- * silently restart the walk at the newest (or oldest) message.
+ * History's cursors, each one spelling. Like the filters, a cursor given
+ * empty is an error: it is a client's unset variable, and reading it as
+ * absent would silently restart the walk at the newest (or oldest)
+ * message.
  */
 static const struct {
 	const char *name;
@@ -242,10 +229,27 @@ static const struct {
 	  .empty = "after must be a message id or an ISO 8601 timestamp" },
 };
 
+/* History's filters: where each lands in the query, and its spellings. */
+static const struct {
+	size_t offset;
+	const char *const *names;
+} filters[] = {
+	{ offsetof(struct message_query, type),
+	  REQUEST_NAMES("type", "message_type", "messageType") },
+	{ offsetof(struct message_query, status), REQUEST_NAMES("status") },
+	{ offsetof(struct message_query, from),
+	  REQUEST_NAMES("from", "date_from", "dateFrom") },
+	{ offsetof(struct message_query, to),
+	  REQUEST_NAMES("to", "date_to", "dateTo") },
+	{ offsetof(struct message_query, parent_id),
+	  REQUEST_NAMES("parentId", "parent_id") },
+	{ offsetof(struct message_query, order), REQUEST_NAMES("order") },
+};
+
 /*
  * Reads history's filters, cursors and page into q (its conversation
  * already set); -1 with *field naming a malformed page or limit, or an
- * empty cursor (see cursor_empty_message()).
+ * empty filter or cursor (see empty_message()).
  */
 static int
 history_params(const struct request *req, struct message_query *q,
@@ -253,11 +257,10 @@ history_params(const struct request *req, struct message_query *q,
 {
 	int rc = request_page_parse(req, pg, field);
 
-	q->type = Q(req, "type", "message_type", "messageType");
-	q->status = Q(req, "status");
-	q->from = Q(req, "from", "date_from", "dateFrom");
-	q->to = Q(req, "to", "date_to", "dateTo");
-	q->parent_id = Q(req, "parentId", "parent_id");
+	for (size_t i = 0; rc == 0 && i < sizeof(filters) / sizeof(*filters);
+	    i++)
+		rc = request_filter(req, filters[i].names,
+		    (const char **)((char *)q + filters[i].offset), field);
 	q->before = q->after = NULL;
 	for (size_t i = 0; rc == 0 && i < sizeof(cursors) / sizeof(*cursors);
 	    i++) {
@@ -271,20 +274,20 @@ history_params(const struct request *req, struct message_query *q,
 			*to = v;
 		}
 	}
-	q->order = Q(req, "order");
 	q->limit = pg->limit;
 	q->offset = pg->offset;
 	return rc;
 }
 
-/* The 400's message when history_params() failed on field, or NULL. */
+/* The 400's message when history_params() failed on field. */
 static const char *
-cursor_empty_message(const char *field)
+empty_message(struct arena *a, const char *field)
 {
 	for (size_t i = 0; i < sizeof(cursors) / sizeof(*cursors); i++)
 		if (strcmp(field, cursors[i].name) == 0)
 			return cursors[i].empty;
-	return NULL;
+	return arena_printf(a, "%s must not be empty (leave it out for no"
+	    " filter)", field);
 }
 
 /* Whether q's pages can be cached: then cid receives the conversation. */
@@ -315,8 +318,8 @@ history(struct request *req, struct response *res, struct message_query *q)
 	enum status st;
 
 	if (history_params(req, q, &pg, &field) == -1) {
-		if (cursor_empty_message(field))
-			reply_invalid(res, field, cursor_empty_message(field));
+		if (strcmp(field, "page") != 0 && strcmp(field, "limit") != 0)
+			reply_invalid(res, field, empty_message(req->arena, field));
 		else /* as the other paged routes answer it */
 			(void)request_page_or_reply(req, res, &pg);
 		return;
@@ -350,15 +353,28 @@ history(struct request *req, struct response *res, struct message_query *q)
 	}
 }
 
-/* The conversation a /messages list request names (peer_id for a DM). */
-static void
-list_target(const struct request *req, struct message_query *q)
+/*
+ * The conversation a /messages list request names (peer_id for a DM);
+ * -1 with *field naming a spelling given empty.
+ */
+static int
+list_target(const struct request *req, struct message_query *q,
+	const char **field)
 {
-	q->conversation_id = Q(req, "conversationId", "conversation_id",
-	    "chatroomId", "chatroom_id");
-	q->group_id = q->conversation_id ? NULL : Q(req, "groupId", "group_id");
-	q->peer_id = q->conversation_id || q->group_id ? NULL :
-	    Q(req, "receiverId", "receiver_id", "userId", "user_id");
+	const char *peer;
+
+	if (request_filter(req, REQUEST_NAMES("conversationId",
+	    "conversation_id", "chatroomId", "chatroom_id"),
+	    &q->conversation_id, field) == -1 ||
+	    request_filter(req, REQUEST_NAMES("groupId", "group_id"),
+	    &q->group_id, field) == -1 ||
+	    request_filter(req, REQUEST_NAMES("receiverId", "receiver_id",
+	    "userId", "user_id"), &peer, field) == -1)
+		return -1;
+	if (q->conversation_id)
+		q->group_id = NULL;
+	q->peer_id = q->conversation_id || q->group_id ? NULL : peer;
+	return 0;
 }
 
 /* The conversation of /messages/group/{groupId} and .../{id}/messages. */
@@ -374,8 +390,12 @@ void
 api_messages_list(struct request *req, struct response *res)
 {
 	struct message_query q = { 0 };
+	const char *field;
 
-	list_target(req, &q);
+	if (list_target(req, &q, &field) == -1) {
+		reply_invalid(res, field, empty_message(req->arena, field));
+		return;
+	}
 	if (!q.conversation_id && !q.group_id && !q.peer_id) {
 		reply_invalid(res, "conversationId",
 		    "conversationId (or groupId, or receiverId) is required");
@@ -401,9 +421,10 @@ api_messages_prefetch(void *arg, const char *user_id,
 		return 0;
 	if (req->route->handler == api_messages_group)
 		q.group_id = group_target(req);
-	else if (req->route->handler == api_messages_list)
-		list_target(req, &q);
-	else
+	else if (req->route->handler == api_messages_list) {
+		if (list_target(req, &q, &field) == -1)
+			return 0;
+	} else
 		return 0;
 	if (history_params(req, &q, &pg, &field) == -1 ||
 	    !history_cacheable(&q, cid))
@@ -443,13 +464,20 @@ api_messages_search(struct request *req, struct response *res)
 
 	if (request_page_or_reply(req, res, &pg) == -1)
 		return;
-	q.query = Q(req, "query", "q");
-	q.conversation_id = Q(req, "groupId", "group_id", "conversationId",
-	    "conversation_id");
-	q.sender_id = Q(req, "userId", "user_id", "senderId");
-	q.type = Q(req, "type", "message_type");
-	q.from = Q(req, "from", "date_from");
-	q.to = Q(req, "to", "date_to");
+	if (request_filter_or_reply(req, res, REQUEST_NAMES("query", "q"),
+	    &q.query) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("groupId",
+	    "group_id", "conversationId", "conversation_id"),
+	    &q.conversation_id) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("userId", "user_id",
+	    "senderId"), &q.sender_id) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("type",
+	    "message_type"), &q.type) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("from",
+	    "date_from"), &q.from) == -1 ||
+	    request_filter_or_reply(req, res, REQUEST_NAMES("to", "date_to"),
+	    &q.to) == -1)
+		return;
 	q.limit = pg.limit;
 	q.offset = pg.offset;
 	if (!q.query) {

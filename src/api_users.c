@@ -65,7 +65,7 @@ is_me(const struct request *req, const char *id)
 void
 api_users_search(struct request *req, struct response *res)
 {
-	const char *q = request_query(req, "query");
+	const char *q;
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
 	struct page pg;
@@ -73,9 +73,8 @@ api_users_search(struct request *req, struct response *res)
 	long total = 0;
 	enum status st;
 
-	if (!q)
-		q = request_query(req, "q");
-	if (request_page_or_reply(req, res, &pg) == -1)
+	if (request_filter_or_reply(req, res, REQUEST_NAMES("query", "q"),
+	    &q) == -1 || request_page_or_reply(req, res, &pg) == -1)
 		return;
 	request_svc(req, &ctx);
 	st = user_search(&ctx, q, &pg, &items, &total, &e);

@@ -36,6 +36,38 @@ request_query(const struct request *req, const char *name)
 	return NULL;
 }
 
+int
+request_filter(const struct request *req, const char *const *names,
+	const char **out, const char **field)
+{
+	*out = NULL;
+	for (; *names; names++) {
+		const char *v = request_query(req, *names);
+
+		if (v && !*v) {
+			*out = NULL;
+			*field = *names;
+			return -1;
+		}
+		if (v && !*out)
+			*out = v;
+	}
+	return 0;
+}
+
+int
+request_filter_or_reply(const struct request *req, struct response *res,
+	const char *const *names, const char **out)
+{
+	const char *field;
+
+	if (request_filter(req, names, out, &field) == 0)
+		return 0;
+	reply_invalid(res, field, arena_printf(req->arena,
+	    "%s must not be empty (leave it out for no filter)", field));
+	return -1;
+}
+
 const char *
 request_param(const struct request *req, const char *name)
 {

@@ -64,6 +64,27 @@ const char *request_env(const struct request *req, const char *name);
  */
 const char *request_query(const struct request *req, const char *name);
 
+/* A NULL-terminated list of the spellings of one query parameter. */
+#define REQUEST_NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/*
+ * The value of the first of names (spellings of one filter, e.g.
+ * REQUEST_NAMES("type", "message_type")) present in the query, into *out;
+ * NULL when none is. A spelling given empty ("?type=") is a client's unset
+ * variable, not "no filter" - reading it as absent would silently widen
+ * the answer - so it returns -1 with *field naming that spelling (*out
+ * NULL). 0 otherwise.
+ */
+int request_filter(const struct request *req, const char *const *names,
+	const char **out, const char **field);
+
+/*
+ * request_filter() for handlers: on -1 it has answered 400
+ * VALIDATION_ERROR naming the empty parameter, and the caller returns.
+ */
+int request_filter_or_reply(const struct request *req, struct response *res,
+	const char *const *names, const char **out);
+
 /* The {name} path parameter (already decoded) or NULL. */
 const char *request_param(const struct request *req, const char *name);
 

@@ -211,3 +211,52 @@ def test_room_search_clamps_like_the_paged_routes(api, world):
         body["query"] = "paging"
         assert_ok(api.post("/api/v1/groups/%s/search" % g, token=world["owner"].token,
                            json=body))
+
+
+def documented_filters(route):
+    """The query parameters openapi.yaml lists for route, paging aside."""
+    method, path = route
+    spec = yaml.safe_load((REPO / "docs" / "openapi.yaml").read_text())
+    item = spec["paths"][path]
+    params = item.get("parameters", []) + item[method.lower()].get("parameters", [])
+    return [p for p in params if p.get("in") == "query"]
+
+
+# Spellings the handlers also read (src/api_*.c) that openapi.yaml does not
+# list one by one: each must refuse an empty value the same way.
+ALIASES = {
+    ("GET", "/api/v1/messages"): ("message_type", "messageType", "date_from", "dateFrom",
+                                  "date_to", "dateTo", "parent_id", "conversation_id",
+                                  "chatroomId", "chatroom_id", "groupId", "group_id",
+                                  "receiverId", "receiver_id", "userId", "user_id"),
+    ("GET", "/api/v1/messages/search"): ("q", "group_id", "conversationId", "conversation_id",
+                                         "user_id", "senderId", "message_type", "date_from",
+                                         "date_to"),
+    ("GET", "/api/v1/messages/group/{groupId}"): ("message_type", "messageType", "date_from",
+                                                  "date_to", "parent_id"),
+}
+
+
+FILTERED = [r for r in PAGED if documented_filters(r)]
+
+
+def test_filtered_routes_are_found():
+    assert len(FILTERED) >= 9 and set(ALIASES) <= set(FILTERED), FILTERED
+
+
+@pytest.mark.parametrize("route", FILTERED, ids=["%s %s" % r for r in FILTERED])
+def test_empty_filter_is_rejected(api, world, route):
+    """?type= (any filter, any spelling, given empty) is a 400 naming it,
+    like the cursors - never read as "no filter", which would silently
+    widen the answer. The contract says so with minLength: 1."""
+    names = []
+    for p in documented_filters(route):
+        schema = p.get("schema", {})
+        if "enum" not in schema:
+            assert schema.get("minLength") == 1, (route, p["name"])
+        names.append(p["name"])
+    names += ALIASES.get(route, ())
+    for name in names:
+        r = _call(api, world, route, {name: ""})
+        body = assert_error(r, 400, "VALIDATION_ERROR", message_contains=name)
+        assert list(body["error"]["details"]["fields"]) == [name], (name, body)
