@@ -9,20 +9,23 @@
 #include "core/banned.h"
 
 /*
- * Reads an optional string field (camelCase name, snake_case alias) into
- * *out. A present non-string writes a 400 naming the field and returns -1.
+ * Reads an optional string field (any of its spellings) into *out. A
+ * present non-string, or spellings that disagree, write a 400 naming the
+ * field and return -1.
  */
 static int
-str_or_reply(struct request *req, struct response *res, const char *name,
-	const char *alias, const char **out)
+str_or_reply(struct request *req, struct response *res,
+	const char *const *names, const char **out)
 {
-	json_t *v = jsonx_field(req->json, name, alias);
+	json_t *v;
 
 	*out = NULL;
+	if (request_field_or_reply(req, res, names, &v) == -1)
+		return -1;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v)) {
-		reply_invalid(res, name, "must be a string");
+		reply_invalid(res, names[0], "must be a string");
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -53,12 +56,13 @@ api_auth_register(struct request *req, struct response *res)
 	struct svc_ctx ctx;
 	enum status st;
 
-	if (str_or_reply(req, res, "username", NULL, &in.username) == -1 ||
-	    str_or_reply(req, res, "email", NULL, &in.email) == -1 ||
-	    str_or_reply(req, res, "password", NULL, &in.password) == -1 ||
-	    str_or_reply(req, res, "displayName", "display_name",
+	if (str_or_reply(req, res, JSONX_NAMES("username"), &in.username) == -1 ||
+	    str_or_reply(req, res, JSONX_NAMES("email"), &in.email) == -1 ||
+	    str_or_reply(req, res, JSONX_NAMES("password"), &in.password) == -1 ||
+	    str_or_reply(req, res, JSONX_NAMES("displayName", "display_name"),
 	    &in.display_name) == -1 ||
-	    str_or_reply(req, res, "publicKey", "public_key", &in.public_key) == -1)
+	    str_or_reply(req, res, JSONX_NAMES("publicKey", "public_key"),
+	    &in.public_key) == -1)
 		return;
 	request_svc(req, &ctx);
 	st = session_register(&ctx, &in, request_env(req, "HTTP_USER_AGENT"), &t,
@@ -79,10 +83,10 @@ api_auth_login(struct request *req, struct response *res)
 	struct svc_ctx ctx;
 	enum status st;
 
-	if (str_or_reply(req, res, "login", NULL, &ignored) == -1 ||
-	    str_or_reply(req, res, "username", NULL, &ignored) == -1 ||
-	    str_or_reply(req, res, "email", NULL, &ignored) == -1 ||
-	    str_or_reply(req, res, "password", NULL, &password) == -1)
+	if (str_or_reply(req, res, JSONX_NAMES("login"), &ignored) == -1 ||
+	    str_or_reply(req, res, JSONX_NAMES("username"), &ignored) == -1 ||
+	    str_or_reply(req, res, JSONX_NAMES("email"), &ignored) == -1 ||
+	    str_or_reply(req, res, JSONX_NAMES("password"), &password) == -1)
 		return;
 	request_svc(req, &ctx);
 	st = session_login(&ctx, session_login_name(req->json), password,
@@ -103,7 +107,8 @@ api_auth_refresh(struct request *req, struct response *res)
 	struct svc_ctx ctx;
 	enum status st;
 
-	if (str_or_reply(req, res, "refreshToken", "refresh_token", &refresh) == -1)
+	if (str_or_reply(req, res, JSONX_NAMES("refreshToken", "refresh_token"),
+	    &refresh) == -1)
 		return;
 	request_svc(req, &ctx);
 	st = session_refresh(&ctx, refresh, request_env(req, "HTTP_USER_AGENT"),
@@ -123,7 +128,8 @@ api_auth_logout(struct request *req, struct response *res)
 	struct svc_ctx ctx;
 	enum status st;
 
-	if (str_or_reply(req, res, "refreshToken", "refresh_token", &refresh) == -1)
+	if (str_or_reply(req, res, JSONX_NAMES("refreshToken", "refresh_token"),
+	    &refresh) == -1)
 		return;
 	request_svc(req, &ctx);
 	st = session_logout(&ctx, &req->me, refresh, &e);

@@ -132,13 +132,17 @@ api_groups_members(struct request *req, struct response *res)
 void
 api_groups_member_add(struct request *req, struct response *res)
 {
-	const char *uid = jsonx_str(req->json, "userId", "user_id");
-	json_t *role = jsonx_field(req->json, "role", NULL);
+	json_t *role = json_object_get(req->json, "role");
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
-	json_t *m;
+	const char *uid;
+	json_t *v, *m;
 	enum status st;
 
+	if (request_field_or_reply(req, res, JSONX_NAMES("userId", "user_id"),
+	    &v) == -1)
+		return;
+	uid = json_string_value(v);
 	if (!uid) {
 		reply_invalid(res, "userId", "userId is required");
 		return;
@@ -156,7 +160,7 @@ api_groups_member_add(struct request *req, struct response *res)
 void
 api_groups_member_update(struct request *req, struct response *res)
 {
-	const char *role = jsonx_str(req->json, "role", NULL);
+	const char *role = jsonx_str(req->json, "role");
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
 	json_t *m;

@@ -135,13 +135,16 @@ api_messages_seen(struct request *req, struct response *res)
 static void
 react(struct request *req, struct response *res, int add)
 {
-	json_t *v = jsonx_field(req->json, "emoji", "reaction");
-	const char *emoji = json_string_value(v);
+	const char *emoji;
 	struct svc_error e = { 0 };
 	struct svc_ctx ctx;
-	json_t *out;
+	json_t *v, *out;
 	enum status st;
 
+	if (request_field_or_reply(req, res, JSONX_NAMES("emoji", "reaction"),
+	    &v) == -1)
+		return;
+	emoji = json_string_value(v);
 	if (!v && !add)
 		emoji = request_query(req, "emoji");
 	if (!emoji) {
@@ -507,19 +510,22 @@ api_messages_search(struct request *req, struct response *res)
 }
 
 /*
- * The string field name (or alias) of body b into *out; absent and null
- * leave it NULL. A value of another type is a 400 (a filter silently
- * dropped would widen the results): -1 after the reply.
+ * The string field spelled names of the body into *out; absent and null
+ * leave it NULL. A value of another type, or spellings that disagree, are
+ * a 400 (a filter silently dropped would widen the results): -1 after
+ * the reply.
  */
 static int
 body_str_or_reply(const struct request *req, struct response *res,
-	const char *name, const char *alias, const char **out)
+	const char *const *names, const char **out)
 {
-	const json_t *v = jsonx_field(req->json, name, alias);
+	json_t *v;
 
+	if (request_field_or_reply(req, res, names, &v) == -1)
+		return -1;
 	if (v && !json_is_null(v) && !json_is_string(v)) {
-		reply_invalid(res, name, arena_printf(req->arena,
-		    "%s must be a string", name));
+		reply_invalid(res, names[0], arena_printf(req->arena,
+		    "%s must be a string", names[0]));
 		return -1;
 	}
 	if (v && json_is_string(v))
@@ -542,19 +548,19 @@ api_messages_room_search(struct request *req, struct response *res)
 	enum status st;
 
 	q.conversation_id = request_param(req, "id");
-	if (body_str_or_reply(req, res, "query", "q", &q.query) == -1 ||
-	    body_str_or_reply(req, res, "userId", "user_id",
+	if (body_str_or_reply(req, res, JSONX_NAMES("query", "q"),
+	    &q.query) == -1 ||
+	    body_str_or_reply(req, res, JSONX_NAMES("userId", "user_id"),
 	    &q.sender_id) == -1 ||
-	    body_str_or_reply(req, res, "messageType", "message_type",
-	    &q.type) == -1 ||
-	    (!q.type && body_str_or_reply(req, res, "messageType", "type",
-	    &q.type) == -1) ||
-	    body_str_or_reply(req, res, "dateFrom", "date_from",
+	    body_str_or_reply(req, res, JSONX_NAMES("messageType",
+	    "message_type", "type"), &q.type) == -1 ||
+	    body_str_or_reply(req, res, JSONX_NAMES("dateFrom", "date_from"),
 	    &q.from) == -1 ||
-	    body_str_or_reply(req, res, "dateTo", "date_to", &q.to) == -1)
+	    body_str_or_reply(req, res, JSONX_NAMES("dateTo", "date_to"),
+	    &q.to) == -1)
 		return;
-	lim = jsonx_field(b, "limit", NULL);
-	page = jsonx_field(b, "page", NULL);
+	lim = json_object_get(b, "limit");
+	page = json_object_get(b, "page");
 	if ((lim && !json_is_integer(lim)) || (page && !json_is_integer(page))) {
 		reply_invalid(res, lim && !json_is_integer(lim) ? "limit" : "page",
 		    "must be an integer");

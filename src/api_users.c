@@ -12,16 +12,20 @@
 
 /* The fields a profile update may carry; anything else is ignored. */
 static const struct {
-	const char *name, *alias;
+	const char *const *names;
 	size_t offset;
 } patch_fields[] = {
-	{ "username", NULL, offsetof(struct user_patch, username) },
-	{ "displayName", "display_name", offsetof(struct user_patch, display_name) },
-	{ "avatar", "avatar_url", offsetof(struct user_patch, avatar) },
-	{ "statusMessage", "status_message", offsetof(struct user_patch, status_message) },
-	{ "bio", NULL, offsetof(struct user_patch, bio) },
-	{ "location", NULL, offsetof(struct user_patch, location) },
-	{ "publicKey", "public_key", offsetof(struct user_patch, public_key) },
+	{ JSONX_NAMES("username"), offsetof(struct user_patch, username) },
+	{ JSONX_NAMES("displayName", "display_name"),
+	  offsetof(struct user_patch, display_name) },
+	{ JSONX_NAMES("avatar", "avatar_url"),
+	  offsetof(struct user_patch, avatar) },
+	{ JSONX_NAMES("statusMessage", "status_message"),
+	  offsetof(struct user_patch, status_message) },
+	{ JSONX_NAMES("bio"), offsetof(struct user_patch, bio) },
+	{ JSONX_NAMES("location"), offsetof(struct user_patch, location) },
+	{ JSONX_NAMES("publicKey", "public_key"),
+	  offsetof(struct user_patch, public_key) },
 };
 
 static int
@@ -31,13 +35,15 @@ patch_or_reply(struct request *req, struct response *res, struct user_patch *p)
 	for (size_t i = 0; i < sizeof(patch_fields) / sizeof(patch_fields[0]); i++) {
 		struct user_field *f =
 		    (struct user_field *)((char *)p + patch_fields[i].offset);
-		json_t *v = jsonx_field(req->json, patch_fields[i].name,
-		    patch_fields[i].alias);
+		json_t *v;
 
+		if (request_field_or_reply(req, res, patch_fields[i].names,
+		    &v) == -1)
+			return -1;
 		if (!v)
 			continue;
 		if (!json_is_null(v) && !json_is_string(v)) {
-			reply_invalid(res, patch_fields[i].name,
+			reply_invalid(res, patch_fields[i].names[0],
 			    "must be a string or null");
 			return -1;
 		}

@@ -71,8 +71,8 @@ group_id(const json_t *data)
 	const char *s;
 
 	for (size_t i = 0; i < BID_GROUP_NAMES; i++)
-		if ((s = jsonx_str(data, bid_group_names[i][0],
-		    bid_group_names[i][1])))
+		if ((s = jsonx_str_of(data, JSONX_NAMES(bid_group_names[i][0],
+		    bid_group_names[i][1]))))
 			return s;
 	return NULL;
 }
@@ -94,7 +94,8 @@ chat_key(struct conn *c, const json_t *data, char out[IDS_UUID_LEN + 1])
 	char kind = 'c';
 
 	if (s ? bid_parse(s, &id) == -1 :
-	    bid_parse(jsonx_str(data, "receiverId", "receiver_id"), &id) == -1) {
+	    bid_parse(jsonx_str_of(data, JSONX_NAMES("receiverId",
+	    "receiver_id")), &id) == -1) {
 		snprintf(out, IDS_UUID_LEN + 1, "-");
 		return;
 	}
@@ -205,9 +206,10 @@ run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 static const char *
 message_id(const json_t *data)
 {
-	const char *s = jsonx_str(data, "messageId", "message_id");
+	const char *s = jsonx_str_of(data, JSONX_NAMES("messageId",
+	    "message_id"));
 
-	return s ? s : jsonx_str(data, "id", NULL);
+	return s ? s : jsonx_str(data, "id");
 }
 
 /* Keeps a service answer: the ack's data, or the error. */
@@ -253,11 +255,12 @@ run_message(struct action_job *a, const struct svc_ctx *ctx)
 		    MESSAGE_MARK_DELIVERED, &out, &e);
 		break;
 	case ACT_MESSAGE_REACT:
-		add = !json_is_true(jsonx_field(a->data, "remove", NULL)) &&
-		    !(jsonx_str(a->data, "action", NULL) &&
-		    strcmp(jsonx_str(a->data, "action", NULL), "remove") == 0);
+		add = !json_is_true(json_object_get(a->data, "remove")) &&
+		    !(jsonx_str(a->data, "action") &&
+		    strcmp(jsonx_str(a->data, "action"), "remove") == 0);
 		st = message_react(ctx, a->me.user_id, mid,
-		    jsonx_str(a->data, "emoji", "reaction"), add, &out, &e);
+		    jsonx_str_of(a->data, JSONX_NAMES("emoji", "reaction")), add,
+		    &out, &e);
 		break;
 	default:
 		st = ST_INTERNAL;

@@ -111,10 +111,10 @@ take_token(struct conn *c)
 static void
 act_auth(struct msgctx *m, int arg)
 {
-	const char *token = jsonx_str(m->msg, "token", NULL);
+	const char *token = jsonx_str(m->msg, "token");
 
 	if (!token)
-		token = jsonx_str(m->data, "token", NULL);
+		token = jsonx_str(m->data, "token");
 	if (m->c->state != CS_NEW) {
 		conn_send_error(m->c, m->ack, "CONFLICT", "Already authenticated",
 		    0);
@@ -131,12 +131,12 @@ act_auth(struct msgctx *m, int arg)
 static void
 act_ping(struct msgctx *m, int arg)
 {
-	json_t *ts = jsonx_field(m->data, "timestamp", NULL);
+	json_t *ts = json_object_get(m->data, "timestamp");
 	char buf[256], t[32];
 	int n;
 
 	if (!ts)
-		ts = jsonx_field(m->msg, "timestamp", NULL);
+		ts = json_object_get(m->msg, "timestamp");
 	if (json_is_integer(ts))
 		snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(ts));
 	else
@@ -151,11 +151,11 @@ act_ping(struct msgctx *m, int arg)
 static void
 act_resume(struct msgctx *m, int arg)
 {
-	json_t *since = jsonx_field(m->msg, "since", NULL);
+	json_t *since = json_object_get(m->msg, "since");
 	char buf[96];
 
 	if (!since)
-		since = jsonx_field(m->data, "since", NULL);
+		since = json_object_get(m->data, "since");
 	if (!json_is_integer(since) || json_integer_value(since) < 0) {
 		conn_send_error(m->c, m->ack, "VALIDATION_ERROR",
 		    "resume needs since: the last seq received (0 or more)", 0);
@@ -203,7 +203,8 @@ act_group(struct msgctx *m, int join)
 		    "No such group" : "groupId is required", 0);
 		return;
 	}
-	id = jsonx_str(m->data, bid_group_names[i][0], bid_group_names[i][1]);
+	id = jsonx_str_of(m->data, JSONX_NAMES(bid_group_names[i][0],
+	    bid_group_names[i][1]));
 	if (!user_room(m->c->user, &conv)) {
 		if (join) {
 			/* Not known here: ask the groups service. */
@@ -275,7 +276,7 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 		goto out;
 	}
 	m.ack = ack;
-	type = jsonx_str(m.msg, "type", "event");
+	type = jsonx_str_of(m.msg, JSONX_NAMES("type", "event"));
 	m.data = json_object_get(m.msg, "data");
 	if (!m.data) {
 		/* A flat frame: its fields are the data, less the envelope's

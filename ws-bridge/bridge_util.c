@@ -55,7 +55,8 @@ bid_target(const json_t *data, const char *const names[][2], size_t n,
 	const char *s;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!(s = jsonx_str(data, names[i][0], names[i][1])))
+		if (!(s = jsonx_str_of(data, JSONX_NAMES(names[i][0],
+		    names[i][1]))))
 			continue;
 		if (bid_parse(s, out) == 0)
 			return (int)i;

@@ -209,7 +209,7 @@ group_create(const struct svc_ctx *ctx, const char *user_id,
 	st = conv_check_idempotency_key(idem, e);
 	if (st != ST_OK)
 		return st;
-	st = group_input_parse(input, 1, &gi, e);
+	st = group_input_parse(ctx->arena, input, 1, &gi, e);
 	if (st != ST_OK) {
 		json_decref(gi.settings);
 		return st;
@@ -431,7 +431,7 @@ group_update(const struct svc_ctx *ctx, const char *user_id,
 	*out = NULL;
 	if (conv_id(group_id, gid) == -1)
 		return not_found(e);
-	st = group_input_parse(input, 0, &gi, e);
+	st = group_input_parse(ctx->arena, input, 0, &gi, e);
 	for (int attempt = 0; st == ST_OK; attempt++) {
 		st = update_tx(ctx, user_id, gid, &gi, out, e);
 		if (!conv_retry(ctx->db, st, attempt))

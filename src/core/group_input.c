@@ -58,49 +58,76 @@ url_ok(const char *s)
 
 static const char *const visibilities[] = { "PRIVATE", "PUBLIC", "SECRET" };
 
+/*
+ * The field spelled names in settings s or, seed 003's habit, at the top
+ * level of in: both places are one field, and must agree.
+ */
 static enum status
-parse_settings(const json_t *in, const json_t *s, json_t *out,
-	struct svc_error *e)
+either_field(struct arena *a, const json_t *in, const json_t *s,
+	const char *const *names, json_t **v, struct svc_error *e)
 {
-	static const struct {
-		const char *name, *alias;
-		int is_int;
-		long min, max;
-		int nullable;
-	} keys[] = {
-		{ "allowInvites", "allow_invites", 0, 0, 0, 0 },
-		{ "messageRetentionDays", "message_retention_days", 1, 1, 36500, 1 },
-		{ "autoSummaryEnabled", "auto_summary_enabled", 0, 0, 0, 0 },
-		{ "summaryThreshold", "summary_threshold", 1, 1, 100000, 0 },
-	};
+	json_t *top;
 
+	if (svc_field(a, s, names, v, e) != ST_OK ||
+	    svc_field(a, in, names, &top, e) != ST_OK)
+		return ST_INVALID;
+	if (*v && top && !json_equal(*v, top)) {
+		*v = NULL;
+		e->field = names[0];
+		return svc_fail(e, ST_INVALID, NULL, arena_printf(a,
+		    "settings.%s and the top-level %s disagree: send one of"
+		    " them", names[0], names[0]));
+	}
+	if (!*v)
+		*v = top;
+	return ST_OK;
+}
+
+/* The settings keys: booleans, or integers in min..max (maybe null). */
+static const struct {
+	const char *const *names;
+	int is_int;
+	long min, max;
+	int nullable;
+} keys[] = {
+	{ JSONX_NAMES("allowInvites", "allow_invites"), 0, 0, 0, 0 },
+	{ JSONX_NAMES("messageRetentionDays", "message_retention_days"),
+	  1, 1, 36500, 1 },
+	{ JSONX_NAMES("autoSummaryEnabled", "auto_summary_enabled"), 0, 0, 0, 0 },
+	{ JSONX_NAMES("summaryThreshold", "summary_threshold"), 1, 1, 100000, 0 },
+};
+
+static enum status
+parse_settings(struct arena *a, const json_t *in, const json_t *s,
+	json_t *out, struct svc_error *e)
+{
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		/* Seed 003 puts some settings at the top level. */
-		json_t *v = jsonx_field(s, keys[i].name, keys[i].alias);
+		const char *name = keys[i].names[0];
+		json_t *v;
 
-		if (!v)
-			v = jsonx_field(in, keys[i].name, keys[i].alias);
+		if (either_field(a, in, s, keys[i].names, &v, e) != ST_OK)
+			return ST_INVALID;
 		if (!v)
 			continue;
 		if (json_is_null(v) && keys[i].nullable) {
-			json_object_set_new(out, keys[i].name, json_null());
+			json_object_set_new(out, name, json_null());
 			continue;
 		}
 		if (!keys[i].is_int && !json_is_boolean(v))
-			return invalid(e, keys[i].name, "must be a boolean");
+			return invalid(e, name, "must be a boolean");
 		if (keys[i].is_int && (!json_is_integer(v) ||
 		    json_integer_value(v) < keys[i].min ||
 		    json_integer_value(v) > keys[i].max))
-			return invalid(e, keys[i].name,
+			return invalid(e, name,
 			    "must be an integer in the allowed range");
-		json_object_set(out, keys[i].name, v);
+		json_object_set(out, name, v);
 	}
 	return ST_OK;
 }
 
 enum status
-group_input_parse(const json_t *in, int creating, struct group_input *gi,
-	struct svc_error *e)
+group_input_parse(struct arena *a, const json_t *in, int creating,
+	struct group_input *gi, struct svc_error *e)
 {
 	json_t *v, *settings, *priv;
 	const char *type = NULL;
@@ -108,7 +135,8 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 
 	memset(gi, 0, sizeof(*gi));
 	gi->settings = json_object();
-	v = jsonx_field(in, "title", "name");
+	if (svc_field(a, in, JSONX_NAMES("title", "name"), &v, e) != ST_OK)
+		return ST_INVALID;
 	if (v) {
 		if (!json_is_string(v) || !text_ok(json_string_value(v), 1,
 		    GROUP_TITLE_MAX, 0))
@@ -119,7 +147,7 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 	} else if (creating) {
 		return invalid(e, "title", "title is required");
 	}
-	v = jsonx_field(in, "description", NULL);
+	v = json_object_get(in, "description");
 	if (v) {
 		if (!json_is_null(v) && (!json_is_string(v) ||
 		    !text_ok(json_string_value(v), 0, GROUP_DESCRIPTION_MAX, 1)))
@@ -128,9 +156,9 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 		gi->p.description_set = 1;
 		gi->p.description = json_string_value(v);
 	}
-	v = jsonx_field(in, "cover", "cover_url");
-	if (!v)
-		v = jsonx_field(in, "coverUrl", NULL);
+	if (svc_field(a, in, JSONX_NAMES("cover", "cover_url", "coverUrl"), &v,
+	    e) != ST_OK)
+		return ST_INVALID;
 	if (v) {
 		if (!json_is_null(v) && (!json_is_string(v) ||
 		    !url_ok(json_string_value(v))))
@@ -139,7 +167,7 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 		gi->p.cover_set = 1;
 		gi->p.cover = json_string_value(v);
 	}
-	v = jsonx_field(in, "type", NULL);
+	v = json_object_get(in, "type");
 	if (v) {
 		for (size_t i = 0; i < 3 && json_is_string(v); i++)
 			if (strcasecmp(json_string_value(v), visibilities[i]) == 0)
@@ -148,12 +176,12 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 			return invalid(e, "type",
 			    "type must be PRIVATE, PUBLIC or SECRET");
 	}
-	settings = jsonx_field(in, "settings", NULL);
+	settings = json_object_get(in, "settings");
 	if (settings && !json_is_object(settings) && !json_is_null(settings))
 		return invalid(e, "settings", "settings must be an object");
-	priv = jsonx_field(in, "isPrivate", "is_private");
-	if (!priv)
-		priv = jsonx_field(settings, "isPrivate", "is_private");
+	if (either_field(a, in, settings, JSONX_NAMES("isPrivate",
+	    "is_private"), &priv, e) != ST_OK)
+		return ST_INVALID;
 	if (priv) {
 		const char *t;
 
@@ -172,7 +200,9 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 	} else if (creating) {
 		gi->p.visibility = "PRIVATE";
 	}
-	v = jsonx_field(in, "maxMembers", "max_members");
+	if (svc_field(a, in, JSONX_NAMES("maxMembers", "max_members"), &v,
+	    e) != ST_OK)
+		return ST_INVALID;
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 2 ||
 		    json_integer_value(v) > GROUP_MAX_MEMBERS_LIMIT)
@@ -183,12 +213,12 @@ group_input_parse(const json_t *in, int creating, struct group_input *gi,
 	} else if (creating) {
 		gi->p.max_members = GROUP_DEFAULT_MAX_MEMBERS;
 	}
-	st = parse_settings(in, settings, gi->settings, e);
+	st = parse_settings(a, in, settings, gi->settings, e);
 	if (st != ST_OK)
 		return st;
-	v = jsonx_field(in, "members", "member_ids");
-	if (!v)
-		v = jsonx_field(in, "memberIds", NULL);
+	if (svc_field(a, in, JSONX_NAMES("members", "member_ids", "memberIds"),
+	    &v, e) != ST_OK)
+		return ST_INVALID;
 	if (v && creating) {
 		int bad = jsonx_uuid_array(v, GROUP_INITIAL_MEMBERS_MAX);
 

@@ -27,10 +27,11 @@ struct group_input {
 /*
  * Fills *gi from in (borrowed; may be NULL). creating: title is required
  * and defaults apply (PRIVATE, 1000 members). gi->settings is always set
- * and the caller decrefs it. ST_OK or ST_INVALID with e->field.
+ * and the caller decrefs it. ST_OK or ST_INVALID with e->field (also when
+ * two spellings of a field disagree; messages in a).
  */
-enum status group_input_parse(const json_t *in, int creating,
-	struct group_input *gi, struct svc_error *e);
+enum status group_input_parse(struct arena *a, const json_t *in,
+	int creating, struct group_input *gi, struct svc_error *e);
 
 /* stored settings JSON (may be NULL) with patch's keys applied; arena text. */
 char *group_input_settings(struct arena *a, const char *stored, json_t *patch);

@@ -50,7 +50,9 @@ parse_input(const struct svc_ctx *ctx, const json_t *in,
 
 	memset(ii, 0, sizeof(*ii));
 	ii->max_uses = 1;
-	v = jsonx_field(in, "maxUses", "max_uses");
+	if (svc_field(ctx->arena, in, JSONX_NAMES("maxUses", "max_uses"), &v,
+	    e) != ST_OK)
+		return ST_INVALID;
 	if (v && json_is_null(v)) {
 		ii->max_uses = -1;
 	} else if (v) {
@@ -60,10 +62,11 @@ parse_input(const struct svc_ctx *ctx, const json_t *in,
 			    "maxUses must be an integer from 1 to 100000, or null");
 		ii->max_uses = (int64_t)json_integer_value(v);
 	}
-	h = jsonx_field(in, "expiresInHours", "expires_in_hours");
-	d = jsonx_field(in, "expireDate", "expire_date");
-	if (!d)
-		d = jsonx_field(in, "expiresAt", "expires_at");
+	if (svc_field(ctx->arena, in, JSONX_NAMES("expiresInHours",
+	    "expires_in_hours"), &h, e) != ST_OK ||
+	    svc_field(ctx->arena, in, JSONX_NAMES("expireDate", "expire_date",
+	    "expiresAt", "expires_at"), &d, e) != ST_OK)
+		return ST_INVALID;
 	if (h && d)
 		return invalid(e, "expiresInHours",
 		    "give expiresInHours or expireDate, not both");
@@ -89,7 +92,7 @@ parse_input(const struct svc_ctx *ctx, const json_t *in,
 		msgfmt_db_time(at, t);
 		ii->expires_at = t;
 	}
-	v = jsonx_field(in, "title", NULL);
+	v = json_object_get(in, "title");
 	if (v && !json_is_null(v)) {
 		const char *s = json_string_value(v);
 
@@ -99,7 +102,9 @@ parse_input(const struct svc_ctx *ctx, const json_t *in,
 			    "title must be at most 100 characters");
 		ii->title = s;
 	}
-	v = jsonx_field(in, "requireApproval", "require_approval");
+	if (svc_field(ctx->arena, in, JSONX_NAMES("requireApproval",
+	    "require_approval"), &v, e) != ST_OK)
+		return ST_INVALID;
 	if (v) {
 		if (!json_is_boolean(v))
 			return invalid(e, "requireApproval",

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arena.h"
 #include "ids.h"
 #include "jsonx.h"
 #include "timefmt.h"
@@ -83,23 +84,56 @@ jsonx_parse(const char *buf, size_t len, int max_depth, json_t **out,
 	return 0;
 }
 
-json_t *
-jsonx_field(const json_t *obj, const char *name, const char *alias)
+int
+jsonx_field(const json_t *obj, const char *const *names, json_t **out,
+	const char **bad)
 {
-	json_t *v;
+	*out = NULL;
+	for (; json_is_object(obj) && *names; names++) {
+		json_t *v = json_object_get(obj, *names);
 
-	if (!json_is_object(obj))
-		return NULL;
-	v = json_object_get(obj, name);
-	if (!v && alias)
-		v = json_object_get(obj, alias);
-	return v;
+		if (!v)
+			continue;
+		if (*out && !json_equal(*out, v)) {
+			*out = NULL;
+			*bad = *names;
+			return -1;
+		}
+		if (!*out)
+			*out = v;
+	}
+	return 0;
 }
 
 const char *
-jsonx_str(const json_t *obj, const char *name, const char *alias)
+jsonx_disagree(struct arena *a, const json_t *obj, const char *const *names,
+	const char *bad)
 {
-	return json_string_value(jsonx_field(obj, name, alias));
+	const char *first = names[0];
+
+	for (; *names; names++)
+		if (json_object_get(obj, *names)) {
+			first = *names;
+			break;
+		}
+	return arena_printf(a, "%s and %s disagree: send one of them", first,
+	    bad);
+}
+
+const char *
+jsonx_str(const json_t *obj, const char *name)
+{
+	return json_string_value(json_object_get(obj, name));
+}
+
+const char *
+jsonx_str_of(const json_t *obj, const char *const *names)
+{
+	const char *bad;
+	json_t *v;
+
+	return jsonx_field(obj, names, &v, &bad) == 0 ?
+	    json_string_value(v) : NULL;
 }
 
 void

@@ -139,9 +139,9 @@ sender_load(const struct svc_ctx *ctx, const char *uid, struct sender *s,
 
 	if (st != ST_OK)
 		return st == ST_NOT_FOUND ? no_conversation(e) : st;
-	s->username = jsonx_str(s->view, "username", NULL);
-	s->display = jsonx_str(s->view, "displayName", NULL);
-	s->avatar = jsonx_str(s->view, "avatar", NULL);
+	s->username = jsonx_str(s->view, "username");
+	s->display = jsonx_str(s->view, "displayName");
+	s->avatar = jsonx_str(s->view, "avatar");
 	return ST_OK;
 }
 
@@ -442,7 +442,7 @@ message_edit(const struct svc_ctx *ctx, const char *user_id,
 	if (m.deleted_at)
 		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
 		    "A deleted message cannot be edited");
-	st = message_input_content(ctx, jsonx_field(input, "content", NULL), &text,
+	st = message_input_content(ctx, json_object_get(input, "content"), &text,
 	    &envelope, e);
 	if (st != ST_OK)
 		return st;

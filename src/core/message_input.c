@@ -84,12 +84,16 @@ message_input_content(const struct svc_ctx *ctx, const json_t *v, const char **t
 		return ST_OK;
 	}
 	if (json_is_object(v)) {
-		const char *data = jsonx_str(v, "encryptedData", "encrypted_data");
-		const char *iv = jsonx_str(v, "iv", NULL);
-		json_t *kv = jsonx_field(v, "keyVersion", "key_version");
-		json_t *env;
+		const char *data, *iv = jsonx_str(v, "iv");
+		json_t *dv, *kv, *env;
 		char *dump;
 
+		if (svc_field(ctx->arena, v, JSONX_NAMES("encryptedData",
+		    "encrypted_data"), &dv, e) != ST_OK ||
+		    svc_field(ctx->arena, v, JSONX_NAMES("keyVersion",
+		    "key_version"), &kv, e) != ST_OK)
+			return ST_INVALID;
+		data = json_string_value(dv);
 		if (!b64_chars(data, MESSAGE_ENVELOPE_DATA_MAX) ||
 		    !b64_chars(iv, 256) || !json_is_integer(kv) ||
 		    json_integer_value(kv) < 0 ||
@@ -109,19 +113,26 @@ message_input_content(const struct svc_ctx *ctx, const json_t *v, const char **t
 	    "content must be text or an encrypted envelope");
 }
 
-static int
-uuid_field(const json_t *obj, const char *name, const char *alias,
-	char out[IDS_UUID_LEN], int *present)
+/*
+ * The id field of obj spelled names into out (*present: whether given).
+ * Not an id: ST_INVALID naming names[0] with message why.
+ */
+static enum status
+uuid_field(const struct svc_ctx *ctx, const json_t *obj,
+	const char *const *names, char out[IDS_UUID_LEN], int *present,
+	const char *why, struct svc_error *e)
 {
-	json_t *v = jsonx_field(obj, name, alias);
+	json_t *v;
 
 	*present = 0;
+	if (svc_field(ctx->arena, obj, names, &v, e) != ST_OK)
+		return ST_INVALID;
 	if (!v || json_is_null(v))
-		return 0;
+		return ST_OK;
 	if (!json_is_string(v) || conv_id(json_string_value(v), out) == -1)
-		return -1;
+		return invalid(e, names[0], why);
 	*present = 1;
-	return 0;
+	return ST_OK;
 }
 
 /* Printable text without control characters, 1..max bytes. */
@@ -186,30 +197,33 @@ parse_metadata(const struct svc_ctx *ctx, const json_t *meta,
 	return ST_OK;
 }
 
+/* Where a message goes: one of these, each under its spellings. */
+static const struct {
+	const char *const *names;
+	enum message_target t;
+} targets[] = {
+	{ JSONX_NAMES("receiverId", "receiver_id"), MESSAGE_TO_USER },
+	{ JSONX_NAMES("groupId", "group_id"), MESSAGE_TO_GROUP },
+	{ JSONX_NAMES("chatroomId", "chatroom_id"), MESSAGE_TO_GROUP },
+	{ JSONX_NAMES("conversationId", "conversation_id"),
+	  MESSAGE_TO_CONVERSATION },
+};
+
 enum status
 message_input_parse(const struct svc_ctx *ctx, const json_t *in, struct message_input *si,
 	struct svc_error *e)
 {
-	static const struct {
-		const char *name, *alias;
-		enum message_target t;
-	} targets[] = {
-		{ "receiverId", "receiver_id", MESSAGE_TO_USER },
-		{ "groupId", "group_id", MESSAGE_TO_GROUP },
-		{ "chatroomId", "chatroom_id", MESSAGE_TO_GROUP },
-		{ "conversationId", "conversation_id", MESSAGE_TO_CONVERSATION },
-	};
-	const json_t *meta = jsonx_field(in, "metadata", NULL);
+	const json_t *meta = json_object_get(in, "metadata");
 	json_t *v, *att;
+	char meta_reply[IDS_UUID_LEN];
 	enum status st;
 	int present, n = 0;
 
 	memset(si, 0, sizeof(*si));
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-		if (uuid_field(in, targets[i].name, targets[i].alias,
-		    si->target_id, &present) == -1)
-			return invalid(e, targets[i].name,
-			    "must be a valid id");
+		if (uuid_field(ctx, in, targets[i].names, si->target_id,
+		    &present, "must be a valid id", e) != ST_OK)
+			return ST_INVALID;
 		if (present) {
 			n++;
 			si->target = targets[i].t;
@@ -218,14 +232,14 @@ message_input_parse(const struct svc_ctx *ctx, const json_t *in, struct message_
 	if (n != 1)
 		return invalid(e, "receiverId",
 		    "give exactly one of receiverId, groupId, conversationId");
-	v = jsonx_field(in, "type", "message_type");
-	if (!v)
-		v = jsonx_field(in, "messageType", NULL);
+	if (svc_field(ctx->arena, in, JSONX_NAMES("type", "message_type",
+	    "messageType"), &v, e) != ST_OK)
+		return ST_INVALID;
 	si->type = "TEXT";
 	if (v && !json_is_null(v) && !(si->type = type_name(json_string_value(v))))
 		return invalid(e, "type",
 		    "type must be TEXT, IMAGE, FILE, VOICE or VIDEO");
-	st = message_input_content(ctx, jsonx_field(in, "content", NULL), &si->content,
+	st = message_input_content(ctx, json_object_get(in, "content"), &si->content,
 	    &si->envelope, e);
 	if (st != ST_OK)
 		return st;
@@ -236,14 +250,24 @@ message_input_parse(const struct svc_ctx *ctx, const json_t *in, struct message_
 	if (!si->content && !si->envelope && (strcmp(si->type, "TEXT") == 0 ||
 	    json_array_size(att) == 0))
 		return invalid(e, "content", "content is required");
-	if (uuid_field(in, "parentId", "parent_id", si->parent,
-	    &si->has_parent) == -1)
-		return invalid(e, "parentId", "parentId must be a message id");
-	if (uuid_field(in, "replyTo", "reply_to", si->reply, &si->has_reply) == -1 ||
-	    (!si->has_reply && uuid_field(meta, "replyTo", "reply_to", si->reply,
-	    &si->has_reply) == -1))
-		return invalid(e, "replyTo", "replyTo must be a message id");
-	v = jsonx_field(in, "clientId", "client_id");
+	if (uuid_field(ctx, in, JSONX_NAMES("parentId", "parent_id"), si->parent,
+	    &si->has_parent, "parentId must be a message id", e) != ST_OK ||
+	    uuid_field(ctx, in, JSONX_NAMES("replyTo", "reply_to"), si->reply,
+	    &si->has_reply, "replyTo must be a message id", e) != ST_OK ||
+	    uuid_field(ctx, meta, JSONX_NAMES("replyTo", "reply_to"),
+	    meta_reply, &present, "replyTo must be a message id", e) != ST_OK)
+		return ST_INVALID;
+	/* Seed 002 also puts replyTo in metadata: one field, two places. */
+	if (present && si->has_reply && strcmp(meta_reply, si->reply) != 0)
+		return invalid(e, "replyTo", "replyTo and metadata.replyTo"
+		    " disagree: send one of them");
+	if (present && !si->has_reply) {
+		memcpy(si->reply, meta_reply, sizeof(meta_reply));
+		si->has_reply = 1;
+	}
+	if (svc_field(ctx->arena, in, JSONX_NAMES("clientId", "client_id"), &v,
+	    e) != ST_OK)
+		return ST_INVALID;
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || !message_input_token_ok(json_string_value(v),
 		    MESSAGE_CLIENT_ID_MAX, 0))

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonx.h"
 #include "reply.h"
 #include "request.h"
 #include "svc.h"
@@ -159,6 +160,19 @@ request_page_or_reply(const struct request *req, struct response *res,
 	reply_invalid(res, field, strcmp(field, "page") == 0 ?
 	    "page must be an integer (1 or more)" :
 	    "limit must be an integer (1-100)");
+	return -1;
+}
+
+int
+request_field_or_reply(const struct request *req, struct response *res,
+	const char *const *names, json_t **v)
+{
+	const char *bad;
+
+	if (jsonx_field(req->json, names, v, &bad) == 0)
+		return 0;
+	reply_invalid(res, bad, jsonx_disagree(req->arena, req->json, names,
+	    bad));
 	return -1;
 }
 

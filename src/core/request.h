@@ -123,6 +123,14 @@ int request_page_parse(const struct request *req, struct page *pg,
 int request_page_or_reply(const struct request *req, struct response *res,
 	struct page *pg);
 
+/*
+ * The body field spelled names (JSONX_NAMES(...), jsonx.h) into *v
+ * (borrowed, NULL if absent). When two spellings disagree it has answered
+ * 400 VALIDATION_ERROR naming the later one, and returns -1.
+ */
+int request_field_or_reply(const struct request *req, struct response *res,
+	const char *const *names, json_t **v);
+
 struct svc_ctx;
 /* The service context for this request (handles borrowed from req). */
 void request_svc(const struct request *req, struct svc_ctx *ctx);

@@ -35,12 +35,12 @@ session_tokens_json(const struct session_tokens *t, json_t *user)
 const char *
 session_login_name(const json_t *body)
 {
-	const char *v = jsonx_str(body, "login", NULL);
+	const char *v = jsonx_str(body, "login");
 
 	if (!v)
-		v = jsonx_str(body, "username", NULL);
+		v = jsonx_str(body, "username");
 	if (!v)
-		v = jsonx_str(body, "email", NULL);
+		v = jsonx_str(body, "email");
 	return v;
 }
 

@@ -11,6 +11,7 @@
 #define PARLEY_SVC_H
 
 #include "arena.h"
+#include "jsonx.h"
 #include "status.h"
 
 struct config;
@@ -34,6 +35,23 @@ svc_fail(struct svc_error *e, enum status st, const char *code, const char *mess
 		e->message = message;
 	}
 	return st;
+}
+
+/*
+ * The field of in spelled names (jsonx_field()) into *v, borrowed. When
+ * two spellings disagree: ST_INVALID with *e naming the later spelling
+ * (message in a), *v NULL. ST_OK otherwise.
+ */
+static inline enum status
+svc_field(struct arena *a, const json_t *in, const char *const *names,
+	json_t **v, struct svc_error *e)
+{
+	const char *bad;
+
+	if (jsonx_field(in, names, v, &bad) == 0)
+		return ST_OK;
+	e->field = bad;
+	return svc_fail(e, ST_INVALID, NULL, jsonx_disagree(a, in, names, bad));
 }
 
 #endif

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/jsonx.h"
 #include "unit.h"
 
@@ -68,15 +69,55 @@ static void
 test_fields(void)
 {
 	json_t *o = json_pack("{s:s,s:i}", "display_name", "Ann", "n", 3);
+	json_t *v;
+	const char *bad = NULL;
 
-	CHECK_STR(jsonx_str(o, "displayName", "display_name"), "Ann");
-	CHECK(jsonx_str(o, "n", NULL) == NULL);
-	CHECK(jsonx_field(o, "missing", NULL) == NULL);
+	CHECK(jsonx_field(o, JSONX_NAMES("displayName", "display_name"), &v,
+	    &bad) == 0);
+	CHECK_STR(json_string_value(v), "Ann");
+	CHECK(jsonx_str(o, "n") == NULL);
+	CHECK(jsonx_field(o, JSONX_NAMES("missing"), &v, &bad) == 0 && !v);
+	CHECK(jsonx_field(NULL, JSONX_NAMES("n"), &v, &bad) == 0 && !v);
 	jsonx_set_time(o, "t", "2025-01-02 03:04:05.678");
 	CHECK_STR(json_string_value(json_object_get(o, "t")), "2025-01-02T03:04:05.678Z");
 	jsonx_set_time(o, "u", NULL);
 	CHECK(json_is_null(json_object_get(o, "u")));
 	json_decref(o);
+}
+
+/* Two spellings of one field: equal values are one field, others a 400. */
+static void
+test_field_spellings(void)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s}", "title", "A", "name", "A",
+	    "cover_url", "/c", "x", 1, "y", "1");
+	struct arena a;
+	json_t *v;
+	const char *bad = NULL;
+
+	arena_init(&a);
+	CHECK(jsonx_field(o, JSONX_NAMES("title", "name"), &v, &bad) == 0);
+	CHECK_STR(json_string_value(v), "A");
+	json_object_set_new(o, "name", json_integer(5)); /* wrong type */
+	CHECK(jsonx_field(o, JSONX_NAMES("title", "name"), &v, &bad) == -1);
+	CHECK(v == NULL);
+	CHECK_STR(bad, "name");
+	CHECK_STR(jsonx_disagree(&a, o, JSONX_NAMES("title", "name"), bad),
+	    "title and name disagree: send one of them");
+	/* The wrong type may come first, too. */
+	CHECK(jsonx_field(o, JSONX_NAMES("name", "title"), &v, &bad) == -1);
+	CHECK_STR(bad, "title");
+	/* A third spelling counts like the second; absent ones are skipped. */
+	json_object_set_new(o, "coverUrl", json_string("/d"));
+	CHECK(jsonx_field(o, JSONX_NAMES("cover", "cover_url", "coverUrl"), &v,
+	    &bad) == -1);
+	CHECK_STR(bad, "coverUrl");
+	CHECK_STR(jsonx_disagree(&a, o, JSONX_NAMES("cover", "cover_url",
+	    "coverUrl"), bad), "cover_url and coverUrl disagree: send one of them");
+	/* 1 and "1" are not the same value. */
+	CHECK(jsonx_field(o, JSONX_NAMES("x", "y"), &v, &bad) == -1);
+	json_decref(o);
+	arena_release(&a);
 }
 
 static void
@@ -104,6 +145,7 @@ main(void)
 	RUN(test_parse);
 	RUN(test_parse_error_text);
 	RUN(test_fields);
+	RUN(test_field_spellings);
 	RUN(test_uuid_array);
 	return unit_done();
 }
