@@ -301,7 +301,7 @@ def body_properties(schema):
     for name, sub in (schema.get("properties") or {}).items():
         out.append((name, sub))
         inner = resolve(sub)
-        if inner.get("type") == "object":
+        if "object" in json_types(inner):
             out += [(name + "." + k, v) for k, v in (inner.get("properties") or {}).items()]
     return out
 
@@ -699,6 +699,26 @@ def assert_front_refusal(api, resp, what):
     assert doc["success"] is False and doc["error"]["code"] == doc["code"], doc
 
 
+def check_null(case, status, parsed, what):
+    """null in a body property is what the contract says: accepted (as
+    absent, or to clear) only where the property's schema allows null,
+    refused where it does not. A nullable property's null may still be
+    refused as absent (one of login/username/email is required) or as
+    disagreeing with another spelling of the field (groupId beside a null
+    group_id), both documented - but never for being null."""
+    prop = case.where[1]
+    sub = dict(body_properties(case.schema))[prop]
+    if "null" in json_types(sub):
+        fields = ((parsed or {}).get("error") or {}).get("details", {}).get("fields", {}) \
+            if status == 400 and isinstance(parsed, dict) else {}
+        why = str(fields.get(prop.rsplit(".", 1)[-1], "required"))
+        assert "required" in why or "disagree" in why, \
+            "null refused where the contract allows it (nullable): " + what
+    else:
+        assert status >= 400, \
+            "null accepted where the contract does not allow it (add null to its type): " + what
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_hostile_input(case, fuzz_api, fuzz_fronts, world, fuzz_db):
     ids = world.ids()
@@ -745,6 +765,8 @@ def test_hostile_input(case, fuzz_api, fuzz_fronts, world, fuzz_db):
             assert status in (400, 401, 404, 413, 415), what
         if case.where[0] == "path" and case.mutation != "other_users":
             assert status >= 400, "a hostile path parameter was accepted: " + what
+        if case.where[0] == "body" and case.mutation == "null" and case.where[1] != "*":
+            check_null(case, status, parsed, what)
         if case.mutation == "other_users" and not (
                 case.method == "GET" and param_kind(case.template, case.where[1]) in ("self", "peer")):
             assert status >= 400, "another user's object was reachable: " + what
