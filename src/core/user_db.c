@@ -139,18 +139,19 @@ like_pattern(struct arena *a, const char *q, int prefix_only)
 }
 
 int
-user_db_search(struct db *db, struct arena *a, const char *query, long limit,
-	long offset, struct db_rows *out, long *total)
+user_db_search(struct db *db, struct arena *a, const char *query,
+	const char *email, long limit, long offset, struct db_rows *out,
+	long *total)
 {
 	struct db_rows count;
 	char *sub = like_pattern(a, query, 0), *prefix = like_pattern(a, query, 1);
 
 	if (db_query(db, a, &count, sql_search_count, "ssss", query, sub, sub,
-	    query) == -1)
+	    email) == -1)
 		return -1;
 	*total = count.nrows ? (long)db_get_int(&count, 0, "n") : 0;
 	return db_query(db, a, out, sql_search, "ssssssii", query, sub, sub,
-	    query, query, prefix, (int64_t)limit, (int64_t)offset);
+	    email, query, prefix, (int64_t)limit, (int64_t)offset);
 }
 
 int

@@ -36,8 +36,13 @@ int user_db_find_login(struct db *db, struct arena *a, const char *name,
 /* Applies the fields of p that are set (no-op if the user is not active). */
 int user_db_update(struct db *db, const char *id, const struct user_patch *p);
 
+/*
+ * Active users whose username or display name contains query, or whose
+ * email is email (NULL: none is compared), exact usernames first.
+ */
 int user_db_search(struct db *db, struct arena *a, const char *query,
-	long limit, long offset, struct db_rows *out, long *total);
+	const char *email, long limit, long offset, struct db_rows *out,
+	long *total);
 
 /* Anonymises and disables id (within the caller's transaction). */
 int user_db_anonymise(struct db *db, const char *id, const char *new_username,

@@ -291,6 +291,45 @@ def test_search(api, make_user):
     assert items[0]["id"] == b.id
 
 
+def test_search_by_email_is_exact_and_leaks_nothing(api, make_user):
+    """Seed 002 asks for search "by username or email", so an email finds
+    its account - but only the exact full address (the identity the
+    unique key and login use: ASCII, any letter case), never a part, a
+    look-alike or a padded spelling, and the address itself is never in
+    another user's answers."""
+    tag = uuid.uuid4().hex[:8]
+    a = make_user(username="mail_%s" % tag, displayName="Mail %s" % tag)
+    me = make_user()
+    local, domain = a.email.split("@")
+
+    def found(q):
+        return [x["id"] for x in assert_ok(api.get(USERS, token=me.token, params={"query": q}))]
+
+    assert found(a.email) == [a.id]
+    assert found(a.email.upper()) == [a.id]
+    for q in (a.email + " ", " " + a.email, a.email + "  ",        # padded
+              local[:1] + "\u0301" + local[1:] + "@" + domain,    # combining accent
+              "\uff55" + local[1:] + "@" + domain,                 # fullwidth u
+              local + "@" + domain.replace("e", "\u00e9", 1),       # accented domain
+              local + "@", "@" + domain, domain, local[:-1] + "_@" + domain):
+        assert a.id not in found(q), repr(q)
+    # Nothing another user can read carries the address.
+    peer = make_user()
+    g = assert_ok(api.post("/api/v1/groups", token=a.token,
+                           json={"title": "Mail " + tag, "members": [peer.id, me.id]}), 201)
+    assert_ok(api.post("/api/v1/messages", token=a.token,
+                       json={"groupId": g["id"], "content": "hi"}), 201)
+    assert_ok(api.post("/api/v1/messages", token=a.token,
+                       json={"receiverId": me.id, "content": "hi"}), 201)
+    for path in (USERS + "?query=" + a.email, user_url(a.id), "/api/v1/groups/%s" % g["id"],
+                 "/api/v1/groups/%s/members" % g["id"], "/api/v1/groups/%s/messages" % g["id"],
+                 "/api/v1/messages/direct/" + a.id, "/api/v1/conversations"):
+        r = api.get(path, token=me.token)
+        assert r.status_code == 200, (path, r.text)
+        assert a.email.lower() not in r.text.lower(), path
+        assert '"email"' not in r.text, path
+
+
 def test_search_pagination_and_wildcards(api, make_user):
     tag = uuid.uuid4().hex[:8]
     ids = {make_user(username="pg_%s_%d" % (tag, i)).id for i in range(3)}
