@@ -34,6 +34,7 @@
 
 #include "bridge.h"
 #include "core/arena.h"
+#include "core/auth.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -374,6 +375,32 @@ struct revoked_job {
 	struct bid sessions[];
 };
 
+/*
+ * On a pool thread: marks the sessions revoked in memcached again. The
+ * HTTP request that revoked them answered 503 if it could not (session.h),
+ * but the "alive" answers memcached still holds would outlive that for up
+ * to AUTH_SESSION_ALIVE_TTL seconds; repeating the mark for as long as
+ * the sessions are in the look-back completes the revocation as soon as
+ * memcached takes writes again.
+ */
+static void
+forget_run(struct bjob *j, struct bworker *w)
+{
+	struct revoked_job *r = (struct revoked_job *)j;
+	char sid[IDS_UUID_LEN];
+
+	for (size_t i = 0; i < r->n; i++) {
+		bid_format(&r->sessions[i], sid);
+		(void)auth_session_forget(bridge.cfg, w->cache, sid);
+	}
+}
+
+static void
+forget_done(struct bjob *j)
+{
+	free(j);
+}
+
 static void
 revoked_done(struct bjob *j)
 {
@@ -387,7 +414,8 @@ static void
 check_revocations(int64_t now)
 {
 	struct db_rows rows;
-	struct revoked_job *r;
+	struct revoked_job *r, *f;
+	size_t size;
 	int64_t window;
 
 	/* Look back over everything since the last good check plus a margin
@@ -404,12 +432,20 @@ check_revocations(int64_t now)
 	S.last_revoke_ok = now;
 	if (rows.nrows == 0)
 		return;
-	r = xcalloc(1, sizeof(*r) + rows.nrows * sizeof(r->sessions[0]));
+	size = sizeof(*r) + rows.nrows * sizeof(r->sessions[0]);
+	r = xcalloc(1, size);
 	r->job.done = revoked_done;
 	for (size_t i = 0; i < rows.nrows; i++)
 		if (bid_parse(db_cell(&rows, i, 0), &r->sessions[r->n]) == 0)
 			r->n++;
+	/* The same sessions for a pool thread to mark in memcached. */
+	f = xmalloc(size);
+	memcpy(f, r, size);
+	f->job.next = NULL;
+	f->job.run = forget_run;
+	f->job.done = forget_done;
 	inbox_push(&r->job);
+	pool_submit(&f->job);
 }
 
 static void

@@ -67,10 +67,13 @@ int auth_session_alive(const struct svc_ctx *ctx, const char *sid,
 /*
  * Marks sid revoked in memcached ("R" until no access token of it can be
  * valid any more). Call after the revocation is committed to MariaDB.
- * Best effort: 0, or -1 when memcached could neither store "R" nor delete
- * the key (logged). After -1 an "alive" entry a worker cached before the
+ * 0, or -1 when memcached could neither store "R" nor delete the key
+ * (logged). After -1 an "alive" entry a worker cached before the
  * revocation outlives it by up to AUTH_SESSION_ALIVE_TTL seconds: the
- * session's access tokens are still accepted until then.
+ * session's access tokens are still accepted until then, so the HTTP
+ * revocations answer 503 instead of success (session_cache_stale()), a
+ * retry marks the session again, and so does every bridge while the
+ * session is in its revocation look-back (bridge_stream.c).
  */
 int auth_session_forget(const struct config *cfg, struct cache *cache,
 	const char *sid);

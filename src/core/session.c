@@ -344,9 +344,11 @@ session_logout(const struct svc_ctx *ctx, const struct identity *me,
 	unsigned char hash[32];
 	struct db_rows rows;
 
+	int stale = 0;
+
 	if (session_db_revoke(ctx->db, me->session_id, "logout", NULL) == -1)
 		return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
-	auth_session_forget(ctx->cfg, ctx->cache, me->session_id);
+	stale |= auth_session_forget(ctx->cfg, ctx->cache, me->session_id);
 	/* The refresh token's session too, if it is another of the caller's. */
 	if (refresh_hash(refresh, hash) == 0 &&
 	    session_db_refresh_get(ctx->db, ctx->arena, hash, &rows) == 0 &&
@@ -356,9 +358,9 @@ session_logout(const struct svc_ctx *ctx, const struct identity *me,
 		const char *sid = db_get(&rows, 0, "session_id");
 
 		if (session_db_revoke(ctx->db, sid, "logout", NULL) == 0)
-			auth_session_forget(ctx->cfg, ctx->cache, sid);
+			stale |= auth_session_forget(ctx->cfg, ctx->cache, sid);
 	}
-	return ST_OK;
+	return stale ? session_cache_stale(e) : ST_OK;
 }
 
 int
@@ -368,8 +370,14 @@ session_revoke_all(const struct svc_ctx *ctx, const char *user_id,
 	struct db_rows rows;
 	int rc = 0;
 
+	/*
+	 * Sessions revoked a moment ago are marked again: an earlier call
+	 * that could not reach memcached left their cached "alive" answers
+	 * standing, and this call (the client's retry) completes it.
+	 */
 	if (db_begin(ctx->db) == -1 ||
-	    session_db_open_of_user(ctx->db, ctx->arena, user_id, &rows) == -1 ||
+	    session_db_live_of_user(ctx->db, ctx->arena, user_id,
+	    SESSION_FORGET_RECENT_S, &rows) == -1 ||
 	    session_db_revoke_user(ctx->db, user_id, reason) == -1 ||
 	    db_commit(ctx->db) == -1) {
 		db_rollback(ctx->db);
@@ -386,7 +394,21 @@ enum status
 session_logout_all(const struct svc_ctx *ctx, const char *user_id,
 	struct svc_error *e)
 {
-	if (session_revoke_all(ctx, user_id, "logout-all") == -1)
+	switch (session_revoke_all(ctx, user_id, "logout-all")) {
+	case -1:
 		return svc_fail(e, ST_UNAVAILABLE, NULL, "Database unavailable");
-	return ST_OK;
+	case 1:
+		return session_cache_stale(e);
+	default:
+		return ST_OK;
+	}
+}
+
+enum status
+session_cache_stale(struct svc_error *e)
+{
+	e->retry_after = 1;
+	return svc_fail(e, ST_UNAVAILABLE, NULL, "The sessions are revoked,"
+	    " but the session cache could not be told, so their access tokens"
+	    " may still work for up to a minute: retry");
 }

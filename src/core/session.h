@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "ids.h"
 #include "request.h"
 #include "status.h"
@@ -79,25 +80,39 @@ enum status session_refresh(const struct svc_ctx *ctx, const char *refresh,
 
 /*
  * Ends me's current session, and the session of refresh (may be NULL) if
- * it is another of me's own. ST_OK or ST_UNAVAILABLE.
+ * it is another of me's own. ST_OK or ST_UNAVAILABLE: MariaDB failed, or
+ * the revocation is committed but memcached could not be told
+ * (session_cache_stale()); a retry completes it.
  */
 enum status session_logout(const struct svc_ctx *ctx,
 	const struct identity *me, const char *refresh, struct svc_error *e);
 
-/* Ends every session of user_id. ST_OK or ST_UNAVAILABLE. */
+/*
+ * Ends every session of user_id. ST_OK or ST_UNAVAILABLE: MariaDB failed,
+ * or session_revoke_all() returned 1 (session_cache_stale()).
+ */
 enum status session_logout_all(const struct svc_ctx *ctx, const char *user_id,
 	struct svc_error *e);
 
 /*
  * Revokes every session of user_id in MariaDB (one transaction), then
- * marks them in memcached. reason is stored ("logout-all", "deleted" ...).
+ * marks them in memcached, with those revoked in the last
+ * SESSION_FORGET_RECENT_S seconds (so that repeating a call that returned
+ * 1 completes it). reason is stored ("logout-all", "deleted" ...).
  * 0 done; 1 revoked in MariaDB but at least one session could not be
  * marked in memcached, so its access tokens may still be accepted for up
- * to AUTH_SESSION_ALIVE_TTL seconds (auth_session_forget); -1 nothing was
- * revoked.
+ * to AUTH_SESSION_ALIVE_TTL seconds (auth_session_forget) unless the call
+ * is repeated; -1 nothing was revoked.
  */
+#define SESSION_FORGET_RECENT_S (AUTH_SESSION_ALIVE_TTL + 60)
 int session_revoke_all(const struct svc_ctx *ctx, const char *user_id,
 	const char *reason);
+
+/*
+ * Fills *e for a revocation committed to MariaDB that memcached did not
+ * hear of: ST_UNAVAILABLE (503 + Retry-After), never a silent success.
+ */
+enum status session_cache_stale(struct svc_error *e);
 
 /*
  * The login name of a login body: "login", else "username", else "email"

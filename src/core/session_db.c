@@ -27,8 +27,9 @@ static const char sql_touch[] =
 static const char sql_revoke[] =
 	"UPDATE sessions SET revoked_at = NOW(3), revoke_reason = ?"
 	" WHERE id = ? AND revoked_at IS NULL";
-static const char sql_open_of_user[] =
-	"SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL"
+static const char sql_live_of_user[] =
+	"SELECT id FROM sessions WHERE user_id = ? AND (revoked_at IS NULL"
+	" OR revoked_at >= NOW(3) - INTERVAL ? SECOND)"
 	" AND expires_at > NOW(3) FOR UPDATE";
 static const char sql_revoke_user[] =
 	"UPDATE sessions SET revoked_at = NOW(3), revoke_reason = ?"
@@ -88,10 +89,11 @@ session_db_revoke(struct db *db, const char *sid, const char *reason,
 }
 
 int
-session_db_open_of_user(struct db *db, struct arena *a, const char *user_id,
-	struct db_rows *out)
+session_db_live_of_user(struct db *db, struct arena *a, const char *user_id,
+	long recent_s, struct db_rows *out)
 {
-	return db_query(db, a, out, sql_open_of_user, "s", user_id);
+	return db_query(db, a, out, sql_live_of_user, "si", user_id,
+	    (int64_t)recent_s);
 }
 
 int

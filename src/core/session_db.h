@@ -35,9 +35,12 @@ int session_db_touch(struct db *db, const char *sid, long ttl_s);
 int session_db_revoke(struct db *db, const char *sid, const char *reason,
 	uint64_t *affected);
 
-/* Ids of user_id's open, unexpired sessions, locked (in a transaction). */
-int session_db_open_of_user(struct db *db, struct arena *a,
-	const char *user_id, struct db_rows *out);
+/*
+ * Ids of user_id's unexpired sessions that are open or were revoked in the
+ * last recent_s seconds, locked (in a transaction).
+ */
+int session_db_live_of_user(struct db *db, struct arena *a,
+	const char *user_id, long recent_s, struct db_rows *out);
 
 int session_db_revoke_user(struct db *db, const char *user_id,
 	const char *reason);

@@ -677,6 +677,22 @@ leave_all(const struct svc_ctx *ctx, const char *nid, const char *name,
 	return ST_OK;
 }
 
+/*
+ * Revokes the sessions of deleted account nid (MariaDB, then memcached).
+ * The account is inactive already, which fails them in MariaDB; what must
+ * not fail silently is memcached, whose "alive" answers would outlive it.
+ */
+static enum status
+revoke_deleted(const struct svc_ctx *ctx, const char *nid,
+	struct svc_error *e)
+{
+	int rc = session_revoke_all(ctx, nid, "deleted");
+
+	if (rc == -1) /* then memcached was not told either */
+		log_warn("user: sessions of a deleted account were not all revoked");
+	return rc == 0 ? ST_OK : session_cache_stale(e);
+}
+
 enum status
 user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	const char *id, struct svc_error *e)
@@ -688,6 +704,13 @@ user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	if (norm_id(id, nid) == -1)
 		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
 	st = may_modify(ctx, me, nid, e);
+	/*
+	 * Only a cached "alive" answer lets a deleted account's token this
+	 * far: its deletion could not tell memcached. A retry completes that.
+	 */
+	if (st == ST_NOT_FOUND && strcmp(me->user_id, nid) == 0 &&
+	    revoke_deleted(ctx, nid, e) != ST_OK)
+		return ST_UNAVAILABLE;
 	if (st != ST_OK)
 		return st;
 	/* deleted_ + the id's 32 hex digits: unique, and valid as a username. */
@@ -704,9 +727,7 @@ user_delete(const struct svc_ctx *ctx, const struct identity *me,
 	 * sessions' MariaDB check; revoking them also updates memcached.
 	 */
 	user_cache_forget(ctx->cache, nid);
-	if (session_revoke_all(ctx, nid, "deleted") == -1)
-		log_warn("user: sessions of a deleted account were not all revoked");
-	return ST_OK;
+	return revoke_deleted(ctx, nid, e);
 }
 
 int

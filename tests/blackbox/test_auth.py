@@ -617,3 +617,85 @@ def test_cors_nothing_for_other_origins(api, origin):
     r = api.get(ME, headers={"Origin": origin})
     assert_error(r, 401, "UNAUTHORIZED")
     assert "Access-Control-Allow-Origin" not in r.headers
+
+
+# ------------------------------------------- revocation when memcached fails
+
+def _memcached_pid(stack):
+    for line in stack("status").stdout.splitlines():
+        if line.startswith("memcached") and "running (pid" in line:
+            return int(line.split("pid", 1)[1].strip(" )"))
+    raise AssertionError("memcached is not running")
+
+
+def _wait_memcached_ok(api):
+    wait_until(lambda: api.get("/api/v1/health/ready").status_code == 200, 30,
+               what="the stack to be ready again")
+
+
+def _sessions_open(db, uid):
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM sessions WHERE user_id = %s AND revoked_at IS NULL",
+                  (uid,))
+        return c.fetchone()["n"]
+
+
+@pytest.mark.destructive
+def test_logout_all_with_memcached_paused_is_never_silently_incomplete(api, make_user, stack,
+                                                                       db):
+    """memcached caches "this session is alive" for up to a minute. A
+    logout-all that cannot tell it (here: memcached paused, so it keeps
+    its contents and serves the stale "alive" answers once it resumes)
+    must not answer success: 503 with the envelope, the sessions revoked
+    in MariaDB all the same, and the revocation completes by itself (the
+    bridge marks recently revoked sessions again) or on the client's
+    retry - the old tokens never work for the rest of the minute."""
+    import signal
+
+    u = make_user()
+    other = assert_ok(api.post(LOGIN, json={"login": u.username, "password": u.password},
+                               headers=xff()))
+    tokens = [u.token, other["accessToken"]]
+    for t in tokens:
+        assert_ok(api.get(ME, token=t))                 # cached as alive
+    pid = _memcached_pid(stack)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = api.post(LOGOUT_ALL, token=u.token)
+        body = assert_error(r, 503, "SERVICE_UNAVAILABLE", message_contains="revoked")
+        assert int(r.headers["Retry-After"]) >= 1 and body["retryAfter"] >= 1
+        assert _sessions_open(db, u.id) == 0            # the database change is made
+        for t in tokens:                                # MariaDB answers meanwhile
+            assert_error(api.get(ME, token=t), 401, "AUTH_TOKEN_INVALID")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    _wait_memcached_ok(api)
+    # The client's retry completes it, if its token still gets in at all.
+    r = api.post(LOGOUT_ALL, token=u.token)
+    assert r.status_code in (200, 401), r.text
+    wait_until(lambda: all(api.get(ME, token=t).status_code == 401 for t in tokens), 5,
+               what="the revoked tokens to be refused")
+    # And they stay refused (no stale "alive" answer comes back).
+    for _ in range(3):
+        for t in tokens:
+            assert_error(api.get(ME, token=t), 401, "AUTH_TOKEN_INVALID")
+        time.sleep(0.5)
+
+
+@pytest.mark.destructive
+def test_account_deletion_with_memcached_down_says_so(api, make_user, stack, db):
+    u = make_user()
+    assert_ok(api.get(ME, token=u.token))
+    stack("memcached-stop")
+    try:
+        r = api.delete("/api/v1/users/me", token=u.token)
+        assert_error(r, 503, "SERVICE_UNAVAILABLE", message_contains="revoked")
+        with db.cursor() as c:
+            c.execute("SELECT deleted_at FROM users WHERE id = %s", (u.id,))
+            assert c.fetchone()["deleted_at"] is not None
+        assert _sessions_open(db, u.id) == 0
+        assert_error(api.get(ME, token=u.token), 401, "AUTH_TOKEN_INVALID")
+    finally:
+        stack("memcached-start")
+    _wait_memcached_ok(api)
+    assert_error(api.get(ME, token=u.token), 401, "AUTH_TOKEN_INVALID")
