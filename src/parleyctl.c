@@ -250,22 +250,28 @@ out:
 	return rc;
 }
 
-/* memcached as the programs reach it ([memcached] servers): 0 or -1. */
+/* One line per memcached server (cache_ping_each()). */
+static void
+report_memcached(void *arg, const char *server, int ok)
+{
+	const struct config *cfg = arg;
+
+	if (ok)
+		printf("memcached OK: %s\n", server);
+	else
+		fprintf(stderr, "parleyctl: memcached does not answer at %s "
+		    "within %ld ms: check [memcached] servers in %s\n",
+		    server, cfg->mc_timeout_ms, config_path);
+}
+
+/*
+ * memcached as the programs reach it: every server of [memcached]
+ * servers, each named when it fails. 0 or -1.
+ */
 static int
 check_memcached(const struct config *cfg)
 {
-	struct cache *c = cache_new(cfg);
-	int rc = cache_ping(c);
-
-	cache_free(c);
-	if (rc == -1) {
-		fprintf(stderr, "parleyctl: memcached does not answer at %s "
-		    "within %ld ms: check [memcached] servers in %s\n",
-		    cfg->mc_servers, cfg->mc_timeout_ms, config_path);
-		return -1;
-	}
-	printf("memcached OK: %s\n", cfg->mc_servers);
-	return 0;
+	return cache_ping_each(cfg, report_memcached, (void *)cfg) ? -1 : 0;
 }
 
 /*

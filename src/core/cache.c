@@ -54,32 +54,49 @@ struct held_set {
 static struct held_set *held;
 static pthread_once_t held_once = PTHREAD_ONCE_INIT;
 
+#define SERVER_NAME_MAX 256
+
+/*
+ * The next server of a space or comma separated list at *p into item;
+ * 0 at the end of the list. Over-long names are skipped (logged).
+ */
+static int
+next_server(const char **p, char item[SERVER_NAME_MAX])
+{
+	while (**p) {
+		size_t n = strcspn(*p, ", \t");
+
+		if (n == 0 || n >= SERVER_NAME_MAX) {
+			if (n)
+				log_warn("cache: server name too long: %.*s",
+				    (int)n, *p);
+			*p += n ? n : 1;
+			continue;
+		}
+		memcpy(item, *p, n);
+		item[n] = '\0';
+		*p += n;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Adds each server of a space or comma separated list: a unix socket path
  * ("/path" or "unix:/path") or host[:port[:weight]] (libmemcached's syntax).
+ * 1 if they are all unix sockets (and there is one).
  */
 static int
 add_servers(memcached_st *mc, const char *list)
 {
-	char item[256];
+	char item[SERVER_NAME_MAX];
 	const char *p = list;
 	int sockets = 0, others = 0;
 
-	while (*p) {
-		size_t n = strcspn(p, ", \t");
+	while (next_server(&p, item)) {
 		memcached_server_st *servers;
 		memcached_return_t rc = MEMCACHED_SUCCESS;
 
-		if (n == 0 || n >= sizeof(item)) {
-			if (n)
-				log_warn("cache: server name too long: %.*s",
-				    (int)n, p);
-			p += n ? n : 1;
-			continue;
-		}
-		memcpy(item, p, n);
-		item[n] = '\0';
-		p += n;
 		if (strncmp(item, "unix:", 5) == 0 || item[0] == '/') {
 			rc = memcached_server_add_unix_socket(mc,
 			    item + (item[0] == '/' ? 0 : 5));
@@ -106,6 +123,16 @@ held_init(void)
 		pthread_mutex_init(&held[i].lock, NULL);
 }
 
+/* [memcached] timeout_ms for every phase, never libmemcached's seconds. */
+static void
+set_timeouts(memcached_st *mc, long ms)
+{
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)ms);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)ms);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)ms * 1000);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, (uint64_t)ms * 1000);
+}
+
 struct cache *
 cache_new(const struct config *cfg)
 {
@@ -128,10 +155,7 @@ cache_new(const struct config *cfg)
 		c->local_ms = cfg->mc_local_memo_ms;
 		pthread_once(&held_once, held_init);
 	}
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)ms);
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)ms);
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)ms * 1000);
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, (uint64_t)ms * 1000);
+	set_timeouts(c->mc, ms);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
 	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, 1);
@@ -280,6 +304,51 @@ cache_ping(struct cache *c)
 	size_t len;
 
 	return cache_get(c, "ping", buf, sizeof(buf), &len) < 0 ? -1 : 0;
+}
+
+/* Whether the one server item answers a get (a miss is an answer). */
+static int
+server_answers(const struct config *cfg, const char *item)
+{
+	memcached_st *mc = memcached_create(NULL);
+	memcached_return_t rc = MEMCACHED_FAILURE;
+	char key[SERVER_NAME_MAX];
+	uint32_t flags;
+	size_t len;
+	char *v;
+
+	if (!mc)
+		abort();
+	add_servers(mc, item);
+	set_timeouts(mc, cfg->mc_timeout_ms);
+	snprintf(key, sizeof(key), "%sping", cfg->mc_prefix);
+	if (memcached_server_count(mc) == 1) {
+		v = memcached_get(mc, key, strlen(key), &len, &flags, &rc);
+		free(v);
+	}
+	memcached_free(mc);
+	return rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND;
+}
+
+int
+cache_ping_each(const struct config *cfg, cache_ping_fn *fn, void *arg)
+{
+	char item[SERVER_NAME_MAX];
+	const char *p = cfg->mc_servers;
+	int failed = 0, n = 0;
+
+	while (next_server(&p, item)) {
+		int ok = server_answers(cfg, item);
+
+		fn(arg, item, ok);
+		failed += !ok;
+		n++;
+	}
+	if (n == 0) {
+		fn(arg, cfg->mc_servers, 0);
+		failed++;
+	}
+	return failed;
 }
 
 int

@@ -29,6 +29,17 @@ void cache_free(struct cache *c);
 /* 0 if the server answers a round trip. */
 int cache_ping(struct cache *c);
 
+/*
+ * Pings every server of cfg's [memcached] servers on a connection of its
+ * own (cache_ping() reaches only the server its key hashes to) and calls
+ * fn(arg, server, ok) for each, in list order; server is the entry as
+ * written (host[:port] or a socket path: no credentials exist to leak).
+ * An empty list is one failure.
+ * Returns how many did not answer within [memcached] timeout_ms.
+ */
+typedef void cache_ping_fn(void *arg, const char *server, int ok);
+int cache_ping_each(const struct config *cfg, cache_ping_fn *fn, void *arg);
+
 /* 1 hit (value copied, NUL-terminated, truncated to cap-1), 0 miss, -1 error. */
 int cache_get(struct cache *c, const char *key, char *buf, size_t cap, size_t *len);
 /* 0 stored, -1 error. ttl in seconds (0 = none). */

@@ -328,6 +328,35 @@ def test_check_config_connect_reports_memcached_down(parleyctl, parley_env, tmp_
     assert "MariaDB OK" in p.stdout, out
 
 
+def test_check_config_connect_pings_every_memcached_server(parleyctl, parley_env, tmp_path):
+    """Each server of [memcached] servers is asked on its own (a key only
+    reaches the server it hashes to), and each one that fails is named -
+    wherever it stands in the list."""
+    import configparser
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.read(parley_env["PARLEY_CONFIG"])
+    good = cp.get("memcached", "servers").split(",")[0].strip()
+    bad = ["127.0.0.1:1", "unix:/nonexistent/memcached.sock"]
+    for servers in ([good] + bad, bad[:1] + [good] + bad[1:], bad + [good]):
+        conf = config_copy(parley_env, tmp_path, "[memcached]\nservers = %s" % ", ".join(servers))
+        p = parleyctl("check-config", "--connect", config=conf, timeout=30)
+        out = output(p)
+        assert p.returncode == 1, out
+        assert "memcached OK: %s\n" % good in p.stdout, out
+        for b in bad:
+            assert "memcached does not answer at %s within" % b in p.stderr, out
+        assert p.stderr.count("memcached does not answer") == 2, out
+        assert "configuration OK" not in p.stdout, out
+    # All good: each named OK, and the whole check passes.
+    conf = config_copy(parley_env, tmp_path, "[memcached]\nservers = %s %s" % (good, good))
+    p = parleyctl("check-config", "--connect", config=conf, timeout=30)
+    assert p.returncode == 0 and p.stdout.count("memcached OK: %s\n" % good) == 2, output(p)
+    # memcached takes no credentials (servers are host[:port] or sockets,
+    # check_servers() in config.c); the database password never shows.
+    real = parley_env.get("PARLEY_DB_PASSWORD")
+    assert not real or real not in output(p)
+
+
 def test_check_config_connect_wants_the_current_schema(parleyctl, parley_env, tmp_path, db):
     """A database a newer Parley migrated is not one this build may run on."""
     conf = config_copy(parley_env, tmp_path)
