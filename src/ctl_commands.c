@@ -9,11 +9,13 @@
 const struct ctl_command ctl_extra_commands[] = {
 	{ "keys", ctl_keys, 0, "JWT signing keys: init | rotate | list",
 	    "init | rotate | list" },
-	{ "user", ctl_user, 1, "accounts: create [--admin] | reset-password",
+	{ "user", ctl_user, 1,
+	    "accounts: create [--admin] | reset-password | deactivate",
 	    "create [--admin] --username U --email E [--display-name D] "
 	    "[--password-stdin]\n"
 	    "reset-password (--username U | --email E | --id ID) "
-	    "[--password-stdin]" },
+	    "[--password-stdin]\n"
+	    "deactivate (--username U | --email E | --id ID)" },
 	{ "repair", ctl_repair, 1,
 	    "bring older data up to today's rules: deleted-accounts [--dry-run]",
 	    "deleted-accounts [--dry-run]" },

@@ -9,6 +9,9 @@
  *                            [--display-name D] [--password-stdin]
  *   parleyctl user reset-password (--username U | --email E | --id ID)
  *                            [--password-stdin]
+ *   parleyctl user deactivate (--username U | --email E | --id ID)
+ *                            switch the account off: no login, its join
+ *                            requests dropped, every session revoked
  *
  * Passwords never come from the command line (it shows in ps and shell
  * history): on a terminal they are asked for twice without echo, else
@@ -19,6 +22,7 @@
  * could not be told: a worker that had cached one of those sessions as
  * alive accepts its access tokens for up to AUTH_SESSION_ALIVE_TTL seconds
  * more, so the command says so instead of claiming they are all gone.
+ * deactivate exits 3 in the same case.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -289,30 +293,76 @@ user_create_cmd(const struct svc_ctx *ctx, const struct user_args *a,
 	return 0;
 }
 
+/*
+ * The account a names (--id, else --username or --email of an active
+ * one) into *id. 0, or the exit status after a message.
+ */
+static int
+user_named(const struct svc_ctx *ctx, const struct user_args *a,
+	const char **id)
+{
+	const char *login = a->username ? a->username : a->email, *role, *hash;
+	int found;
+
+	*id = a->id;
+	if (*id)
+		return 0;
+	if (!login) {
+		fprintf(stderr, "parleyctl: name the user with --username, "
+		    "--email or --id\n");
+		return 2;
+	}
+	found = user_find_login(ctx, login, id, &role, &hash);
+	if (found != 1) {
+		fprintf(stderr, "parleyctl: %s\n", found == 0 ?
+		    "no such active user" : "database unavailable");
+		return 1;
+	}
+	return 0;
+}
+
+/* The warning of exit status 3 (see the top of this file). */
+static int
+cache_stale_warning(void)
+{
+	fprintf(stderr, "parleyctl: warning: memcached could not be "
+	    "updated, so workers that cached one of these sessions may "
+	    "accept its access tokens for up to %d s more; check "
+	    "[memcached] servers\n", AUTH_SESSION_ALIVE_TTL);
+	return 3;
+}
+
+static int
+user_deactivate_cmd(const struct svc_ctx *ctx, const struct user_args *a)
+{
+	struct svc_error e = { 0 };
+	const char *id;
+	enum status st;
+	int rc, stale = 0;
+
+	if ((rc = user_named(ctx, a, &id)) != 0)
+		return rc;
+	st = user_deactivate(ctx, id, &stale, &e);
+	if (st != ST_OK) {
+		report("cannot deactivate the user", st, &e);
+		return 1;
+	}
+	printf("%s deactivated; its join requests were dropped and every "
+	    "session revoked%s\n", id, stale ? " in the database" : "");
+	return stale ? cache_stale_warning() : 0;
+}
+
 static int
 user_reset_cmd(const struct svc_ctx *ctx, const struct user_args *a,
 	const char *password)
 {
 	struct svc_error e = { 0 };
-	const char *id = a->id, *role, *hash;
+	const char *id;
 	enum status st;
-	int found, stale = 0;
+	int rc, stale = 0;
 
-	if (!id) {
-		const char *login = a->username ? a->username : a->email;
-
-		if (!login) {
-			fprintf(stderr, "parleyctl: name the user with --username, "
-			    "--email or --id\n");
-			return 2;
-		}
-		found = user_find_login(ctx, login, &id, &role, &hash);
-		if (found != 1) {
-			fprintf(stderr, "parleyctl: %s\n", found == 0 ?
-			    "no such active user" : "database unavailable");
-			return 1;
-		}
-	}
+	if ((rc = user_named(ctx, a, &id)) != 0)
+		return rc;
 	st = user_set_password(ctx, id, password, &stale, &e);
 	if (st != ST_OK) {
 		report("cannot set the password", st, &e);
@@ -321,11 +371,7 @@ user_reset_cmd(const struct svc_ctx *ctx, const struct user_args *a,
 	if (stale) {
 		printf("password changed; every session of %s was revoked in "
 		    "the database\n", id);
-		fprintf(stderr, "parleyctl: warning: memcached could not be "
-		    "updated, so workers that cached one of these sessions may "
-		    "accept its access tokens for up to %d s more; check "
-		    "[memcached] servers\n", AUTH_SESSION_ALIVE_TTL);
-		return 3;
+		return cache_stale_warning();
 	}
 	printf("password changed; every session of %s was revoked\n", id);
 	return 0;
@@ -341,12 +387,20 @@ ctl_user(struct config *cfg, int argc, char **argv)
 	int rc, create;
 
 	if (argc < 2 || (strcmp(argv[1], "create") != 0 &&
-	    strcmp(argv[1], "reset-password") != 0)) {
+	    strcmp(argv[1], "reset-password") != 0 &&
+	    strcmp(argv[1], "deactivate") != 0)) {
 		return ctl_usage("user");
 	}
 	create = strcmp(argv[1], "create") == 0;
 	if (parse_user_args(argc, argv, &a) == -1)
 		return 2;
+	if (strcmp(argv[1], "deactivate") == 0) {
+		if (ctl_svc_open(cfg, &ctx, &arena) == -1)
+			return 1;
+		rc = user_deactivate_cmd(&ctx, &a);
+		ctl_svc_close(&ctx, &arena);
+		return rc;
+	}
 	if (read_password(&a, password, sizeof(password)) == -1)
 		return 1;
 	if (ctl_svc_open(cfg, &ctx, &arena) == -1) {

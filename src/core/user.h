@@ -171,6 +171,18 @@ int user_find_login(const struct svc_ctx *ctx, const char *login,
 enum status user_set_password(const struct svc_ctx *ctx, const char *id,
 	const char *password, int *cache_stale, struct svc_error *e);
 
+/*
+ * Deactivates account id (user_state.c): it can no longer log in or be
+ * seen, and in the same transaction its pending join requests go, so the
+ * invitation uses they held come back (deletion does the same). Every
+ * session is then revoked. Repeating it on an inactive account (one set
+ * inactive in SQL, say) still drops its requests. For parleyctl user
+ * deactivate. ST_OK, ST_NOT_FOUND (no such account, or deleted),
+ * ST_UNAVAILABLE. *cache_stale as for user_set_password().
+ */
+enum status user_deactivate(const struct svc_ctx *ctx, const char *id,
+	int *cache_stale, struct svc_error *e);
+
 #define USER_CACHE_KEY_LEN (5 + IDS_UUID_LEN)
 /* The memcached key of user id's cached view ("user:<id>", id lowercase). */
 void user_cache_key(char out[USER_CACHE_KEY_LEN], const char *id);

@@ -64,6 +64,11 @@ static const char sql_deleted_in_groups[] =
 static const char sql_lock_deleted[] =
 	"SELECT id FROM users WHERE id = ? AND deleted_at IS NOT NULL"
 	" FOR UPDATE";
+static const char sql_lock_undeleted[] =
+	"SELECT is_active FROM users WHERE id = ? AND deleted_at IS NULL"
+	" FOR UPDATE";
+static const char sql_deactivate[] =
+	"UPDATE users SET is_active = 0 WHERE id = ?";
 static const char sql_set_password[] =
 	"UPDATE users SET password_hash = ? WHERE id = ? AND is_active = 1"
 	" AND deleted_at IS NULL";
@@ -175,6 +180,22 @@ user_db_lock_deleted(struct db *db, struct arena *a, const char *id)
 	if (db_query(db, a, &r, sql_lock_deleted, "s", id) == -1)
 		return -1;
 	return r.nrows ? 1 : 0;
+}
+
+int
+user_db_lock_undeleted(struct db *db, struct arena *a, const char *id)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_lock_undeleted, "s", id) == -1)
+		return -1;
+	return r.nrows ? 1 : 0;
+}
+
+int
+user_db_deactivate(struct db *db, const char *id)
+{
+	return db_exec(db, NULL, sql_deactivate, "s", id);
 }
 
 int

@@ -59,6 +59,12 @@ int user_db_deleted_in_groups(struct db *db, struct arena *a,
 /* Locks deleted account id: 1 (it is one), 0 (no such deleted one), -1. */
 int user_db_lock_deleted(struct db *db, struct arena *a, const char *id);
 
+/* Locks account id unless deleted: 1 (locked), 0 (no such account), -1. */
+int user_db_lock_undeleted(struct db *db, struct arena *a, const char *id);
+
+/* Marks account id inactive (in the caller's transaction). */
+int user_db_deactivate(struct db *db, const char *id);
+
 int user_db_set_password(struct db *db, const char *id, const char *hash,
 	uint64_t *affected);
 

@@ -826,3 +826,47 @@ def test_dropping_an_accounts_join_requests_reads_only_its_rows(db):
         cur.execute("EXPLAIN DELETE FROM join_requests WHERE user_id = %s", (str(uuid.uuid4()),))
         plan = cur.fetchone()
     assert plan["key"] == "ix_join_requests_user" and plan["type"] in ("range", "ref"), plan
+
+
+def test_deactivating_an_account_drops_its_join_requests(api, make_user, parleyctl, db):
+    """A join request holds an invitation use until decided, and admins
+    see only active accounts' requests: an account switched off must take
+    its requests with it (as deletion does), or its use is held forever by
+    a request nobody can see or reject."""
+    a, b, c = (make_user() for _ in range(3))
+    g = create_group(api, a)
+    inv = approval_invite(api, a, g["id"], maxUses=1)
+    request_join(api, b, inv)
+    assert invitation_uses(api, a, g["id"], inv) == (0, 1, False)
+    p = parleyctl("user", "deactivate", "--username", b.username)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "deactivated" in p.stdout and b.id in p.stdout
+    with db.cursor() as cur:
+        cur.execute("SELECT is_active, deleted_at FROM users WHERE id = %s", (b.id,))
+        row = cur.fetchone()
+        assert row["is_active"] == 0 and row["deleted_at"] is None
+        cur.execute("SELECT COUNT(*) AS n FROM join_requests WHERE user_id = %s", (b.id,))
+        assert cur.fetchone()["n"] == 0
+    # The use is back, and what admins see agrees with what is counted.
+    assert invitation_uses(api, a, g["id"], inv) == (0, 0, True)
+    assert pending(api, a, g["id"]) == []
+    assert_error(api.get("/api/v1/auth/me", token=b.token), 401, "AUTH_TOKEN_INVALID")
+    request_join(api, c, inv)
+    assert assert_ok(approve(api, a, g["id"], c))["userId"] == c.id
+    # An account switched off in SQL keeps its request until deactivate
+    # (by --id: it can no longer be found by name) repairs it.
+    d, e = make_user(), make_user()
+    inv2 = approval_invite(api, a, g["id"], maxUses=1)
+    request_join(api, d, inv2)
+    with db.cursor() as cur:
+        cur.execute("UPDATE users SET is_active = 0 WHERE id = %s", (d.id,))
+    assert invitation_uses(api, a, g["id"], inv2) == (0, 1, False)
+    p = parleyctl("user", "deactivate", "--username", d.username)
+    assert p.returncode == 1 and "no such active user" in p.stderr, p.stdout + p.stderr
+    p = parleyctl("user", "deactivate", "--id", d.id)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert invitation_uses(api, a, g["id"], inv2) == (0, 0, True)
+    request_join(api, e, inv2)
+    # Deleted or unknown accounts are not found.
+    p = parleyctl("user", "deactivate", "--id", "00000000-0000-7000-8000-000000000000")
+    assert p.returncode == 1, p.stdout + p.stderr
