@@ -44,7 +44,7 @@ sources() {
 	message_input) echo "$c/message_input.c $c/conv.c $c/jsonx.c $c/msgfmt.c $c/ids.c $c/timefmt.c $c/b64url.c" ;;
 	msgfmt)        echo "$c/msgfmt.c $c/ids.c $c/timefmt.c $c/b64url.c" ;;
 	netaddr)       echo "$c/netaddr.c" ;;
-	request)       echo "$c/request.c $c/router.c $c/reply.c $c/status.c $c/arena.c $c/xalloc.c" ;;
+	request)       echo "$c/request.c $c/router.c $c/reply.c $c/status.c $c/arena.c $c/xalloc.c $c/jsonx.c $c/ids.c $c/timefmt.c $c/b64url.c" ;;
 	router)        echo "$c/router.c" ;;
 	timefmt)       echo "$c/timefmt.c" ;;
 	*) return 1 ;;
