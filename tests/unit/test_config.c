@@ -218,6 +218,21 @@ test_string_values_are_checked(void)
  * etc/parley.conf.sample.in with this build's paths) lists every key, once,
  * with the default the programs use, and loads.
  */
+/* Every config key was seen exactly once in where (seen: counts by key). */
+static void
+check_each_key_once(const int *seen, size_t n, const char *where)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *sec, *name;
+
+		config_key_name(i, &sec, &name);
+		if (seen[i] != 1)
+			fprintf(stderr, "[%s] %s is in %s %d times\n", sec,
+			    name, where, seen[i]);
+		CHECK(seen[i] == 1);
+	}
+}
+
 static void
 test_sample_lists_every_key_with_its_default(void)
 {
@@ -263,15 +278,7 @@ test_sample_lists_every_key_with_its_default(void)
 		}
 	}
 	fclose(f);
-	for (size_t i = 0; i < n; i++) {
-		const char *sec, *name;
-
-		config_key_name(i, &sec, &name);
-		if (seen[i] != 1)
-			fprintf(stderr, "[%s] %s is in the sample %d times\n",
-			    sec, name, seen[i]);
-		CHECK(seen[i] == 1);
-	}
+	check_each_key_once(seen, n, "the sample");
 	config_init(&c);
 	CHECK(config_load(&c, PARLEY_SAMPLE_CONF, err, sizeof(err)) == 0);
 	if (err[0])
@@ -379,15 +386,7 @@ test_man_page_lists_every_key_with_its_default(void)
 			seen[cur]++;
 	}
 	fclose(f);
-	for (size_t i = 0; i < n; i++) {
-		const char *sec, *name;
-
-		config_key_name(i, &sec, &name);
-		if (seen[i] != 1)
-			fprintf(stderr, "[%s] %s is in parley.conf.5 %d times\n",
-			    sec, name, seen[i]);
-		CHECK(seen[i] == 1);
-	}
+	check_each_key_once(seen, n, "parley.conf.5");
 	config_release(&def);
 	free(seen);
 }
