@@ -3,6 +3,7 @@
 
 #include "ctl.h"
 #include "ctl_repair.h"
+#include "ctl_retention.h"
 #include "ctl_users.h"
 #include "core/banned.h"
 
@@ -19,6 +20,9 @@ const struct ctl_command ctl_extra_commands[] = {
 	{ "repair", ctl_repair, 1,
 	    "bring older data up to today's rules: deleted-accounts [--dry-run]",
 	    "deleted-accounts [--dry-run]" },
+	{ "retention", ctl_retention, 1,
+	    "delete messages older than their conversation keeps them",
+	    "[--dry-run]" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 

@@ -51,7 +51,8 @@ for f in lighttpd.conf.in apache-proxy-fcgi.conf.in apache-fcgid.conf.in; do
 done
 [ "$(ls "$D$datadir/parley/httpd-conf/errors" 2>/dev/null | wc -l)" -ge 13 ] ||
 	bad "httpd-conf/errors/ not installed"
-for f in parley-fcgi.service parley-fcgi@.service parley-fcgi.socket parley-bridge.service; do
+for f in parley-fcgi.service parley-fcgi@.service parley-fcgi.socket parley-bridge.service \
+    parley-retention.service parley-retention.timer; do
 	u=$D$prefix/lib/systemd/system/$f
 	[ -f "$u" ] || { bad "systemd unit $f not installed"; continue; }
 	grep -n '@[a-z]*@' "$u" && bad "placeholders left in $f"
@@ -125,7 +126,8 @@ if [ -d "$A" ]; then
 	snippets="$A$aprefix/lib/sysusers.d/parley.conf $A$aprefix/lib/tmpfiles.d/parley.conf
 	    $A$aetc/logrotate.d/parley $A$aprefix/libexec/parley/parley-fcgi-wrapper
 	    $units/parley-fcgi.service $units/parley-fcgi@.service
-	    $units/parley-bridge.service $units/parley-fcgi.socket"
+	    $units/parley-bridge.service $units/parley-fcgi.socket
+	    $units/parley-retention.service"
 	for f in $snippets "$A$C/parley.conf.sample"; do
 		[ -f "$f" ] || bad "${f#$A} not installed"
 	done
@@ -162,6 +164,11 @@ $stale"
 		grep -qx "ReadWritePaths=$S /run/parley" "$units/$u" ||
 			bad "$u: ReadWritePaths is not tmpfiles.d's $S /run/parley"
 	done
+	grep -q "^ExecStart=$aprefix/bin/parleyctl --config $C/parley.conf retention\$" \
+	    "$units/parley-retention.service" ||
+		bad "parley-retention.service does not run $aprefix/bin/parleyctl with $C/parley.conf"
+	grep -qx "ReadWritePaths=$S" "$units/parley-retention.service" ||
+		bad "parley-retention.service: ReadWritePaths is not tmpfiles.d's $S"
 	sample=$A$C/parley.conf.sample
 	for k in "keys_file = $C/jwt.keys" "metrics_file = $S/metrics.shm" \
 	    "local_memo_file = $S/cache-gen.shm"; do

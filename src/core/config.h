@@ -96,6 +96,9 @@ struct config {
 	/* [groups] */
 	long groups_invites_per_day;
 	long groups_max_active_invites;
+
+	/* [retention] */
+	long message_retention_days;
 };
 
 /* Sets every field to its default (strings are owned by c). */

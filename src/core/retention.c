@@ -1,0 +1,214 @@
+/* retention.c - see retention.h. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+#include "config.h"
+#include "db.h"
+#include "histcache.h"
+#include "log.h"
+#include "retention.h"
+#include "svc.h"
+#include "banned.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* Conversations read per statement while walking the install. */
+#define RETENTION_PAGE 500
+
+static const char sql_lock[] =
+	"SELECT GET_LOCK('parley.retention', 0) AS got";
+static const char sql_unlock[] = "DO RELEASE_LOCK('parley.retention')";
+/* A group's own setting, else the install's default; 0 keeps for ever. */
+#define DAYS \
+	"COALESCE(CAST(JSON_VALUE(c.settings, '$.messageRetentionDays')" \
+	" AS INTEGER), ?)"
+static const char sql_conversations[] =
+	"SELECT c.id, " DAYS " AS days FROM conversations c"
+	" WHERE c.id > ? AND " DAYS " > 0 ORDER BY c.id"
+	" LIMIT " STR(RETENTION_PAGE);
+static const char sql_horizon[] =
+	"SELECT MIN(" DAYS ") AS days FROM conversations c WHERE " DAYS " > 0";
+#define EXPIRED \
+	" FROM messages WHERE conversation_id = ?" \
+	" AND created_at < NOW(3) - INTERVAL ? DAY"
+static const char sql_expired[] =
+	"SELECT id" EXPIRED " ORDER BY created_at, id"
+	" LIMIT " STR(RETENTION_BATCH);
+static const char sql_expired_count[] = "SELECT COUNT(*) AS n" EXPIRED;
+/* The batch's ids as a table (multi-table DELETE: IN () would scan). */
+#define IDS "JSON_TABLE(?, '$[*]' COLUMNS (id CHAR(36) PATH '$')) j"
+static const char *const sql_delete[] = {
+	"DELETE r FROM " IDS " JOIN reactions r ON r.message_id = j.id",
+	"DELETE e FROM " IDS " JOIN message_edits e ON e.message_id = j.id",
+	"DELETE m FROM " IDS " JOIN messages m ON m.id = j.id",
+};
+static const char sql_max_pos[] =
+	"SELECT COALESCE(MAX(pos), 0) AS pos FROM events";
+static const char sql_events[] =
+	"DELETE FROM events WHERE created_at < NOW(3) - INTERVAL ? DAY"
+	" AND pos IS NOT NULL AND pos < ? LIMIT " STR(RETENTION_BATCH);
+
+/* The ids of r's first column as a JSON array of strings, in arena a. */
+static char *
+id_array(struct arena *a, const struct db_rows *r)
+{
+	size_t cap = 3 + r->nrows * 40, len = 0;
+	char *out = arena_alloc(a, cap);
+
+	out[len++] = '[';
+	for (size_t i = 0; i < r->nrows; i++) {
+		const char *id = db_cell(r, i, 0);
+
+		/* UUID cells are canonical: nothing to escape. */
+		len += (size_t)snprintf(out + len, cap - len, "%s\"%.36s\"",
+		    i ? "," : "", id ? id : "");
+	}
+	out[len++] = ']';
+	out[len] = '\0';
+	return out;
+}
+
+/* Deletes one batch; *n receives its size (0: nothing left). */
+static int
+purge_batch(const struct svc_ctx *ctx, const char *cid, long days, long *n)
+{
+	struct db_rows r;
+	const char *ids;
+	size_t i;
+
+	*n = 0;
+	if (db_begin(ctx->db) == -1)
+		return -1;
+	if (db_query(ctx->db, ctx->arena, &r, sql_expired, "si", cid,
+	    (int64_t)days) == -1)
+		goto fail;
+	if (r.nrows == 0) {
+		db_rollback(ctx->db);
+		return 0;
+	}
+	ids = id_array(ctx->arena, &r);
+	for (i = 0; i < sizeof(sql_delete) / sizeof(sql_delete[0]); i++)
+		if (db_exec(ctx->db, NULL, sql_delete[i], "s", ids) == -1)
+			goto fail;
+	if (db_commit(ctx->db) == -1)
+		goto fail;
+	*n = (long)r.nrows;
+	return 0;
+fail:
+	db_rollback(ctx->db);
+	return -1;
+}
+
+/* Applies retention to one conversation; *n: messages (to be) deleted. */
+static int
+purge_conversation(const struct svc_ctx *ctx, const char *cid, long days,
+	int dry_run, long *n)
+{
+	struct db_rows r;
+	long batch;
+
+	*n = 0;
+	if (dry_run) {
+		if (db_query(ctx->db, ctx->arena, &r, sql_expired_count, "si",
+		    cid, (int64_t)days) == -1)
+			return -1;
+		*n = (long)db_get_int(&r, 0, "n");
+		return 0;
+	}
+	do {
+		int rc = purge_batch(ctx, cid, days, &batch);
+
+		*n += batch;
+		if (rc == -1)
+			return -1;
+	} while (batch == RETENTION_BATCH);
+	if (*n)
+		histcache_bump(ctx, cid);
+	return 0;
+}
+
+/* Deletes events older than days, keeping the newest one. */
+static int
+purge_events(const struct svc_ctx *ctx, long days, long *n)
+{
+	struct db_rows r;
+	uint64_t affected;
+
+	if (db_query(ctx->db, ctx->arena, &r, sql_max_pos, "") == -1)
+		return -1;
+	do {
+		if (db_exec(ctx->db, &affected, sql_events, "ii",
+		    (int64_t)days, db_get_int(&r, 0, "pos")) == -1)
+			return -1;
+		*n += (long)affected;
+	} while (affected == RETENTION_BATCH);
+	return 0;
+}
+
+static int
+walk(const struct svc_ctx *ctx, int dry_run, retention_note_fn *note,
+	void *arg, struct retention_report *rep)
+{
+	int64_t def = ctx->cfg->message_retention_days;
+	char after[40] = "00000000-0000-0000-0000-000000000000";
+	struct db_rows page;
+
+	do {
+		if (db_query(ctx->db, ctx->arena, &page, sql_conversations,
+		    "isi", def, after, def) == -1)
+			return -1;
+		for (size_t i = 0; i < page.nrows; i++) {
+			const char *cid = db_get(&page, i, "id");
+			long days = (long)db_get_int(&page, i, "days"), n;
+
+			if (purge_conversation(ctx, cid, days, dry_run, &n) ==
+			    -1)
+				return -1;
+			if (n) {
+				rep->conversations++;
+				rep->messages += n;
+				if (note)
+					note(arg, cid, days, n);
+			}
+		}
+		if (page.nrows)
+			snprintf(after, sizeof(after), "%s",
+			    db_get(&page, page.nrows - 1, "id"));
+		arena_reset(ctx->arena);
+	} while (page.nrows == RETENTION_PAGE);
+	return 0;
+}
+
+int
+retention_run(const struct svc_ctx *ctx, int dry_run,
+	retention_note_fn *note, void *arg, struct retention_report *rep)
+{
+	int64_t def = ctx->cfg->message_retention_days;
+	struct db_rows r;
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	if (db_query(ctx->db, ctx->arena, &r, sql_lock, "") == -1)
+		return -1;
+	if (db_get_int(&r, 0, "got") != 1)
+		return 1;
+	if (walk(ctx, dry_run, note, arg, rep) == -1)
+		goto out;
+	if (db_query(ctx->db, ctx->arena, &r, sql_horizon, "ii", def,
+	    def) == -1)
+		goto out;
+	rep->horizon_days = (long)db_get_int(&r, 0, "days");
+	if (rep->horizon_days > 0 && !dry_run &&
+	    rep->horizon_days < ctx->cfg->event_retention_days &&
+	    purge_events(ctx, rep->horizon_days, &rep->events) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		log_error("retention: database error; committed batches stay,"
+		    " the next run resumes");
+	db_exec(ctx->db, NULL, sql_unlock, "");
+	return rc;
+}
