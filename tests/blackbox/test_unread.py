@@ -104,3 +104,41 @@ def test_list_cost_does_not_grow_with_read_history(api, make_user, db):
         read = rows_read() - before
         assert [x["unreadCount"] for x in items if x["id"] == g["id"]] == [1]
         assert read < 2000, (path, params, read)
+
+
+def test_a_list_page_joins_only_its_own_rows(api, make_user, db):
+    """GET /groups and GET /conversations (no search or unread filter)
+    find the page from the conversations' last message times alone and
+    join the last message, its sender and the peer for the page's rows
+    only (group_db.c, LIST_KEYS); the total is a plain count. With every
+    row joined, a member of 2,000 groups paid 45-70 ms per page and this
+    test read 4,075 index keys for 300 groups (now about 1,400)."""
+    u = make_user()
+    with db.cursor() as cur:
+        cur.execute("CREATE TEMPORARY TABLE mine (id UUID PRIMARY KEY)")
+        cur.execute("INSERT INTO mine SELECT UUID() FROM seq_1_to_300")
+        cur.execute("INSERT INTO conversations (id, kind, title, created_by)"
+                    " SELECT id, 'GROUP', 'many', %s FROM mine", (u.id,))
+        cur.execute("INSERT INTO members (conversation_id, user_id, role)"
+                    " SELECT id, %s, 'OWNER' FROM mine", (u.id,))
+        cur.execute("INSERT INTO messages (id, conversation_id, sender_id, content, created_at)"
+                    " SELECT UUID(), id, %s, 'hi', NOW(3) - INTERVAL FLOOR(RAND() * 1000) SECOND"
+                    " FROM mine", (u.id,))
+        cur.execute("DROP TEMPORARY TABLE mine")
+    newest = send(api, u, groupId=create_group(api, u)["id"], content="newest")
+
+    def keys_read():
+        with db.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS WHERE Variable_name = 'Handler_read_key'")
+            return int(cur.fetchone()["Value"])
+
+    for path in (GROUPS, CONVERSATIONS):
+        before = keys_read()
+        r = api.get(path, token=u.token, params={"limit": 20})
+        read = keys_read() - before
+        items = assert_ok(r)
+        assert r.parley_json["pagination"]["total"] == 301
+        assert len(items) == 20 and items[0]["lastMessage"]["id"] == newest["id"]
+        times = [x["lastMessage"]["createdAt"] for x in items]
+        assert times == sorted(times, reverse=True)
+        assert read < 2400, (path, read)
