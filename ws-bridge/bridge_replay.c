@@ -15,8 +15,9 @@
  * resume chase it page after page, maybe for ever.
  * The queue is refilled only as the client reads, so a slow reader costs a
  * bounded amount of memory. A since older than what is stored (purged
- * after [bridge] event_retention_days) or newer than anything committed
- * gets {"type":"resync_required"}: the client reloads over REST.
+ * after [bridge] event_retention_days, or by message retention), even if
+ * the ring still holds it, or newer than anything committed gets
+ * {"type":"resync_required"}: the client reloads over REST.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -454,6 +455,13 @@ replay_continue(struct conn *c)
 	if (c->last_seq < ring_base()) {
 		page_submit(c, c->last_seq, c->holding ? c->hold_to :
 		    ring_base());
+		return;
+	}
+	/* The ring may still hold events the database no longer has (purged
+	 * by age or by message retention, core/retention.h): it replays
+	 * nothing the database would not. */
+	if (c->last_seq + 1 < atomic_load(&bridge.min_pos)) {
+		send_resync(c, c->last_seq);
 		return;
 	}
 	for (i = ring_find(c->last_seq); i < ring_count() && budget; i++) {

@@ -33,9 +33,10 @@ static const char sql_horizon[] =
 #define EXPIRED \
 	" FROM messages WHERE conversation_id = ?" \
 	" AND created_at < NOW(3) - INTERVAL ? DAY"
+/* Locked: an edit or reaction racing the purge waits, then finds none. */
 static const char sql_expired[] =
 	"SELECT id" EXPIRED " ORDER BY created_at, id"
-	" LIMIT " STR(RETENTION_BATCH);
+	" LIMIT " STR(RETENTION_BATCH) " FOR UPDATE";
 static const char sql_expired_count[] = "SELECT COUNT(*) AS n" EXPIRED;
 /* The batch's ids as a table (multi-table DELETE: IN () would scan). */
 #define IDS "JSON_TABLE(?, '$[*]' COLUMNS (id CHAR(36) PATH '$')) j"

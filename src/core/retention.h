@@ -23,9 +23,10 @@
  * per-conversation deletes in the outbox would need an index on every
  * event written, on the send path.
  *
- * Not covered: a bridge's in-memory replay ring ([bridge] replay_buffer
- * newest events) until it restarts or the events are pushed out of it,
- * and what clients already received (no event announces a purge).
+ * A bridge's in-memory ring may still hold them: it refuses resumes from
+ * before the oldest stored event (its figure is refreshed every 5 s).
+ * Not covered: what clients already received (no event announces a
+ * purge).
  *
  * One run at a time per database: a run holds GET_LOCK('parley.retention').
  */
