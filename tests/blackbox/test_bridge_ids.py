@@ -43,7 +43,7 @@ ACTIONS = [
     ("message:seen", "messageId", {}, ("POST", "/api/v1/messages/{id}/seen", {})),
     ("message:read", "messageId", {}, ("POST", "/api/v1/messages/{id}/seen", {})),
     ("message_read", "message_id", {}, ("POST", "/api/v1/messages/{id}/seen", {})),
-    ("message:react", "messageId", {"emoji": "\U0001f44d"}, ("POST", "/api/v1/messages/{id}/reactions", {"emoji": "\U0001f44d"})),
+    ("message:react", "messageId", {"emoji": "\U0001f44d"}, ("POST", "/api/v1/messages/{id}/react", {"emoji": "\U0001f44d"})),
     ("group:join", "groupId", {}, ("POST", "/api/v1/groups/{id}/join", {})),
     ("join_chatroom", "chatroomId", {}, ("POST", "/api/v1/groups/{id}/join", {})),
     ("group:join", "conversationId", {}, ("POST", "/api/v1/groups/{id}/join", {})),
