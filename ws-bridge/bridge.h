@@ -39,6 +39,7 @@
 
 #include "core/netaddr.h"
 #include "core/ids.h"
+#include "core/jsonx.h"
 #include "core/status.h"
 
 struct config;
@@ -64,19 +65,33 @@ int bid_is_zero(const struct bid *a);
 /*
  * The id an action acts on (a message to edit, a group to join, a
  * conversation to type in), read as the REST API reads the same id in a
- * path or a query string: the first of the n spellings names[i] (name and
- * snake_case alias, which may be NULL) that data holds as a string is
- * parsed into *out and i is returned. Otherwise -1 and *code says why:
- * "VALIDATION_ERROR" when there is none (the id is required), "NOT_FOUND"
- * when it is not an id, as GET /api/v1/groups/not-an-id is a 404. The ids
- * inside what message:send creates are not read here: the message service
- * answers those VALIDATION_ERROR, as it does for a POST body.
+ * path or a query string. fields (BID_FIELDS(...)) are alternatives,
+ * each the spellings of one field (JSONX_NAMES(...)): the first field
+ * that data holds as a string is parsed into *out and its index returned
+ * (a field of another type counts as absent). Otherwise -1,
+ * with why->code and why->message for the client's error frame:
+ * VALIDATION_ERROR and why->missing when there is none (the id is
+ * required); NOT_FOUND and why->unknown when it is not an id, as GET
+ * /api/v1/groups/not-an-id is a 404; VALIDATION_ERROR naming the later
+ * spelling when two spellings of a field disagree, as REST answers such a
+ * body (jsonx_field()). The ids inside what message:send creates are not
+ * read here: the message service answers those VALIDATION_ERROR, as it
+ * does for a POST body.
  */
-int bid_target(const json_t *data, const char *const names[][2], size_t n,
-	struct bid *out, const char **code);
+struct bid_why {
+	const char *missing;        /* set by the caller */
+	const char *unknown;        /* set by the caller */
+	const char *code;
+	const char *message;        /* missing, unknown or buf */
+	char buf[JSONX_DISAGREE_MAX];
+};
+#define BID_FIELDS(...) ((const char *const *const[]){ __VA_ARGS__, NULL })
+int bid_target(const json_t *data, const char *const *const *fields,
+	struct bid *out, struct bid_why *why);
 /* The spellings of a group (or conversation) id in client frames. */
-#define BID_GROUP_NAMES 3
-extern const char *const bid_group_names[BID_GROUP_NAMES][2];
+extern const char *const bid_group_names[];
+/* The spellings of the message id of message:edit and the others. */
+extern const char *const bid_message_names[];
 
 /*
  * An open-addressing map from struct bid to a pointer (NULL values are not
@@ -601,9 +616,12 @@ void presence_shutdown(struct db *db, struct cache *cache);
 
 /* ---- typing (bridge_typing.c) ------------------------------------------- */
 
-/* typing:start / typing:stop from c; returns an enum status for the ack. */
+/*
+ * typing:start / typing:stop from c; returns an enum status for the ack,
+ * with why->code and why->message (bid_target()) when it is not ST_OK.
+ */
 enum status typing_update(struct conn *c, const json_t *data, int start,
-	const char **code, const char **message);
+	struct bid_why *why);
 /* Once a second: automatic typing:stop for silent typists. */
 void typing_tick(int64_t now_ms);
 /* u's last connection closed: stop everything it was typing. */

@@ -64,19 +64,6 @@ set_error(struct action_job *a, enum status st, const struct svc_error *e)
 	a->retry_after = e ? e->retry_after : 0;
 }
 
-/* The group id as given, in bid_target()'s order of spellings. */
-static const char *
-group_id(const json_t *data)
-{
-	const char *s;
-
-	for (size_t i = 0; i < BID_GROUP_NAMES; i++)
-		if ((s = jsonx_str_of(data, JSONX_NAMES(bid_group_names[i][0],
-		    bid_group_names[i][1]))))
-			return s;
-	return NULL;
-}
-
 /*
  * The per-chat window's key for a message:send, made on the loop, which
  * knows the user's rooms: a direct conversation counts as its other member
@@ -88,7 +75,7 @@ group_id(const json_t *data)
 static void
 chat_key(struct conn *c, const json_t *data, char out[IDS_UUID_LEN + 1])
 {
-	const char *s = group_id(data);
+	const char *s = jsonx_str_of(data, bid_group_names);
 	struct user_room *ur;
 	struct bid id;
 	char kind = 'c';
@@ -156,14 +143,16 @@ message_limits(struct action_job *a, struct bworker *w)
 static void
 run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 {
-	const char *gid = group_id(a->data), *code;
+	const char *gid = jsonx_str_of(a->data, bid_group_names);
 	char buf[128], cid[IDS_UUID_LEN];
+	struct bid_why why = { .missing = "groupId is required",
+	    .unknown = "No such group" };
 	struct db_rows rows;
 	int m;
 
 	/* act_group() read this id already: it is one. */
-	if (bid_target(a->data, bid_group_names, BID_GROUP_NAMES,
-	    &a->join.conv, &code) == -1) {
+	if (bid_target(a->data, BID_FIELDS(bid_group_names), &a->join.conv,
+	    &why) == -1) {
 		set_error(a, ST_INTERNAL, NULL);
 		return;
 	}
@@ -203,15 +192,6 @@ run_group_join(struct action_job *a, const struct svc_ctx *ctx)
 	a->st = ST_OK;
 }
 
-static const char *
-message_id(const json_t *data)
-{
-	const char *s = jsonx_str_of(data, JSONX_NAMES("messageId",
-	    "message_id"));
-
-	return s ? s : jsonx_str(data, "id");
-}
-
 /* Keeps a service answer: the ack's data, or the error. */
 static void
 finish(struct action_job *a, enum status st, json_t *out,
@@ -231,9 +211,9 @@ static void
 run_message(struct action_job *a, const struct svc_ctx *ctx)
 {
 	struct svc_error e = { 0 };
-	json_t *out = NULL;
+	json_t *out = NULL, *emoji;
 	/* act_service() has checked the message's id (bid_target()). */
-	const char *mid = message_id(a->data);
+	const char *mid = jsonx_str_of(a->data, bid_message_names);
 	enum status st;
 	int created = 0, add;
 
@@ -255,12 +235,16 @@ run_message(struct action_job *a, const struct svc_ctx *ctx)
 		    MESSAGE_MARK_DELIVERED, &out, &e);
 		break;
 	case ACT_MESSAGE_REACT:
+		/* As POST /messages/{id}/reactions reads it (api_messages.c). */
+		st = svc_field(ctx->arena, a->data, JSONX_NAMES("emoji",
+		    "reaction"), &emoji, &e);
+		if (st != ST_OK)
+			break;
 		add = !json_is_true(json_object_get(a->data, "remove")) &&
 		    !(jsonx_str(a->data, "action") &&
 		    strcmp(jsonx_str(a->data, "action"), "remove") == 0);
 		st = message_react(ctx, a->me.user_id, mid,
-		    jsonx_str_of(a->data, JSONX_NAMES("emoji", "reaction")), add,
-		    &out, &e);
+		    json_string_value(emoji), add, &out, &e);
 		break;
 	default:
 		st = ST_INTERNAL;

@@ -179,10 +179,10 @@ act_resume(struct msgctx *m, int arg)
 static void
 act_typing(struct msgctx *m, int start)
 {
-	const char *code = NULL, *message = NULL;
+	struct bid_why why;
 
-	if (typing_update(m->c, m->data, start, &code, &message) != ST_OK) {
-		conn_send_error(m->c, m->ack, code, message, 0);
+	if (typing_update(m->c, m->data, start, &why) != ST_OK) {
+		conn_send_error(m->c, m->ack, why.code, why.message, 0);
 		return;
 	}
 	if (m->ack)
@@ -192,19 +192,18 @@ act_typing(struct msgctx *m, int start)
 static void
 act_group(struct msgctx *m, int join)
 {
-	const char *code, *id;
+	struct bid_why why = { .missing = "groupId is required",
+	    .unknown = "No such group" };
+	const char *id;
 	char buf[128];
 	struct bid conv;
-	int i = bid_target(m->data, bid_group_names, BID_GROUP_NAMES, &conv,
-	    &code);
 
-	if (i == -1) {
-		conn_send_error(m->c, m->ack, code, code[0] == 'N' ?
-		    "No such group" : "groupId is required", 0);
+	if (bid_target(m->data, BID_FIELDS(bid_group_names), &conv,
+	    &why) == -1) {
+		conn_send_error(m->c, m->ack, why.code, why.message, 0);
 		return;
 	}
-	id = jsonx_str_of(m->data, JSONX_NAMES(bid_group_names[i][0],
-	    bid_group_names[i][1]));
+	id = jsonx_str_of(m->data, bid_group_names);
 	if (!user_room(m->c->user, &conv)) {
 		if (join) {
 			/* Not known here: ask the groups service. */
@@ -224,21 +223,35 @@ act_group(struct msgctx *m, int join)
 static void
 act_service(struct msgctx *m, int action)
 {
-	static const char *const names[][2] = {
-		{ "messageId", "message_id" },
-		{ "id", NULL },
-	};
-	const char *code;
+	struct bid_why why = { .missing = "messageId is required",
+	    .unknown = "Message not found" };
 	struct bid id;
 
 	/* Every action but message:send names the message it acts on. */
-	if (action != ACT_MESSAGE_SEND && bid_target(m->data, names, 2, &id,
-	    &code) == -1) {
-		conn_send_error(m->c, m->ack, code, code[0] == 'N' ?
-		    "Message not found" : "messageId is required", 0);
+	if (action != ACT_MESSAGE_SEND && bid_target(m->data,
+	    BID_FIELDS(bid_message_names), &id, &why) == -1) {
+		conn_send_error(m->c, m->ack, why.code, why.message, 0);
 		return;
 	}
 	actions_submit(m->c, action, json_incref(m->data), m->ack);
+}
+
+/*
+ * The frame's own field spelled names (jsonx_field()) into *v, borrowed;
+ * -1 when its spellings disagree, answered as REST answers such a body.
+ */
+static int
+envelope_field(struct conn *c, const char *ack, const json_t *msg,
+	const char *const *names, json_t **v)
+{
+	char why[JSONX_DISAGREE_MAX];
+	const char *bad;
+
+	if (jsonx_field(msg, names, v, &bad) == 0)
+		return 0;
+	conn_send_error(c, ack, "VALIDATION_ERROR", jsonx_disagree_buf(why,
+	    msg, names, bad), 0);
+	return -1;
 }
 
 void
@@ -249,7 +262,7 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 	struct msgctx m = { c, NULL, NULL, NULL };
 	char err[128], *ack = NULL;
 	const char *type;
-	json_t *ackv, *flat = NULL;
+	json_t *ackv, *typev, *flat = NULL;
 	size_t i;
 	int wait;
 
@@ -260,9 +273,10 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 		    m.msg ? "A frame must be a JSON object" : err, 0);
 		goto out;
 	}
-	ackv = json_object_get(m.msg, "ackId");
-	if (!ackv)
-		ackv = json_object_get(m.msg, "ack_id");
+	/* Spellings that disagree leave no ackId to answer to. */
+	if (envelope_field(c, NULL, m.msg, JSONX_NAMES("ackId", "ack_id"),
+	    &ackv) == -1)
+		goto out;
 	if (json_is_string(ackv) || json_is_integer(ackv)) {
 		ack = json_dumps(ackv, JSON_ENCODE_ANY | JSON_COMPACT);
 		if (ack && strlen(ack) > MAX_ACK_ID) {
@@ -276,7 +290,10 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 		goto out;
 	}
 	m.ack = ack;
-	type = jsonx_str_of(m.msg, JSONX_NAMES("type", "event"));
+	if (envelope_field(c, m.ack, m.msg, JSONX_NAMES("type", "event"),
+	    &typev) == -1)
+		goto out;
+	type = json_string_value(typev);
 	m.data = json_object_get(m.msg, "data");
 	if (!m.data) {
 		/* A flat frame: its fields are the data, less the envelope's

@@ -163,35 +163,29 @@ entry_stop(struct buser *u, size_t i, int64_t now)
 }
 
 static struct user_room *
-typing_room(struct buser *u, const json_t *data, const char **code,
-	const char **message)
+typing_room(struct buser *u, const json_t *data, struct bid_why *why)
 {
-	static const char *const names[][2] = {
-		{ "groupId", "group_id" },
-		{ "conversationId", "conversation_id" },
-		{ "chatroomId", "chatroom_id" },
-		{ "receiverId", "receiver_id" },
-	};
 	struct user_room *ur;
 	struct bid id;
-	int i = bid_target(data, names, 4, &id, code);
+	int i;
 
-	if (i == -1) {
-		*message = (*code)[0] == 'N' ? "No such conversation" :
-		    "typing needs groupId or receiverId";
+	why->missing = "typing needs groupId or receiverId";
+	why->unknown = "No such conversation";
+	i = bid_target(data, BID_FIELDS(bid_group_names,
+	    JSONX_NAMES("receiverId", "receiver_id")), &id, why);
+	if (i == -1)
 		return NULL;
-	}
-	ur = i == 3 ? user_direct_with(u, &id) : user_room(u, &id);
+	ur = i == 1 ? user_direct_with(u, &id) : user_room(u, &id);
 	if (!ur) {
-		*code = "NOT_FOUND";
-		*message = "No such conversation";
+		why->code = "NOT_FOUND";
+		why->message = why->unknown;
 	}
 	return ur;
 }
 
 enum status
 typing_update(struct conn *c, const json_t *data, int start,
-	const char **code, const char **message)
+	struct bid_why *why)
 {
 	struct buser *u = c->user;
 	struct user_room *ur;
@@ -199,8 +193,8 @@ typing_update(struct conn *c, const json_t *data, int start,
 	int64_t now = bridge_now_ms();
 	size_t i;
 
-	if (!(ur = typing_room(u, data, code, message)))
-		return (*code)[0] == 'N' ? ST_NOT_FOUND : ST_INVALID;
+	if (!(ur = typing_room(u, data, why)))
+		return why->code[0] == 'N' ? ST_NOT_FOUND : ST_INVALID;
 	for (i = 0; i < u->ntyping; i++)
 		if (bid_eq(&u->typing[i].room, &ur->room->id)) {
 			t = &u->typing[i];

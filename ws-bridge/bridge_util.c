@@ -42,28 +42,39 @@ bid_parse(const char *s, struct bid *out)
 	return 0;
 }
 
-const char *const bid_group_names[BID_GROUP_NAMES][2] = {
-	{ "groupId", "group_id" },
-	{ "chatroomId", "chatroom_id" },
-	{ "conversationId", "conversation_id" },
+const char *const bid_group_names[] = {
+	"groupId", "group_id", "chatroomId", "chatroom_id", "conversationId",
+	"conversation_id", NULL
+};
+
+const char *const bid_message_names[] = {
+	"messageId", "message_id", "id", NULL
 };
 
 int
-bid_target(const json_t *data, const char *const names[][2], size_t n,
-	struct bid *out, const char **code)
+bid_target(const json_t *data, const char *const *const *fields,
+	struct bid *out, struct bid_why *why)
 {
-	const char *s;
+	const char *bad;
+	json_t *v;
 
-	for (size_t i = 0; i < n; i++) {
-		if (!(s = jsonx_str_of(data, JSONX_NAMES(names[i][0],
-		    names[i][1]))))
+	for (int i = 0; fields[i]; i++) {
+		if (jsonx_field(data, fields[i], &v, &bad) == -1) {
+			why->code = "VALIDATION_ERROR";
+			why->message = jsonx_disagree_buf(why->buf, data,
+			    fields[i], bad);
+			return -1;
+		}
+		if (!json_is_string(v))
 			continue;
-		if (bid_parse(s, out) == 0)
-			return (int)i;
-		*code = "NOT_FOUND";
+		if (bid_parse(json_string_value(v), out) == 0)
+			return i;
+		why->code = "NOT_FOUND";
+		why->message = why->unknown;
 		return -1;
 	}
-	*code = "VALIDATION_ERROR";
+	why->code = "VALIDATION_ERROR";
+	why->message = why->missing;
 	return -1;
 }
 

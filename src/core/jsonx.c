@@ -105,9 +105,9 @@ jsonx_field(const json_t *obj, const char *const *names, json_t **out,
 	return 0;
 }
 
-const char *
-jsonx_disagree(struct arena *a, const json_t *obj, const char *const *names,
-	const char *bad)
+char *
+jsonx_disagree_buf(char buf[JSONX_DISAGREE_MAX], const json_t *obj,
+	const char *const *names, const char *bad)
 {
 	const char *first = names[0];
 
@@ -116,8 +116,18 @@ jsonx_disagree(struct arena *a, const json_t *obj, const char *const *names,
 			first = *names;
 			break;
 		}
-	return arena_printf(a, "%s and %s disagree: send one of them", first,
-	    bad);
+	snprintf(buf, JSONX_DISAGREE_MAX, "%s and %s disagree: send one of them",
+	    first, bad);
+	return buf;
+}
+
+const char *
+jsonx_disagree(struct arena *a, const json_t *obj, const char *const *names,
+	const char *bad)
+{
+	char buf[JSONX_DISAGREE_MAX];
+
+	return arena_strdup(a, jsonx_disagree_buf(buf, obj, names, bad));
 }
 
 const char *

@@ -52,6 +52,13 @@ int jsonx_field(const json_t *obj, const char *const *names, json_t **out,
  */
 const char *jsonx_disagree(struct arena *a, const json_t *obj,
 	const char *const *names, const char *bad);
+/*
+ * The same text into buf, for callers without an arena (the bridge's
+ * loop); spellings are short names, so it is never cut. Returns buf.
+ */
+#define JSONX_DISAGREE_MAX 160
+char *jsonx_disagree_buf(char buf[JSONX_DISAGREE_MAX], const json_t *obj,
+	const char *const *names, const char *bad);
 
 /* obj[name]'s string value; NULL if absent or not a string. Borrowed. */
 const char *jsonx_str(const json_t *obj, const char *name);

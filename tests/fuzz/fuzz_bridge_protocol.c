@@ -87,12 +87,12 @@ replay_start(struct conn *c, int64_t since)
 
 enum status
 typing_update(struct conn *c, const json_t *data, int start,
-	const char **code, const char **message)
+	struct bid_why *why)
 {
 	FUZZ_CHECK(json_is_object(data));
 	if (json_object_size(data) & 1) {
-		*code = "VALIDATION_ERROR";
-		*message = "typing needs a conversation";
+		why->code = "VALIDATION_ERROR";
+		why->message = "typing needs a conversation";
 		return ST_INVALID;
 	}
 	return ST_OK;

@@ -91,6 +91,7 @@ test_field_spellings(void)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s}", "title", "A", "name", "A",
 	    "cover_url", "/c", "x", 1, "y", "1");
+	char buf[JSONX_DISAGREE_MAX];
 	struct arena a;
 	json_t *v;
 	const char *bad = NULL;
@@ -113,6 +114,8 @@ test_field_spellings(void)
 	    &bad) == -1);
 	CHECK_STR(bad, "coverUrl");
 	CHECK_STR(jsonx_disagree(&a, o, JSONX_NAMES("cover", "cover_url",
+	    "coverUrl"), bad), "cover_url and coverUrl disagree: send one of them");
+	CHECK_STR(jsonx_disagree_buf(buf, o, JSONX_NAMES("cover", "cover_url",
 	    "coverUrl"), bad), "cover_url and coverUrl disagree: send one of them");
 	/* 1 and "1" are not the same value. */
 	CHECK(jsonx_field(o, JSONX_NAMES("x", "y"), &v, &bad) == -1);
