@@ -2,6 +2,7 @@
 
 #include "api.h"
 #include "app.h"
+#include "core/arena.h"
 #include "core/cache.h"
 #include "core/db.h"
 #include "core/embedded.h"
@@ -23,25 +24,47 @@ api_health(struct request *req, struct response *res)
 	    PACKAGE_VERSION));
 }
 
+/* What cache_ping() found: each server's state; the ones down, named. */
+struct mc_state {
+	json_t *servers;          /* {"server": "ok" | "down"} */
+	struct strbuf down;       /* "a, b" */
+};
+
+static void
+note_server(void *arg, const char *server, int ok)
+{
+	struct mc_state *mc = arg;
+
+	json_object_set_new(mc->servers, server, json_string(ok ? "ok" : "down"));
+	if (!ok)
+		strbuf_addf(&mc->down, "%s%s", mc->down.len ? ", " : "", server);
+}
+
 void
 api_ready(struct request *req, struct response *res)
 {
+	struct mc_state mc = { json_object(), STRBUF_INIT };
 	int db_ok = db_ping(req->db) == 0;
-	int mc_ok = cache_ping(req->cache) == 0;
+	int mc_ok = cache_ping(req->cache, note_server, &mc) == 0;
 	json_t *checks = json_pack("{s:s,s:s}", "database", db_ok ? "ok" : "down",
 	    "memcached", mc_ok ? "ok" : "down");
 	const char *msg;
 
 	if (db_ok && mc_ok) {
+		json_decref(mc.servers);
+		strbuf_release(&mc.down);
 		reply_data(res, 200, "Service is ready",
 		    json_pack("{s:s,s:o}", "status", "ready", "checks", checks));
 		return;
 	}
-	msg = !db_ok && !mc_ok ? "database and memcached unavailable" :
-	    !db_ok ? "database unavailable" : "memcached unavailable";
+	msg = mc_ok ? "database unavailable" : arena_printf(req->arena,
+	    "%smemcached unavailable: %s", db_ok ? "" : "database and ",
+	    mc.down.buf);
+	strbuf_release(&mc.down);
 	reply_header(res, "Retry-After", "1");
 	reply_error(res, 503, "SERVICE_UNAVAILABLE", msg,
-	    json_pack("{s:o}", "checks", checks));
+	    json_pack("{s:o,s:o}", "checks", checks, "memcachedServers",
+	    mc.servers));
 }
 
 void

@@ -250,7 +250,7 @@ out:
 	return rc;
 }
 
-/* One line per memcached server (cache_ping_each()). */
+/* One line per memcached server (cache_ping()). */
 static void
 report_memcached(void *arg, const char *server, int ok)
 {
@@ -271,7 +271,11 @@ report_memcached(void *arg, const char *server, int ok)
 static int
 check_memcached(const struct config *cfg)
 {
-	return cache_ping_each(cfg, report_memcached, (void *)cfg) ? -1 : 0;
+	struct cache *c = cache_new(cfg);
+	int failed = cache_ping(c, report_memcached, (void *)cfg);
+
+	cache_free(c);
+	return failed ? -1 : 0;
 }
 
 /*

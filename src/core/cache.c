@@ -34,6 +34,11 @@ struct cache {
 	int nmemo;
 	struct memo_entry memo[CACHE_MEMO_MAX];
 	long local_ms;     /* how long a prefetch's answer is kept; 0 = never */
+	/* cache_ping(): a connection per server, made on first use */
+	char *servers;     /* [memcached] servers */
+	long timeout_ms;
+	int nping;
+	memcached_st **ping;
 };
 
 /*
@@ -123,14 +128,21 @@ held_init(void)
 		pthread_mutex_init(&held[i].lock, NULL);
 }
 
-/* [memcached] timeout_ms for every phase, never libmemcached's seconds. */
+/*
+ * [memcached] timeout_ms for every phase, never libmemcached's seconds;
+ * a failed server is tried again after a second and never given up.
+ */
 static void
-set_timeouts(memcached_st *mc, long ms)
+set_behaviour(memcached_st *mc, long ms)
 {
 	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)ms);
 	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)ms);
 	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)ms * 1000);
 	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, (uint64_t)ms * 1000);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, 1);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1000000);
 }
 
 struct cache *
@@ -142,6 +154,8 @@ cache_new(const struct config *cfg)
 
 	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->mc_prefix);
 	c->prefix_len = strlen(c->prefix);
+	c->servers = xstrdup(cfg->mc_servers);
+	c->timeout_ms = ms;
 	c->mc = memcached_create(NULL);
 	if (!c->mc || !memcached_result_create(c->mc, &c->result))
 		abort();
@@ -155,11 +169,7 @@ cache_new(const struct config *cfg)
 		c->local_ms = cfg->mc_local_memo_ms;
 		pthread_once(&held_once, held_init);
 	}
-	set_timeouts(c->mc, ms);
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, 1);
-	memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1000000);
+	set_behaviour(c->mc, ms);
 	rc = memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
 	    MEMCACHED_DISTRIBUTION_CONSISTENT);
 	if (rc != MEMCACHED_SUCCESS)
@@ -189,6 +199,10 @@ cache_free(struct cache *c)
 	if (!c)
 		return;
 	memo_clear(c);
+	for (int i = 0; i < c->nping; i++)
+		memcached_free(c->ping[i]);
+	free(c->ping);
+	free(c->servers);
 	memcached_result_free(&c->result);
 	memcached_free(c->mc);
 	free(c);
@@ -297,55 +311,61 @@ failed(struct cache *c, memcached_return_t rc, const char *what)
 	return -1;
 }
 
-int
-cache_ping(struct cache *c)
-{
-	char buf[8];
-	size_t len;
-
-	return cache_get(c, "ping", buf, sizeof(buf), &len) < 0 ? -1 : 0;
-}
-
-/* Whether the one server item answers a get (a miss is an answer). */
-static int
-server_answers(const struct config *cfg, const char *item)
+/*
+ * A connection to the one server item, which cache_ping() keeps. A dead
+ * server is tried again after a second (set_behaviour()), so a probe
+ * polled during an outage waits for it at most once a second.
+ */
+static memcached_st *
+ping_new(const char *item, long ms)
 {
 	memcached_st *mc = memcached_create(NULL);
-	memcached_return_t rc = MEMCACHED_FAILURE;
-	char key[SERVER_NAME_MAX];
-	uint32_t flags;
-	size_t len;
-	char *v;
 
 	if (!mc)
 		abort();
 	add_servers(mc, item);
-	set_timeouts(mc, cfg->mc_timeout_ms);
-	snprintf(key, sizeof(key), "%sping", cfg->mc_prefix);
+	set_behaviour(mc, ms);
+	return mc;
+}
+
+/* Whether mc's one server answers a get (a miss is an answer). */
+static int
+ping_answers(memcached_st *mc, const char *key)
+{
+	memcached_return_t rc = MEMCACHED_FAILURE;
+	uint32_t flags;
+	size_t len;
+	char *v;
+
 	if (memcached_server_count(mc) == 1) {
 		v = memcached_get(mc, key, strlen(key), &len, &flags, &rc);
 		free(v);
 	}
-	memcached_free(mc);
 	return rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND;
 }
 
 int
-cache_ping_each(const struct config *cfg, cache_ping_fn *fn, void *arg)
+cache_ping(struct cache *c, cache_ping_fn *fn, void *arg)
 {
-	char item[SERVER_NAME_MAX];
-	const char *p = cfg->mc_servers;
-	int failed = 0, n = 0;
+	char item[SERVER_NAME_MAX], key[256];
+	const char *p = c->servers;
+	int failed = 0, i = 0;
 
-	while (next_server(&p, item)) {
-		int ok = server_answers(cfg, item);
+	snprintf(key, sizeof(key), "%sping", c->prefix);
+	for (; next_server(&p, item); i++) {
+		int ok;
 
+		if (i == c->nping) {
+			c->ping = xrealloc(c->ping, (size_t)(i + 1) *
+			    sizeof(*c->ping));
+			c->ping[c->nping++] = ping_new(item, c->timeout_ms);
+		}
+		ok = ping_answers(c->ping[i], key);
 		fn(arg, item, ok);
 		failed += !ok;
-		n++;
 	}
-	if (n == 0) {
-		fn(arg, cfg->mc_servers, 0);
+	if (i == 0) {
+		fn(arg, c->servers, 0);
 		failed++;
 	}
 	return failed;

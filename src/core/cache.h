@@ -26,19 +26,19 @@ struct cache;
 struct cache *cache_new(const struct config *cfg);
 void cache_free(struct cache *c);
 
-/* 0 if the server answers a round trip. */
-int cache_ping(struct cache *c);
-
 /*
- * Pings every server of cfg's [memcached] servers on a connection of its
- * own (cache_ping() reaches only the server its key hashes to) and calls
- * fn(arg, server, ok) for each, in list order; server is the entry as
- * written (host[:port] or a socket path: no credentials exist to leak).
- * An empty list is one failure.
- * Returns how many did not answer within [memcached] timeout_ms.
+ * Asks every server of [memcached] servers for a key, each on a
+ * connection of its own (a key through the pool reaches only the server
+ * it hashes to), and calls fn(arg, server, ok) for each, in list order;
+ * server is the entry as written (host[:port] or a socket path: no
+ * credentials exist to leak), borrowed for the call.
+ * The connections are c's, made on first use and kept, so a probe polled
+ * by load balancers costs one round trip per server; one that failed is
+ * tried again after a second, not on every call. An empty list is one
+ * failure. Returns how many did not answer within [memcached] timeout_ms.
  */
 typedef void cache_ping_fn(void *arg, const char *server, int ok);
-int cache_ping_each(const struct config *cfg, cache_ping_fn *fn, void *arg);
+int cache_ping(struct cache *c, cache_ping_fn *fn, void *arg);
 
 /* 1 hit (value copied, NUL-terminated, truncated to cap-1), 0 miss, -1 error. */
 int cache_get(struct cache *c, const char *key, char *buf, size_t cap, size_t *len);

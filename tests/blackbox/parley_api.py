@@ -36,10 +36,10 @@ def mysql_connect(autocommit=True):
         autocommit=autocommit, cursorclass=pymysql.cursors.DictCursor)
 
 
-def memcached_connect(timeout=2.0):
-    """A socket to the stack's memcached: PARLEY_MEMCACHED is a unix
-    socket path or host:port."""
-    addr = os.environ["PARLEY_MEMCACHED"]
+def memcached_connect(timeout=2.0, addr=None):
+    """A socket to the stack's memcached (or to addr): PARLEY_MEMCACHED is
+    a unix socket path or host:port."""
+    addr = addr or os.environ["PARLEY_MEMCACHED"]
     if addr.startswith("/"):
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(timeout)
@@ -51,6 +51,22 @@ def memcached_connect(timeout=2.0):
         return s
     host, port = addr.rsplit(":", 1)
     return socket.create_connection((host, int(port)), timeout=timeout)
+
+
+def memcached_stats(addr=None):
+    """memcached's "stats" ({name: value as text}) of the stack's memcached
+    or of addr (as memcached_connect())."""
+    s = memcached_connect(addr=addr)
+    try:
+        s.sendall(b"stats\r\n")
+        buf = b""
+        while not buf.endswith(b"END\r\n"):
+            chunk = s.recv(65536)
+            assert chunk, "memcached closed the connection"
+            buf += chunk
+    finally:
+        s.close()
+    return {k.decode(): v.decode() for k, v in re.findall(rb"STAT (\S+) (\S+)", buf)}
 
 
 class ApiClient:

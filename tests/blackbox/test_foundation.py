@@ -25,7 +25,7 @@ import uuid
 import pytest
 import yaml
 
-from parley_api import assert_error, assert_ok, metric_value, parse_metrics
+from parley_api import assert_error, assert_ok, memcached_stats, metric_value, parse_metrics
 
 OPENAPI = pathlib.Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 LOGIN = "/api/v1/auth/login"
@@ -764,4 +764,94 @@ def test_ready_tracks_memcached(api, stack):
         assert_ok(api.get("/health"))
     finally:
         stack("memcached-start")
+    _wait_ready(api, timeout=30.0)
+
+
+class ExtraMemcached:
+    """A memcached of the test's own on a unix socket beside the stack's."""
+
+    def __init__(self, path):
+        self.path, self.proc = path, None
+
+    def start(self):
+        cmd = ["memcached", "-s", self.path, "-a", "0666", "-m", "8", "-t", "1"]
+        if os.getuid() == 0:
+            cmd += ["-u", "root"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                self.stats()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("memcached on %s did not start" % self.path)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def stats(self):
+        return memcached_stats(self.path)
+
+
+def _ready_503(api, down, up):
+    """/health/ready answers 503 naming exactly the servers in down, from
+    every worker (polled a few times), with each server's state."""
+    _wait_down(api, ("memcached",), "memcached", budget=2.0)
+    for _ in range(6):
+        r = api.get("/health/ready")
+        body = assert_error(r, 503, "SERVICE_UNAVAILABLE", message_contains="memcached")
+        assert r.headers.get("Retry-After") == "1", r.headers
+        details = body["error"]["details"]
+        assert details["checks"] == {"database": "ok", "memcached": "down"}, body
+        assert details["memcachedServers"] == {**{s: "down" for s in down},
+                                               **{s: "ok" for s in up}}, body
+        assert body["message"] == "memcached unavailable: %s" % ", ".join(down), body
+
+
+@pytest.mark.destructive
+def test_ready_asks_every_memcached_server(api, stack, parley_env):
+    """With several [memcached] servers, readiness fails when any one is
+    down - a key reaches only the server it hashes to, so one round trip
+    through the pool says nothing about the others - and names it. It
+    stays cheap: polling opens no connection per request."""
+    main = parley_env["PARLEY_MEMCACHED"]
+    state = pathlib.Path(parley_env["PARLEY_STATE"])
+    extra = ExtraMemcached(str(state / "run" / ("extra-%s.sock" % uuid.uuid4().hex[:8])))
+    conf = state / "etc" / "conf.d" / "zz-ready-test.conf"
+    _wait_ready(api, consecutive=1)
+    extra.start()
+    try:
+        conf.write_text("# written by test_foundation.py; removed afterwards\n"
+                        "[memcached]\nservers = %s, %s\n" % (main, extra.path))
+        conf.chmod(0o644)
+        stack("lighttpd-restart")
+        _wait_ready(api, consecutive=3)
+        data = assert_ok(api.get("/health/ready"))
+        assert data == {"status": "ready", "checks": {"database": "ok", "memcached": "ok"}}
+        # Cheap: once every worker thread has its connections, polls open none.
+        for _ in range(40):
+            assert_ok(api.get("/health/ready"))
+        opened = int(extra.stats()["total_connections"])
+        for _ in range(60):
+            assert_ok(api.get("/health/ready"))
+        assert int(extra.stats()["total_connections"]) - opened <= 2
+
+        extra.stop()
+        _ready_503(api, [extra.path], [main])
+        extra.start()
+        _wait_ready(api, consecutive=3)
+        stack("memcached-stop")
+        try:
+            _ready_503(api, [main], [extra.path])
+        finally:
+            stack("memcached-start")
+        _wait_ready(api, consecutive=3)
+    finally:
+        conf.unlink(missing_ok=True)
+        stack("lighttpd-restart")
+        extra.stop()
+        pathlib.Path(extra.path).unlink(missing_ok=True)
     _wait_ready(api, timeout=30.0)

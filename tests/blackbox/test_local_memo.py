@@ -10,9 +10,8 @@ session.
 """
 
 import concurrent.futures
-import re
 
-from parley_api import assert_error, assert_ok, memcached_connect, metric_value, \
+from parley_api import assert_error, assert_ok, memcached_stats, metric_value, \
     parse_metrics
 
 ME = "/api/v1/auth/me"
@@ -21,17 +20,7 @@ SPREAD = 48
 
 
 def memcached_gets():
-    s = memcached_connect()
-    try:
-        s.sendall(b"stats\r\n")
-        buf = b""
-        while not buf.endswith(b"END\r\n"):
-            chunk = s.recv(65536)
-            assert chunk, "memcached closed the connection"
-            buf += chunk
-    finally:
-        s.close()
-    return int(re.search(rb"STAT cmd_get (\d+)", buf).group(1))
+    return int(memcached_stats()["cmd_get"])
 
 
 def local_hits(api):
