@@ -2,6 +2,7 @@
 
 #include "conv.h"
 #include "db.h"
+#include "group_db.h"
 #include "ids.h"
 #include "jsonx.h"
 #include "message_input.h"
@@ -30,6 +31,21 @@ conv_retry(struct db *db, enum status st, int attempt)
 {
 	return st == ST_UNAVAILABLE && db_errno(db) == DB_ERR_DEADLOCK &&
 	    attempt + 1 < CONV_TX_ATTEMPTS;
+}
+
+enum status
+conv_user_active(const struct svc_ctx *ctx, const char *uid,
+	struct svc_error *e)
+{
+	int rc = group_db_user_active(ctx->db, ctx->arena, uid);
+
+	if (rc == -1)
+		return conv_db_error(ctx->db, e);
+	if (rc == 0) {
+		db_rollback(ctx->db);
+		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+	}
+	return ST_OK;
 }
 
 int

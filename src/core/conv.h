@@ -14,6 +14,7 @@
 #include "timefmt.h"
 
 struct db;
+struct svc_ctx;
 
 /* Transactions that die in a deadlock are run again this many times. */
 #define CONV_TX_ATTEMPTS 3
@@ -30,6 +31,15 @@ enum status conv_db_error(struct db *db, struct svc_error *e);
  * CONV_TX_ATTEMPTS.
  */
 int conv_retry(struct db *db, enum status st, int attempt);
+
+/*
+ * Inside a transaction: whether uid may be in groups, its row locked until
+ * the end (group_db_user_active()), so a deactivation under way is waited
+ * for. ST_OK if so; else the transaction is rolled back and the answer is
+ * ST_NOT_FOUND ("User not found") or conv_db_error()'s.
+ */
+enum status conv_user_active(const struct svc_ctx *ctx, const char *uid,
+	struct svc_error *e);
 
 /* outbox_add() that steals payload. 0 or -1. */
 int conv_event(struct db *db, enum outbox_target kind, const char *target,

@@ -731,13 +731,9 @@ role_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 		    "Your role in this group does not allow this change");
 	}
 	/* As for adding: a deleted or deactivated account gets no role. */
-	rc = group_db_user_active(ctx->db, ctx->arena, target);
-	if (rc == -1)
-		return conv_db_error(ctx->db, e);
-	if (rc == 0) {
-		db_rollback(ctx->db);
-		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
-	}
+	st = conv_user_active(ctx, target, e);
+	if (st != ST_OK)
+		return st;
 	if (trole == role) {
 		db_rollback(ctx->db);
 		return ST_OK;

@@ -45,12 +45,18 @@ static const char sql_find_idempotent[] =
 	"SELECT id FROM conversations WHERE created_by = ? AND idempotency_key = ?";
 /* User u may be in groups: not deactivated, not deleted. */
 #define USER_ACTIVE "u.is_active = 1 AND u.deleted_at IS NULL"
+/*
+ * The user row is read with a shared lock, so a deactivation under way
+ * (user_state.c, FOR UPDATE) is waited for and seen, whatever the
+ * server's isolation level (under READ COMMITTED an INSERT ... SELECT
+ * reads without one).
+ */
 static const char sql_add_member[] =
 	"INSERT INTO members (conversation_id, user_id, role,"
 	" last_read_message_id, last_read_at, last_delivered_message_id,"
 	" last_delivered_at)"
 	" SELECT ?, u.id, ?, ?, ?, ?, ? FROM users u"
-	" WHERE u.id = ? AND " USER_ACTIVE;
+	" WHERE u.id = ? AND " USER_ACTIVE " LOCK IN SHARE MODE";
 /* A member has no pending join request: joining by any way ends it. */
 static const char sql_drop_request[] =
 	"DELETE FROM join_requests WHERE conversation_id = ? AND user_id = ?";
@@ -58,7 +64,8 @@ static const char sql_drop_request[] =
 static const char sql_drop_user_requests[] =
 	"DELETE FROM join_requests WHERE user_id = ?";
 static const char sql_user_active[] =
-	"SELECT 1 FROM users u WHERE u.id = ? AND " USER_ACTIVE;
+	"SELECT 1 FROM users u WHERE u.id = ? AND " USER_ACTIVE
+	" LOCK IN SHARE MODE";
 /*
  * Not folded into the insert with RETURNING: libmariadb leaves the
  * connection unusable after an INSERT ... RETURNING fails (here with a

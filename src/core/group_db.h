@@ -55,7 +55,8 @@ int group_db_find_idempotent(struct db *db, struct arena *a,
  * conversation's last message (read_id/read_at, may be NULL) so history
  * from before the join is not unread. *user (may be NULL) receives the
  * user summary {id, username, displayName, avatar}. A pending join request
- * of uid for cid is dropped. 0 added, 1 no such active user, -1 error
+ * of uid for cid is dropped. The user row is read with a shared lock
+ * (group_db_user_active()). 0 added, 1 no such active user, -1 error
  * (db_errno() == DB_ERR_DUP: already a member).
  */
 int group_db_add_member(struct db *db, struct arena *a, const char *cid,
@@ -70,7 +71,14 @@ int group_db_set_role(struct db *db, const char *cid, const char *uid,
 /* Drops every pending join request of uid (account deletion). */
 int group_db_drop_user_requests(struct db *db, const char *uid);
 
-/* Whether uid may be in groups (active, not deleted): 1 yes, 0 no, -1. */
+/*
+ * Whether uid may be in groups (active, not deleted): 1 yes, 0 no, -1.
+ * Inside a transaction the user row stays share-locked until its end, so
+ * the answer holds for it: a deactivation under way (user_state.c locks
+ * the row FOR UPDATE) is waited for. Lock order: the group's row first,
+ * then the user's, then join requests - deactivation takes the user's,
+ * then the join requests.
+ */
 int group_db_user_active(struct db *db, struct arena *a, const char *uid);
 
 /*

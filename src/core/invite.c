@@ -416,6 +416,7 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	json_t *user = NULL;
 	uint64_t added = 0;
 	const char *conv;
+	enum status st;
 	int rc, active;
 
 	if (db_begin(ctx->db) == -1)
@@ -432,6 +433,14 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 		*res = ALREADY;
 		return ST_OK;
 	}
+	/*
+	 * Before the request a deactivation would drop (user_state.c): one
+	 * under way is waited for, and neither a request nor a membership
+	 * is left to an account switched off.
+	 */
+	st = conv_user_active(ctx, uid, e);
+	if (st != ST_OK)
+		return st;
 	if (invite_db_lock_code(ctx->db, ctx->arena, code, &r) == -1)
 		return conv_db_error(ctx->db, e);
 	conv = r.nrows ? db_get(&r, 0, "conversation_id") : NULL;
@@ -570,6 +579,14 @@ decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 		return svc_fail(e, ST_FORBIDDEN, NULL,
 		    "Only owners and admins decide join requests");
 	}
+	/*
+	 * Approving reads the requester's row (group_db_add_member()): lock
+	 * it before the request's, in deactivation's order, or the two
+	 * deadlock. A deactivation under way is waited for; it drops the
+	 * request, which is then not found.
+	 */
+	if (approve && group_db_user_active(ctx->db, ctx->arena, uid) == -1)
+		return conv_db_error(ctx->db, e);
 	rc = invite_db_request_lock(ctx->db, ctx->arena, gid, uid, &live, iid);
 	if (rc == -1)
 		return conv_db_error(ctx->db, e);

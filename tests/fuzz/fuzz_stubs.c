@@ -44,3 +44,10 @@ group_db_settings(const char *text)
 	unreachable("group_db_settings");
 	return NULL;
 }
+
+int
+group_db_user_active(struct db *db, struct arena *a, const char *uid)
+{
+	unreachable("group_db_user_active");
+	return -1;
+}
