@@ -24,10 +24,16 @@ api_health(struct request *req, struct response *res)
 	    PACKAGE_VERSION));
 }
 
-/* What cache_ping() found: each server's state; the ones down, named. */
+/*
+ * What cache_ping() found: each server's state in list order, and the
+ * positions of those down. The probe is public, so servers are named by
+ * their place in [memcached] servers, never by address or socket path
+ * (parleyctl check-config --connect names them).
+ */
 struct mc_state {
-	json_t *servers;          /* {"server": "ok" | "down"} */
-	struct strbuf down;       /* "a, b" */
+	json_t *servers;          /* ["ok" | "down", ...] */
+	struct strbuf down;       /* "2, 3" */
+	int n, ndown;
 };
 
 static void
@@ -35,15 +41,19 @@ note_server(void *arg, const char *server, int ok)
 {
 	struct mc_state *mc = arg;
 
-	json_object_set_new(mc->servers, server, json_string(ok ? "ok" : "down"));
-	if (!ok)
-		strbuf_addf(&mc->down, "%s%s", mc->down.len ? ", " : "", server);
+	(void)server;
+	mc->n++;
+	json_array_append_new(mc->servers, json_string(ok ? "ok" : "down"));
+	if (!ok) {
+		strbuf_addf(&mc->down, "%s%d", mc->down.len ? ", " : "", mc->n);
+		mc->ndown++;
+	}
 }
 
 void
 api_ready(struct request *req, struct response *res)
 {
-	struct mc_state mc = { json_object(), STRBUF_INIT };
+	struct mc_state mc = { json_array(), STRBUF_INIT, 0, 0 };
 	int db_ok = db_ping(req->db) == 0;
 	int mc_ok = cache_ping(req->cache, note_server, &mc) == 0;
 	json_t *checks = json_pack("{s:s,s:s}", "database", db_ok ? "ok" : "down",
@@ -58,8 +68,8 @@ api_ready(struct request *req, struct response *res)
 		return;
 	}
 	msg = mc_ok ? "database unavailable" : arena_printf(req->arena,
-	    "%smemcached unavailable: %s", db_ok ? "" : "database and ",
-	    mc.down.buf);
+	    "%smemcached unavailable: server%s %s of %d", db_ok ? "" :
+	    "database and ", mc.ndown > 1 ? "s" : "", mc.down.buf, mc.n);
 	strbuf_release(&mc.down);
 	reply_header(res, "Retry-After", "1");
 	reply_error(res, 503, "SERVICE_UNAVAILABLE", msg,
