@@ -16,6 +16,8 @@
 #define STR(x) STR_(x)
 /* Conversations read per statement while walking the install. */
 #define RETENTION_PAGE 500
+/* Tries of one batch that keeps losing lock conflicts. */
+#define RETENTION_ATTEMPTS 3
 
 static const char sql_lock[] =
 	"SELECT GET_LOCK('parley.retention', 0) AS got";
@@ -119,11 +121,18 @@ purge_conversation(const struct svc_ctx *ctx, const char *cid, long days,
 		return 0;
 	}
 	do {
-		int rc = purge_batch(ctx, cid, days, &batch);
+		int rc, attempt = 0;
 
-		*n += batch;
+		/* A batch that lost a deadlock (to an edit or a reaction of
+		 * an old message) is rolled back whole: try it again. */
+		while ((rc = purge_batch(ctx, cid, days, &batch)) == -1 &&
+		    ++attempt < RETENTION_ATTEMPTS &&
+		    (db_errno(ctx->db) == DB_ERR_DEADLOCK ||
+		    db_errno(ctx->db) == DB_ERR_LOCK_WAIT))
+			;
 		if (rc == -1)
 			return -1;
+		*n += batch;
 	} while (batch == RETENTION_BATCH);
 	if (*n)
 		histcache_bump(ctx, cid);
