@@ -361,6 +361,14 @@ cache_ping(struct cache *c, cache_ping_fn *fn, void *arg)
 			c->ping[c->nping++] = ping_new(item, c->timeout_ms);
 		}
 		ok = ping_answers(c->ping[i], key);
+		if (!ok) {
+			/* The kept connection may have died with a restart
+			 * of the server, and a failed one waits out its retry
+			 * time: one more try on a new one before "down". */
+			memcached_free(c->ping[i]);
+			c->ping[i] = ping_new(item, c->timeout_ms);
+			ok = ping_answers(c->ping[i], key);
+		}
 		fn(arg, item, ok);
 		failed += !ok;
 	}

@@ -33,9 +33,11 @@ void cache_free(struct cache *c);
  * server is the entry as written (host[:port] or a socket path: no
  * credentials exist to leak), borrowed for the call.
  * The connections are c's, made on first use and kept, so a probe polled
- * by load balancers costs one round trip per server; one that failed is
- * tried again after a second, not on every call. An empty list is one
- * failure. Returns how many did not answer within [memcached] timeout_ms.
+ * by load balancers costs one round trip per server. A server that does
+ * not answer on its kept connection is asked once more on a new one (the
+ * old one may have died with a restart of the server), so a server down
+ * costs two tries of [memcached] timeout_ms at most. An empty list is one
+ * failure. Returns how many did not answer.
  */
 typedef void cache_ping_fn(void *arg, const char *server, int ok);
 int cache_ping(struct cache *c, cache_ping_fn *fn, void *arg);

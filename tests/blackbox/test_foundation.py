@@ -767,6 +767,21 @@ def test_ready_tracks_memcached(api, stack):
     _wait_ready(api, timeout=30.0)
 
 
+@pytest.mark.destructive
+def test_ready_right_after_a_memcached_restart(api, stack):
+    """Each worker thread keeps a connection per memcached server for the
+    probe; a restart of the server breaks them all. The first probe after
+    it must not say "down" (it did, in one thread after another, until
+    libmemcached's one-second retry time had passed for each)."""
+    _wait_ready(api, consecutive=3)
+    for _ in range(60):  # most threads now hold a probe connection
+        assert_ok(api.get("/health/ready"))
+    stack("memcached-stop")
+    stack("memcached-start")
+    for _ in range(60):
+        assert_ok(api.get("/health/ready"))
+
+
 class ExtraMemcached:
     """A memcached of the test's own on a unix socket beside the stack's."""
 
