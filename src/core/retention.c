@@ -109,8 +109,11 @@ static int
 purge_conversation(const struct svc_ctx *ctx, const char *cid, long days,
 	int dry_run, long *n)
 {
+	struct svc_ctx bctx = *ctx;
+	struct arena scratch;
 	struct db_rows r;
 	long batch;
+	int rc = 0;
 
 	*n = 0;
 	if (dry_run) {
@@ -120,23 +123,29 @@ purge_conversation(const struct svc_ctx *ctx, const char *cid, long days,
 		*n = (long)db_get_int(&r, 0, "n");
 		return 0;
 	}
+	/* Each batch's rows in an arena of their own, emptied after it: a
+	 * backlog of millions stays at one batch of memory. */
+	arena_init(&scratch);
+	bctx.arena = &scratch;
 	do {
-		int rc, attempt = 0;
+		int attempt = 0;
 
 		/* A batch that lost a deadlock (to an edit or a reaction of
 		 * an old message) is rolled back whole: try it again. */
-		while ((rc = purge_batch(ctx, cid, days, &batch)) == -1 &&
+		while ((rc = purge_batch(&bctx, cid, days, &batch)) == -1 &&
 		    ++attempt < RETENTION_ATTEMPTS &&
 		    (db_errno(ctx->db) == DB_ERR_DEADLOCK ||
 		    db_errno(ctx->db) == DB_ERR_LOCK_WAIT))
 			;
+		arena_reset(&scratch);
 		if (rc == -1)
-			return -1;
+			break;
 		*n += batch;
 	} while (batch == RETENTION_BATCH);
 	if (*n)
-		histcache_bump(ctx, cid);
-	return 0;
+		histcache_bump(&bctx, cid);
+	arena_release(&scratch);
+	return rc;
 }
 
 /* Deletes events older than days, keeping the newest one. */
