@@ -1,8 +1,9 @@
 /*
  * ctl_retention.c - parleyctl retention [--dry-run]
  *
- * Deletes the messages older than their conversation keeps them, and the
- * outbox events older than the shortest retention in force
+ * Deletes the messages older than their conversation keeps them, the
+ * groups deleted long enough ago, and the outbox events older than the
+ * shortest retention in force
  * (core/retention.h says which, and what stays). Prints one line per
  * conversation that had any, then a summary. Meant for cron or the
  * parley-retention.timer unit; a run that finds another one running
@@ -26,12 +27,17 @@ struct ctl_note {
 };
 
 static void
-print_conversation(void *arg, const char *cid, long days, long n)
+print_conversation(void *arg, const char *cid, long days, long n, int gone)
 {
 	const struct ctl_note *note = arg;
 
-	printf("conversation %s (%ld day(s)): %ld message(s) %s\n", cid, days, n,
-	    note->dry_run ? "past retention" : "deleted");
+	if (gone)
+		printf("group %s (deleted over %ld day(s) ago): %ld message(s)"
+		    " %s\n", cid, days, n, note->dry_run ?
+		    "and the group to purge" : "deleted, group purged");
+	else
+		printf("conversation %s (%ld day(s)): %ld message(s) %s\n",
+		    cid, days, n, note->dry_run ? "past retention" : "deleted");
 }
 
 int
@@ -60,9 +66,10 @@ ctl_retention(struct config *cfg, int argc, char **argv)
 		    " %ld message(s); run it again to go on\n", rep.messages);
 		return 1;
 	}
-	printf("%ld message(s) in %ld conversation(s) %s; %ld event(s)"
-	    " deleted", rep.messages, rep.conversations,
-	    note.dry_run ? "past retention" : "deleted", rep.events);
+	printf("%ld message(s) in %ld conversation(s) %s; %ld deleted"
+	    " group(s) %s; %ld event(s) deleted", rep.messages,
+	    rep.conversations, note.dry_run ? "past retention" : "deleted",
+	    rep.groups, note.dry_run ? "to purge" : "purged", rep.events);
 	if (rep.horizon_days)
 		printf("; shortest retention %ld day(s)", rep.horizon_days);
 	printf("\n");

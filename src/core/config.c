@@ -113,6 +113,7 @@ static const struct cfg_key config_keys[] = {
 	INT("groups", "max_active_invites", groups_max_active_invites, 20, 1, 100000),
 
 	INT("retention", "message_days", message_retention_days, 0, 0, 36500),
+	INT("retention", "deleted_group_days", deleted_group_days, 30, 0, 36500),
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -99,6 +99,7 @@ struct config {
 
 	/* [retention] */
 	long message_retention_days;
+	long deleted_group_days;
 };
 
 /* Sets every field to its default (strings are owned by c). */

@@ -26,9 +26,13 @@ static const char sql_unlock[] = "DO RELEASE_LOCK('parley.retention')";
 #define DAYS \
 	"COALESCE(CAST(JSON_VALUE(c.settings, '$.messageRetentionDays')" \
 	" AS INTEGER), ?)"
+/* A group deleted over [retention] deleted_group_days ago (0: never). */
+#define GONE \
+	"(c.kind = 'GROUP' AND ? > 0" \
+	" AND c.deleted_at < NOW(3) - INTERVAL ? DAY)"
 static const char sql_conversations[] =
-	"SELECT c.id, " DAYS " AS days FROM conversations c"
-	" WHERE c.id > ? AND " DAYS " > 0 ORDER BY c.id"
+	"SELECT c.id, " DAYS " AS days, " GONE " AS gone FROM conversations c"
+	" WHERE c.id > ? AND (" DAYS " > 0 OR " GONE ") ORDER BY c.id"
 	" LIMIT " STR(RETENTION_PAGE);
 static const char sql_horizon[] =
 	"SELECT MIN(" DAYS ") AS days FROM conversations c WHERE " DAYS " > 0";
@@ -46,6 +50,19 @@ static const char *const sql_delete[] = {
 	"DELETE r FROM " IDS " JOIN reactions r ON r.message_id = j.id",
 	"DELETE e FROM " IDS " JOIN message_edits e ON e.message_id = j.id",
 	"DELETE m FROM " IDS " JOIN messages m ON m.id = j.id",
+};
+/*
+ * What a purged group leaves once its messages are gone. The group row
+ * goes first, and only if no message is left (one dated in the future
+ * waits for a later run), so nothing is ever left without it.
+ */
+static const char sql_drop_group[] =
+	"DELETE FROM conversations WHERE id = ? AND deleted_at IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?)";
+static const char *const sql_drop_group_rows[] = {
+	"DELETE FROM members WHERE conversation_id = ?",
+	"DELETE FROM invitations WHERE conversation_id = ?",
+	"DELETE FROM join_requests WHERE conversation_id = ?",
 };
 static const char sql_max_pos[] =
 	"SELECT COALESCE(MAX(pos), 0) AS pos FROM events";
@@ -148,6 +165,65 @@ purge_conversation(const struct svc_ctx *ctx, const char *cid, long days,
 	return rc;
 }
 
+/* Removes what is left of deleted group cid; *gone: it went. */
+static int
+drop_group(const struct svc_ctx *ctx, const char *cid, int *gone)
+{
+	uint64_t affected;
+	size_t i;
+
+	*gone = 0;
+	if (db_begin(ctx->db) == -1)
+		return -1;
+	if (db_exec(ctx->db, &affected, sql_drop_group, "ss", cid, cid) == -1)
+		goto fail;
+	if (affected == 0) {
+		db_rollback(ctx->db);
+		return 0;
+	}
+	for (i = 0; i < sizeof(sql_drop_group_rows) /
+	    sizeof(sql_drop_group_rows[0]); i++)
+		if (db_exec(ctx->db, NULL, sql_drop_group_rows[i], "s",
+		    cid) == -1)
+			goto fail;
+	if (db_commit(ctx->db) == -1)
+		goto fail;
+	*gone = 1;
+	return 0;
+fail:
+	db_rollback(ctx->db);
+	return -1;
+}
+
+/*
+ * Applies retention to one conversation of the walk: messages past its
+ * retention, or everything of a deleted group past deleted_group_days.
+ */
+static int
+apply(const struct svc_ctx *ctx, const char *cid, long days, int gone,
+	int dry_run, retention_note_fn *note, void *arg,
+	struct retention_report *rep)
+{
+	long n;
+	int dropped = gone;
+
+	/* A deleted group takes no message: a cut-off of now is all of them. */
+	if (purge_conversation(ctx, cid, gone ? 0 : days, dry_run, &n) == -1)
+		return -1;
+	if (gone && !dry_run && drop_group(ctx, cid, &dropped) == -1)
+		return -1;
+	if (n) {
+		rep->conversations++;
+		rep->messages += n;
+	}
+	if (dropped)
+		rep->groups++;
+	if (note && (n || dropped))
+		note(arg, cid, gone ? ctx->cfg->deleted_group_days : days, n,
+		    dropped);
+	return 0;
+}
+
 /* Deletes events older than days, keeping the newest one. */
 static int
 purge_events(const struct svc_ctx *ctx, long days, long *n)
@@ -171,27 +247,20 @@ walk(const struct svc_ctx *ctx, int dry_run, retention_note_fn *note,
 	void *arg, struct retention_report *rep)
 {
 	int64_t def = ctx->cfg->message_retention_days;
+	int64_t gone = ctx->cfg->deleted_group_days;
 	char after[40] = "00000000-0000-0000-0000-000000000000";
 	struct db_rows page;
 
 	do {
 		if (db_query(ctx->db, ctx->arena, &page, sql_conversations,
-		    "isi", def, after, def) == -1)
+		    "iiisiii", def, gone, gone, after, def, gone, gone) == -1)
 			return -1;
-		for (size_t i = 0; i < page.nrows; i++) {
-			const char *cid = db_get(&page, i, "id");
-			long days = (long)db_get_int(&page, i, "days"), n;
-
-			if (purge_conversation(ctx, cid, days, dry_run, &n) ==
-			    -1)
+		for (size_t i = 0; i < page.nrows; i++)
+			if (apply(ctx, db_get(&page, i, "id"),
+			    (long)db_get_int(&page, i, "days"),
+			    db_get_int(&page, i, "gone") == 1, dry_run, note,
+			    arg, rep) == -1)
 				return -1;
-			if (n) {
-				rep->conversations++;
-				rep->messages += n;
-				if (note)
-					note(arg, cid, days, n);
-			}
-		}
 		if (page.nrows)
 			snprintf(after, sizeof(after), "%s",
 			    db_get(&page, page.nrows - 1, "id"));
@@ -206,6 +275,7 @@ retention_run(const struct svc_ctx *ctx, int dry_run,
 {
 	int64_t def = ctx->cfg->message_retention_days;
 	struct db_rows r;
+	long events_days;
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
@@ -219,9 +289,14 @@ retention_run(const struct svc_ctx *ctx, int dry_run,
 	    def) == -1)
 		goto out;
 	rep->horizon_days = (long)db_get_int(&r, 0, "days");
-	if (rep->horizon_days > 0 && !dry_run &&
-	    rep->horizon_days < ctx->cfg->event_retention_days &&
-	    purge_events(ctx, rep->horizon_days, &rep->events) == -1)
+	/* A purged group's messages are in its events' payloads too. */
+	events_days = rep->horizon_days;
+	if (rep->groups && (events_days == 0 ||
+	    ctx->cfg->deleted_group_days < events_days))
+		events_days = ctx->cfg->deleted_group_days;
+	if (events_days > 0 && !dry_run &&
+	    events_days < ctx->cfg->event_retention_days &&
+	    purge_events(ctx, events_days, &rep->events) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -28,6 +28,15 @@
  * Not covered: what clients already received (no event announces a
  * purge).
  *
+ * A group deleted more than [retention] deleted_group_days ago (default
+ * 30; 0 keeps them for ever) is purged whole: its messages as above, then
+ * its members, invitations and join requests and the conversation row, in
+ * one transaction. Nobody can read a deleted group, and no endpoint
+ * brings one back; until the purge, clearing conversations.deleted_at by
+ * hand does. A run that purged a group also deletes events older than
+ * deleted_group_days, where the event retention is longer, since they
+ * hold its messages' payloads.
+ *
  * One run at a time per database: a run holds GET_LOCK('parley.retention').
  */
 #ifndef PARLEY_RETENTION_H
@@ -41,6 +50,7 @@ struct svc_ctx;
 struct retention_report {
 	long conversations; /* conversations with messages past retention */
 	long messages;      /* messages deleted (dry run: would be) */
+	long groups;        /* deleted groups purged (dry run: would be) */
 	long events;        /* outbox events deleted (dry run: 0) */
 	long horizon_days;  /* shortest retention in force; 0: none */
 };
@@ -48,9 +58,11 @@ struct retention_report {
 /*
  * Called for each conversation with messages past its retention, after
  * they are gone (dry run: counted): its id, its retention in days and the
- * number of messages.
+ * number of messages; gone: a deleted group purged whole (days is then
+ * deleted_group_days), called even when it held no message.
  */
-typedef void retention_note_fn(void *arg, const char *cid, long days, long n);
+typedef void retention_note_fn(void *arg, const char *cid, long days, long n,
+	int gone);
 
 /*
  * One pass over the install (see above). dry_run counts and changes

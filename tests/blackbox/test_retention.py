@@ -181,3 +181,103 @@ def test_events_older_than_the_shortest_retention_go_and_resumes_resync(
     run(parleyctl)
     assert count(db, "SELECT COUNT(*) FROM events WHERE pos IS NOT NULL") == 1
     assert count(db, "SELECT MAX(pos) FROM events") == newest
+
+
+def group_rows(db, gid):
+    """Rows a group holds in each table, by table."""
+    tables = {
+        "conversations": "SELECT COUNT(*) FROM conversations WHERE id = %s",
+        "members": "SELECT COUNT(*) FROM members WHERE conversation_id = %s",
+        "messages": "SELECT COUNT(*) FROM messages WHERE conversation_id = %s",
+        "reactions": "SELECT COUNT(*) FROM reactions r JOIN messages m ON m.id = r.message_id"
+                     " WHERE m.conversation_id = %s",
+        "message_edits": "SELECT COUNT(*) FROM message_edits e JOIN messages m"
+                         " ON m.id = e.message_id WHERE m.conversation_id = %s",
+        "invitations": "SELECT COUNT(*) FROM invitations WHERE conversation_id = %s",
+    }
+    return {t: count(db, sql, gid) for t, sql in tables.items()}
+
+
+def deleted_group(api, db, owner, member, days_ago):
+    """A group with a message, a reaction, an edit and an invitation,
+    deleted days_ago days ago."""
+    g = create_group(api, owner, members=[member])
+    m = send(api, owner, groupId=g["id"], content="said before the end")
+    send(api, member, groupId=g["id"], content="me too")
+    assert_ok(api.post("%s/%s/react" % (MESSAGES, m["id"]), json={"emoji": "👍"},
+                       token=member.token))
+    assert_ok(api.patch("%s/%s" % (MESSAGES, m["id"]), json={"content": "edited"},
+                        token=owner.token))
+    assert_ok(api.post("%s/%s/invitations" % (GROUPS, g["id"]), json={}, token=owner.token), 201)
+    assert_ok(api.delete("%s/%s" % (GROUPS, g["id"]), token=owner.token))
+    with db.cursor() as c:
+        c.execute("UPDATE conversations SET deleted_at = NOW(3) - INTERVAL %s DAY"
+                  " WHERE id = %s", (days_ago, g["id"]))
+    return g
+
+
+def test_a_group_deleted_long_enough_ago_is_purged_whole(api, make_user, db, parleyctl):
+    a, b = make_user(), make_user()
+    old = deleted_group(api, db, a, b, 31)
+    recent = deleted_group(api, db, a, b, 29)
+    live = create_group(api, a, members=[b])
+    said = send(api, a, groupId=live["id"])
+    held = {"conversations": 1, "members": 2, "messages": 2, "reactions": 1,
+            "message_edits": 1, "invitations": 1}
+    assert group_rows(db, old["id"]) == held
+
+    out = run(parleyctl, "--dry-run")
+
+    assert ("group %s (deleted over 30 day(s) ago): 2 message(s) and the group to purge"
+            % old["id"]) in out
+    assert recent["id"] not in out and live["id"] not in out
+    assert group_rows(db, old["id"]) == held
+
+    out = run(parleyctl)
+
+    assert ("group %s (deleted over 30 day(s) ago): 2 message(s) deleted, group purged"
+            % old["id"]) in out
+    assert group_rows(db, old["id"]) == dict.fromkeys(held, 0)
+    assert group_rows(db, recent["id"]) == held
+    assert_error(api.get("%s/%s" % (GROUPS, old["id"]), token=a.token), 404)
+    assert old["id"] not in {g["id"] for g in assert_ok(api.get(GROUPS, token=b.token))}
+    assert_ok(api.get("%s/%s" % (MESSAGES, said["id"]), token=b.token))
+    assert old["id"] not in run(parleyctl)
+
+
+def test_deleted_group_days_zero_keeps_deleted_groups(
+        api, make_user, db, parleyctl, parley_env, tmp_path):
+    a, b = make_user(), make_user()
+    g = deleted_group(api, db, a, b, 400)
+    conf = tmp_path / "parley.conf"
+    conf.write_text(open(parley_env["PARLEY_CONFIG"], encoding="utf-8").read().rstrip("\n") +
+                    "\n\n[retention]\ndeleted_group_days = 0\n", encoding="utf-8")
+
+    assert g["id"] not in run(parleyctl, config=conf)
+
+    assert group_rows(db, g["id"])["messages"] == 2
+    assert "group %s" % g["id"] in run(parleyctl)
+
+
+def test_purging_a_group_deletes_the_events_holding_its_messages(
+        api, make_user, db, parleyctl, parley_env, tmp_path):
+    """Events keep message payloads for resumes: where they are kept longer
+    than a deleted group, the purge takes them down to deleted_group_days."""
+    a, b = make_user(), make_user()
+    g = deleted_group(api, db, a, b, 3)
+    with db.cursor() as c:
+        c.execute("UPDATE events SET created_at = NOW(3) - INTERVAL 4 DAY"
+                  " WHERE target_id = %s AND pos IS NOT NULL", (g["id"],))
+    aged = count(db, "SELECT COUNT(*) FROM events WHERE target_id = %s AND pos IS NOT NULL"
+                 " AND created_at < NOW(3) - INTERVAL 2 DAY", g["id"])
+    assert aged >= 3
+    conf = tmp_path / "parley.conf"
+    conf.write_text(open(parley_env["PARLEY_CONFIG"], encoding="utf-8").read().rstrip("\n") +
+                    "\n\n[bridge]\nevent_retention_days = 30\n"
+                    "\n[retention]\ndeleted_group_days = 2\n", encoding="utf-8")
+
+    out = run(parleyctl, config=conf)
+
+    assert "group %s (deleted over 2 day(s) ago)" % g["id"] in out
+    assert count(db, "SELECT COUNT(*) FROM events WHERE target_id = %s"
+                 " AND created_at < NOW(3) - INTERVAL 2 DAY", g["id"]) == 0
