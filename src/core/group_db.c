@@ -191,14 +191,15 @@ static const char sql_conversation_ids[] =
 	" AND pm.conversation_id = c.id AND pm.user_id <> mb.user_id" \
 	" LEFT JOIN users pu ON pu.id = pm.user_id"
 /*
- * A page is found from what the filters need alone (the kind, the title
- * or DM peer for a search, the newest message's place and, only past the
- * read pointer, its sender for unread) and the conversations' last
- * message times, and only its own rows are joined to last message,
- * sender and peer. With every row joined, then counted with the same
- * joins, a member of 2,000 groups paid 40-53 ms per page unfiltered and
- * 35-50 ms filtered. Parameters: user, kind twice, pattern four times
- * (NULL: no search), unread (0 or 1).
+ * A page is found from what the filters need alone (the kind; the title,
+ * or the DM peer's names, for a search; the newest message, and the walk
+ * back only behind the caller's own or a deleted one, for unread) and
+ * the conversations' last message times; only its own rows are joined to
+ * last message, sender and peer. With every row joined, then counted
+ * with the same joins, a member of 2,000 groups paid 40-53 ms per page
+ * unfiltered and 33-47 ms filtered (10-15 ms now, docs/PERFORMANCE.md).
+ * Parameters: user, kind twice, pattern four times (NULL: no search),
+ * unread (0 or 1).
  */
 #define LIST_WHERE \
 	" WHERE mb.user_id = ? AND (? IS NULL OR c.kind = ?)" \
