@@ -221,6 +221,10 @@ send_resync(struct conn *c, int64_t since)
 	conn_send_text(c, buf, (size_t)n);
 	bmetrics_count(BM_RESYNCS, 1);
 	replay_hold_release(c); /* live from the current position */
+	/* That is the seq just announced, also when since was ahead of it
+	 * (unknown to the database): kept as last_seq, it would silence
+	 * every event up to since. */
+	c->last_seq = bridge.live_pos;
 	c->state = CS_LIVE;
 	replay_go_live(c);
 }

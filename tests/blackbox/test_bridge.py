@@ -612,6 +612,26 @@ def test_resync_required_when_since_is_unknown(make_user):
     ws.close()
 
 
+@pytest.mark.parametrize("how", ["query", "frame"])
+def test_after_a_resync_for_an_unknown_since_events_flow_from_its_seq(api, make_user, how):
+    """resync_required says "continue live from seq": every event after
+    that seq arrives, however far ahead of the stream the since was."""
+    a, b = make_user(), make_user()
+    gid = create_group(api, a, [b])
+    if how == "query":
+        ws = WS(token=b.token, since=10 ** 15)
+        ws.authed()
+    else:
+        ws = connect(b)
+        assert ws.request("resume", since=10 ** 15)["type"] == "ack"
+    f = ws.wait_type("resync_required")
+    m = send_message(api, a, gid=gid)
+    got = ws.wait(lambda e: e.get("type") == "message:received" and
+                  e["data"]["id"] == m["id"])
+    assert got["seq"] > f["data"]["seq"]
+    ws.close()
+
+
 def test_resync_required_when_since_is_older_than_retention(make_user, db, private_bridge):
     u = make_user()
     with db.cursor() as c:
