@@ -326,12 +326,16 @@ page_run(struct bjob *j, struct bworker *w)
 		p->resync = 1;
 		return;
 	}
+	/* The user's rooms as load_rooms() reads them: a deleted group
+	 * keeps its members rows, but is no one's room any more. */
 	if (db_query(w->db, w->arena, &rows,
 	    "SELECT pos, target_kind, target_id, type, payload,"
 	    " FLOOR(UNIX_TIMESTAMP(created_at) * 1000) AS ms FROM events"
 	    " WHERE pos > ? AND pos <= ? AND ((target_kind = 'USER' AND"
 	    " target_id = ?) OR (target_kind = 'CONVERSATION' AND target_id IN"
-	    " (SELECT conversation_id FROM members WHERE user_id = ?)))"
+	    " (SELECT m.conversation_id FROM members m JOIN conversations c"
+	    " ON c.id = m.conversation_id WHERE m.user_id = ?"
+	    " AND c.deleted_at IS NULL)))"
 	    " ORDER BY pos LIMIT ?", "iissi", p->from, p->to, p->user,
 	    p->user, (int64_t)REPLAY_PAGE_ROWS) == -1) {
 		p->failed = 1;

@@ -697,6 +697,38 @@ def test_resume_just_after_a_purge_is_a_resync_not_a_gap(make_user, db, private_
     ws.close()
 
 
+@pytest.mark.parametrize("replay_buffer", [0, 1000])
+def test_a_resume_replays_nothing_of_a_deleted_group(api, make_user, db, private_bridge,
+                                                     replay_buffer):
+    """A deleted group is no one's any more: a resume read from the
+    database (replay_buffer = 0) skips its events as one read from the
+    ring does, and ends with the group:delete telling the member."""
+    a, b = make_user(), make_user()
+    gid = create_group(api, a, [b])
+    br = private_bridge(replay_buffer=replay_buffer)
+    wb = connect(b, url=br.url)
+    m0 = send_message(api, a, gid=gid)
+    f0 = wb.wait(lambda f: f.get("type") == "message:received" and f["data"]["id"] == m0["id"])
+    wb.close()
+    missed = send_message(api, a, gid=gid)
+    assert api.delete("/api/v1/groups/%s" % gid, token=a.token).status_code in (200, 204)
+
+    def numbered():
+        with db.cursor() as c:
+            c.execute("SELECT MAX(pos) AS hi FROM events WHERE type = 'group:delete'"
+                      " AND target_id = %s", (b.id,))
+            return c.fetchone()["hi"]
+    hi = wait_until(numbered, 10, what="the group:delete event to be numbered")
+    wait_until(lambda: br.health()["seq"] >= hi, 10, what="the bridge to read it")
+    ws = WS(url=br.url, token=b.token, since=f0["seq"])
+    ws.authed()
+    ws.wait_type("resumed", 10)
+    assert ws.wait_type("group:delete")["data"]["groupId"] == gid
+    assert received(ws, missed["id"]) == [], "a deleted group's message replayed"
+    assert [f["type"] for f in ws.events()] == ["group:delete"], ws.events()
+    ws.close()
+
+
 def test_typing_is_relayed_coalesced_and_stopped(api, make_user):
     a, b = make_user(), make_user()
     gid = create_group(api, a, [b])
