@@ -105,19 +105,25 @@ serve_http(struct lws *wsi, const char *path)
 	return rc;
 }
 
-/* Is origin one we serve? Browsers send it; other clients need not. */
+/*
+ * Is origin one we serve? Browsers send it; other clients need not. The
+ * whole header is read, however long: lws_hdr_copy() fails for one that
+ * does not fit, and a failure must not pass for "no Origin".
+ */
 static int
 origin_ok(struct lws *wsi)
 {
-	char origin[256];
-	int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+	int len = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN), ok = 0;
+	char *origin;
 
-	if (n <= 0)
+	if (len <= 0)
 		return 1;
-	for (size_t i = 0; i < bridge.norigins; i++)
-		if (strcasecmp(bridge.origins[i], origin) == 0)
-			return 1;
-	return 0;
+	origin = xmalloc((size_t)len + 1);
+	if (lws_hdr_copy(wsi, origin, len + 1, WSI_TOKEN_ORIGIN) == len)
+		for (size_t i = 0; i < bridge.norigins && !ok; i++)
+			ok = strcasecmp(bridge.origins[i], origin) == 0;
+	free(origin);
+	return ok;
 }
 
 static int

@@ -385,6 +385,19 @@ def test_origin_is_checked(make_user):
     ws.close()
 
 
+@pytest.mark.parametrize("length", [255, 256, 300, 1000])
+def test_a_long_origin_is_checked_too(make_user, length):
+    """An Origin too long for the bridge's buffer is still an Origin: a
+    page on a long host name is refused like any other."""
+    u = make_user()
+    host = ".".join(["a" * 60] * 20)
+    origin = ("http://" + host)[:length - len(".evil.example")] + ".evil.example"
+    assert len(origin) == length
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        WS(token=u.token, origin=origin)
+    assert e.value.status_code == 403
+
+
 def test_malformed_frames_get_errors_and_keep_the_connection(make_user):
     ws = connect(make_user())
     ws.send("not json")
