@@ -34,7 +34,7 @@ sources() {
 	c=src/core
 	case $1 in
 	b64url)        echo "$c/b64url.c" ;;
-	bridge_protocol) echo "ws-bridge/bridge_protocol.c ws-bridge/bridge_util.c $c/jsonx.c $c/strbuf.c $c/xalloc.c $c/ids.c $c/timefmt.c $c/b64url.c" ;;
+	bridge_protocol) echo "ws-bridge/bridge_protocol.c ws-bridge/bridge_util.c $c/jsonx.c $c/msgfmt.c $c/strbuf.c $c/xalloc.c $c/ids.c $c/timefmt.c $c/b64url.c" ;;
 	bridge_util)   echo "ws-bridge/bridge_util.c $c/jsonx.c $c/strbuf.c $c/xalloc.c $c/ids.c $c/timefmt.c $c/b64url.c" ;;
 	config)        echo "$c/config.c $c/log.c $c/netaddr.c $c/xalloc.c" ;;
 	group_input)   echo "$c/group_input.c $c/jsonx.c $c/msgfmt.c $c/ids.c $c/timefmt.c $c/b64url.c" ;;

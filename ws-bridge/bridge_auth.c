@@ -375,8 +375,8 @@ auth_done(struct bjob *j)
 	struct conn *c = a->c;
 	struct buser *u;
 	struct bid uid, sid;
-	char buf[256];
-	int n, fresh = 0;
+	struct strbuf sb = STRBUF_INIT;
+	int fresh = 0;
 
 	if (!c->wsi) {
 		if (a->counted)
@@ -422,11 +422,13 @@ auth_done(struct bjob *j)
 	u->nconns++;
 	bridge.nauthed++;
 	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
-	n = snprintf(buf, sizeof(buf), "{\"type\":\"auth_response\","
+	/* An ackId's JSON text is up to several hundred bytes (escapes). */
+	strbuf_addf(&sb, "{\"type\":\"auth_response\","
 	    "\"status\":\"success\"%s%s,\"data\":{\"status\":\"success\","
 	    "\"userId\":\"%s\",\"seq\":%lld}}", a->ack ? ",\"ackId\":" : "",
 	    a->ack ? a->ack : "", a->me.user_id, (long long)bridge.live_pos);
-	conn_send_text(c, buf, (size_t)n);
+	conn_send_text(c, sb.buf, sb.len);
+	strbuf_release(&sb);
 	if (u->state == US_READY) {
 		begin(c);
 		/* First connection anywhere (or memcached is down and this is

@@ -18,6 +18,7 @@
 #include "bridge.h"
 #include "core/config.h"
 #include "core/jsonx.h"
+#include "core/msgfmt.h"
 #include "core/strbuf.h"
 #include "core/banned.h"
 
@@ -132,20 +133,21 @@ static void
 act_ping(struct msgctx *m, int arg)
 {
 	json_t *ts = json_object_get(m->data, "timestamp");
-	char buf[256], t[32];
-	int n;
+	struct strbuf sb = STRBUF_INIT;
+	long long t;
 
 	if (!ts)
 		ts = json_object_get(m->msg, "timestamp");
-	if (json_is_integer(ts))
-		snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(ts));
-	else
-		snprintf(t, sizeof(t), "%lld", (long long)bridge_now_ms());
-	n = snprintf(buf, sizeof(buf), "{\"type\":\"pong\"%s%s,\"timestamp\":%s,"
-	    "\"data\":{\"timestamp\":%s,\"seq\":%lld}}", m->ack ? ",\"ackId\":" :
-	    "", m->ack ? m->ack : "", t, t, (long long)bridge.live_pos);
-	if (n > 0 && (size_t)n < sizeof(buf))
-		conn_send_text(m->c, buf, (size_t)n);
+	t = json_is_integer(ts) ? (long long)json_integer_value(ts) :
+	    (long long)bridge_now_ms();
+	/* The ackId's JSON text can be several times its 128 characters
+	 * (escapes): no fixed buffer. */
+	strbuf_addf(&sb, "{\"type\":\"pong\"%s%s,\"timestamp\":%lld,"
+	    "\"data\":{\"timestamp\":%lld,\"seq\":%lld}}", m->ack ?
+	    ",\"ackId\":" : "", m->ack ? m->ack : "", t, t,
+	    (long long)bridge.live_pos);
+	conn_send_text(m->c, sb.buf, sb.len);
+	strbuf_release(&sb);
 }
 
 static void
@@ -278,12 +280,17 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 	    &ackv) == -1)
 		goto out;
 	if (json_is_string(ackv) || json_is_integer(ackv)) {
-		ack = json_dumps(ackv, JSON_ENCODE_ANY | JSON_COMPACT);
-		if (ack && strlen(ack) > MAX_ACK_ID) {
+		/* Characters, as docs/websocket.md counts them (and REST its
+		 * limits), not the bytes of the JSON text, which has quotes
+		 * and escapes: an integer's digits are well within. */
+		if (json_is_string(ackv) && msgfmt_utf8_chars(
+		    json_string_value(ackv), json_string_length(ackv)) >
+		    MAX_ACK_ID) {
 			conn_send_error(c, NULL, "VALIDATION_ERROR",
 			    "ackId is too long", 0);
 			goto out;
 		}
+		ack = json_dumps(ackv, JSON_ENCODE_ANY | JSON_COMPACT);
 	} else if (ackv && !json_is_null(ackv)) {
 		conn_send_error(c, NULL, "VALIDATION_ERROR",
 		    "ackId must be a string or an integer", 0);

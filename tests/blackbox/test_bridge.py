@@ -415,6 +415,30 @@ def test_malformed_frames_get_errors_and_keep_the_connection(make_user):
     ws.close()
 
 
+@pytest.mark.parametrize("char", ["a", "\u00e9", "\U0001f600", '"', "\x01"])
+def test_an_ack_id_of_up_to_128_characters_is_echoed(make_user, char):
+    """docs/websocket.md: an ackId is a string of up to 128 characters,
+    whatever the characters and however JSON escapes them; 129 is too
+    many. The answers that echo it (auth_response, pong, ack) carry it
+    whole."""
+    u = make_user()
+    ack = char * 128
+    ws = WS()
+    ws.send({"type": "auth", "token": u.token, "ackId": ack})
+    f = ws.wait(lambda f: f.get("type") == "auth_response", 10)
+    assert f["status"] == "success" and f["ackId"] == ack, f
+    ws.send({"type": "ping", "ackId": ack})
+    assert ws.wait_type("pong")["ackId"] == ack
+    ws.send({"type": "group:leave", "data": {"groupId": str(uuid.uuid4())}, "ackId": ack})
+    e = ws.wait_type("error")
+    assert e["ackId"] == ack and e["data"]["code"] == "NOT_FOUND", e
+    ws.send({"type": "ping", "ackId": ack + char})
+    e = ws.wait(lambda f: f.get("type") == "error" and "ackId" not in f)
+    assert e["data"]["code"] == "VALIDATION_ERROR" and "too long" in e["data"]["message"]
+    assert ws.request("ping")["type"] == "pong"
+    ws.close()
+
+
 def test_rest_message_reaches_every_online_member_once(api, make_user):
     owner, m1, m2, outsider = make_user(), make_user(), make_user(), make_user()
     gid = create_group(api, owner, [m1, m2])

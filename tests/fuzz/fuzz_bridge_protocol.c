@@ -6,7 +6,8 @@
  * CS_*); the rest is one text message. The loop, pool and database side
  * is replaced by the stubs below, which check what the protocol hands
  * them: every frame sent is one valid JSON object, every ackId spliced
- * into a frame is valid JSON text of at most 128 bytes, error codes and
+ * into a frame is valid JSON text, an integer or a string of at most 128
+ * characters (docs/websocket.md), error codes and
  * messages are NUL-free valid UTF-8 (json_quote() then makes valid JSON of
  * them, see fuzz_bridge_util.c), auth tokens are 1..4096 bytes, and the
  * data handed to the services is an object.
@@ -15,6 +16,7 @@
 
 #include "bridge.h"
 #include "core/config.h"
+#include "core/msgfmt.h"
 #include "fuzz_util.h"
 
 struct bridge bridge;
@@ -26,10 +28,17 @@ static int64_t clock_ms;
 static void
 check_ack(const char *ack)
 {
+	json_t *v;
+
 	if (!ack)
 		return;
-	FUZZ_CHECK(strlen(ack) <= 128 && fuzz_json_ok(ack, strlen(ack)));
+	FUZZ_CHECK(fuzz_json_ok(ack, strlen(ack)));
 	FUZZ_CHECK(fuzz_utf8_ok(ack, strlen(ack), 0));
+	v = json_loads(ack, JSON_DECODE_ANY, NULL);
+	FUZZ_CHECK(json_is_integer(v) || (json_is_string(v) &&
+	    msgfmt_utf8_chars(json_string_value(v), json_string_length(v)) <=
+	    128));
+	json_decref(v);
 }
 
 static void
