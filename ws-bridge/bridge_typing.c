@@ -12,7 +12,9 @@
  * soon is sent by typing_tick when the window ends, if the user is still
  * typing); a typing:stop is sent only after a start was. A start not
  * followed by a stop within [bridge] typing_timeout_seconds (or when the
- * user's last connection closes) gets an automatic typing:stop.
+ * user's last connection closes, or within a tick of the user leaving
+ * the room) gets an automatic typing:stop; a start still owed then is
+ * dropped.
  *
  * Delivery is batched: the frames wait up to FLUSH_MS and then go out
  * together, written directly (conn_defer_begin/end), so a member of a busy
@@ -245,7 +247,13 @@ typing_tick(int64_t now)
 			struct typing_entry *t = &u->typing[i];
 			size_t before = u->ntyping;
 
-			if (t->state != TY_IDLE && t->expires_ms <= now) {
+			if (t->state != TY_IDLE && !user_room(u, &t->room)) {
+				/* Left or removed: no start owed any more, and a
+				 * shown one is stopped now, not at the timeout. */
+				if (t->state == TY_SHOWN)
+					emit(u, t, 0);
+				entry_remove(u, i);
+			} else if (t->state != TY_IDLE && t->expires_ms <= now) {
 				entry_stop(u, i, now);
 			} else if (t->state == TY_OWED &&
 			    now - t->last_emit_ms >= COALESCE_MS) {

@@ -825,6 +825,33 @@ def test_typing_start_stop_alternation_is_still_coalesced(api, make_user):
     wb.close()
 
 
+def test_typing_of_a_removed_member_ends_with_the_removal(api, make_user):
+    """A start held back by the 3 s window is not sent once its author is
+    no longer a member, and one that was shown is stopped at once instead
+    of after the typing timeout."""
+    owner, a, b = make_user(), make_user(), make_user()
+    gid = create_group(api, owner, [a, b])
+    wa, wb = connect(a), connect(b)
+    for req in ("typing:start", "typing:stop", "typing:start"):  # the last is held back
+        assert wa.request(req, {"groupId": gid})["type"] == "ack"
+    wb.wait_type("typing:stop", userId=a.id)
+    remove_member(api, owner, gid, a)
+    wb.wait_type("group:member:leave", userId=a.id)
+    time.sleep(4.6)  # the window, a tick and a flush
+    assert len(wb.of_type("typing:start", userId=a.id)) == 1, wb.of_type("typing:start")
+
+    # shown, then removed: the stop follows within a second or so
+    gid2 = create_group(api, owner, [a, b])
+    assert wa.request("typing:start", {"groupId": gid2})["type"] == "ack"
+    wb.wait_type("typing:start", userId=a.id, groupId=gid2)
+    remove_member(api, owner, gid2, a)
+    t0 = time.monotonic()
+    wb.wait_type("typing:stop", 6, userId=a.id, groupId=gid2)
+    assert time.monotonic() - t0 < 2.5, "stopped by the removal, not the timeout"
+    wa.close()
+    wb.close()
+
+
 def test_presence_online_offline_and_rest(api, make_user):
     a, b = make_user(), make_user()
     create_group(api, a, [b])
