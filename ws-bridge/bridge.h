@@ -550,6 +550,12 @@ void nudge_relay_to_sequencer(void);
 /* Forwards an ephemeral frame for a room to every peer (loop). */
 void nudge_forward_ephemeral(int kind, const struct bid *room,
 	const struct bid *except, const struct frame *f);
+/*
+ * Forwards a presence frame about user for a conversation to every peer
+ * (loop); each delivers it with presence_deliver().
+ */
+void nudge_forward_presence(const struct bid *room, const struct bid *user,
+	const struct frame *f);
 /* This bridge's peer token (for bridge_peers). */
 const unsigned char *nudge_token(void);
 
@@ -609,6 +615,13 @@ void presence_online(struct buser *u);
 void presence_disconnect(struct buser *u, int counted);
 /* Once a second: writes the collected users.last_seen updates. */
 void presence_flush(void);
+/*
+ * Sends a presence frame about user (user:online, user:offline) to the
+ * local connections in a conversation: 0, or -1 (nothing sent) when more
+ * than [bridge] presence_room_limit of its members are connected here.
+ */
+int presence_deliver(const struct bid *room, const struct bid *user,
+	struct frame *f);
 /* Periodic: refresh the memcached TTL of every local user. */
 void presence_refresh(void);
 /* Shutdown: uncount every local connection (blocking, main thread). */

@@ -8,7 +8,10 @@
  *   'r'  a relayed writer nudge (never relayed again).
  *   's'  the sequencer assigned positions: tail the stream now.
  *   'e'  an ephemeral event (typing, presence) for a room, from a peer:
- *        'e' sender[16] token[16] kind[1] room[16] except[16] frame-text.
+ *        'e' sender[16] token[16] kind[1] room[16] except[16] frame-text;
+ *        kind is 'U' (a user's room), 'C' (a conversation) or 'P' (a
+ *        conversation, presence: the receiver applies its own
+ *        presence_room_limit, as it alone knows its members there).
  *
  * Peers find each other in the bridge_peers table (host, port, a random
  * token per process, which bridge is the sequencer), refreshed every few
@@ -120,7 +123,7 @@ nudge_close(void)
 
 struct eph_job {
 	struct bjob job;
-	int kind;
+	unsigned char kind; /* 'U', 'C' or 'P' */
 	struct bid room, except;
 	struct frame *f;
 };
@@ -129,9 +132,13 @@ static void
 eph_done(struct bjob *j)
 {
 	struct eph_job *e = (struct eph_job *)j;
+	const struct bid *except = bid_is_zero(&e->except) ? NULL : &e->except;
 
-	rooms_send_ephemeral(e->kind, &e->room,
-	    bid_is_zero(&e->except) ? NULL : &e->except, e->f);
+	if (e->kind == 'P')
+		presence_deliver(&e->room, except, e->f);
+	else
+		rooms_send_ephemeral(e->kind == 'U' ? TARGET_USER :
+		    TARGET_CONVERSATION, &e->room, except, e->f);
 	frame_unref(e->f);
 	free(e);
 }
@@ -157,7 +164,7 @@ peer_datagram(const unsigned char *buf, size_t n)
 	bmetrics_count(BM_PEER_DATAGRAMS_IN, 1);
 	e = xcalloc(1, sizeof(*e));
 	e->job.done = eph_done;
-	e->kind = buf[33] == 'U' ? TARGET_USER : TARGET_CONVERSATION;
+	e->kind = buf[33] == 'U' || buf[33] == 'P' ? buf[33] : 'C';
 	memcpy(e->room.b, buf + 34, 16);
 	memcpy(e->except.b, buf + 50, 16);
 	e->f = frame_new((const char *)buf + DGRAM_HDR, n - DGRAM_HDR, 1);
@@ -229,9 +236,9 @@ nudge_relay_to_sequencer(void)
 	pthread_mutex_unlock(&peers_mu);
 }
 
-void
-nudge_forward_ephemeral(int kind, const struct bid *room,
-	const struct bid *except, const struct frame *f)
+static void
+forward(unsigned char kind, const struct bid *room, const struct bid *except,
+	const struct frame *f)
 {
 	unsigned char buf[DGRAM_HDR + 8192];
 
@@ -240,7 +247,7 @@ nudge_forward_ephemeral(int kind, const struct bid *room,
 	buf[0] = 'e';
 	memcpy(buf + 1, bridge.id.b, 16);
 	memcpy(buf + 17, token, 16);
-	buf[33] = kind == TARGET_USER ? 'U' : 'C';
+	buf[33] = kind;
 	memcpy(buf + 34, room->b, 16);
 	if (except)
 		memcpy(buf + 50, except->b, 16);
@@ -251,6 +258,20 @@ nudge_forward_ephemeral(int kind, const struct bid *room,
 	for (int i = 0; i < npeers; i++)
 		send_to(&peers[i], buf, DGRAM_HDR + f->len);
 	pthread_mutex_unlock(&peers_mu);
+}
+
+void
+nudge_forward_ephemeral(int kind, const struct bid *room,
+	const struct bid *except, const struct frame *f)
+{
+	forward(kind == TARGET_USER ? 'U' : 'C', room, except, f);
+}
+
+void
+nudge_forward_presence(const struct bid *room, const struct bid *user,
+	const struct frame *f)
+{
+	forward('P', room, user, f);
 }
 
 static int

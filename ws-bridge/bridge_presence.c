@@ -56,17 +56,26 @@ announce(const char *type, const struct bid *user, const struct bid *rooms,
 	strbuf_add(&sb, "}", 1);
 	f = frame_event(type, 0, sb.buf, sb.len, 1);
 	strbuf_release(&sb);
-	for (size_t i = 0; i < n; i++) {
-		struct broom *r = rooms_get(&rooms[i]);
-
-		/* Presence in big rooms is asked for (GET .../presence), not
-		 * pushed: it would be quadratic in the room size. */
-		if (r && r->n > (uint32_t)bridge.cfg->bridge_presence_room_limit)
-			continue;
-		rooms_send_ephemeral(TARGET_CONVERSATION, &rooms[i], user, f);
-		nudge_forward_ephemeral(TARGET_CONVERSATION, &rooms[i], user, f);
-	}
+	/* Over the limit here is over it everywhere: the peers are not
+	 * asked. Under it, each peer counts its own members. */
+	for (size_t i = 0; i < n; i++)
+		if (presence_deliver(&rooms[i], user, f) == 0)
+			nudge_forward_presence(&rooms[i], user, f);
 	frame_unref(f);
+}
+
+int
+presence_deliver(const struct bid *room, const struct bid *user,
+	struct frame *f)
+{
+	struct broom *r = rooms_get(room);
+
+	/* Presence in big rooms is asked for (GET .../presence), not
+	 * pushed: it would be quadratic in the room size. */
+	if (r && r->n > (uint32_t)bridge.cfg->bridge_presence_room_limit)
+		return -1;
+	rooms_send_ephemeral(TARGET_CONVERSATION, room, user, f);
+	return 0;
 }
 
 void

@@ -445,3 +445,29 @@ def test_a_crashed_bridges_users_go_offline(api, make_user, private_bridge):
     wait_until(lambda: presence()["isOnline"] is False, 8,
                what="the presence key expiring (TTL 3 heartbeats)")
     ws.close()
+
+
+def test_presence_from_another_bridge_respects_this_bridges_room_limit(
+        api, make_user, private_bridge):
+    """A room with more than presence_room_limit connected members gets
+    no presence frames, also when they come from a bridge that sees only
+    a few of those members: the bridge holding the crowd decides."""
+    quiet = private_bridge(presence_room_limit=1)
+    other = private_bridge()
+    owner, y, z, x = make_user(), make_user(), make_user(), make_user()
+    gid = create_group(api, owner, [y, z, x])
+    wy, wz = connect(y, url=quiet.url), connect(z, url=quiet.url)
+    time.sleep(2.5)  # the bridges find each other in bridge_peers
+    # the control: typing is not presence, and crosses over
+    wx = connect(x, url=other.url)
+    assert wx.request("typing:start", {"groupId": gid})["type"] == "ack"
+    wy.wait_type("typing:start", userId=x.id)
+    wx.close()
+    # x went online on a bridge where the room has one member; on the
+    # quiet bridge it has two, over its limit of one
+    time.sleep(1.5)
+    assert wy.of_type("user:online", userId=x.id) == []
+    assert wy.of_type("user:offline", userId=x.id) == []
+    assert wz.of_type("user:online", userId=x.id) == []
+    wy.close()
+    wz.close()
