@@ -331,7 +331,13 @@ void conn_close(struct conn *c, int code, const char *reason);
 void conn_kill(struct conn *c);
 /* 1 if c stopped listening to conv with group:leave. */
 int conn_muted(const struct conn *c, const struct bid *conv);
-void conn_mute(struct conn *c, const struct bid *conv, int on);
+/*
+ * Stops (on) or resumes c's listening to conv: 0, or -1 when c has
+ * stopped listening to CONN_MUTED_MAX conversations already (nothing
+ * changes). Resuming never fails.
+ */
+#define CONN_MUTED_MAX 1024
+int conn_mute(struct conn *c, const struct bid *conv, int on);
 
 /* ---- users and rooms (bridge_rooms.c) ----------------------------------- */
 

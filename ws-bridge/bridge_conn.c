@@ -451,17 +451,21 @@ conn_muted(const struct conn *c, const struct bid *conv)
 	return 0;
 }
 
-void
+int
 conn_mute(struct conn *c, const struct bid *conv, int on)
 {
 	for (uint16_t i = 0; i < c->nmuted; i++)
 		if (bid_eq(&c->muted[i], conv)) {
 			if (!on)
 				c->muted[i] = c->muted[--c->nmuted];
-			return;
+			return 0;
 		}
-	if (!on || c->nmuted >= 1024)
-		return;
+	if (!on)
+		return 0;
+	/* Every event for the connection scans the list. */
+	if (c->nmuted >= CONN_MUTED_MAX)
+		return -1;
 	c->muted = xrealloc(c->muted, (c->nmuted + 1u) * sizeof(*c->muted));
 	c->muted[c->nmuted++] = *conv;
+	return 0;
 }

@@ -216,7 +216,13 @@ act_group(struct msgctx *m, int join)
 		conn_send_error(m->c, m->ack, "NOT_FOUND", "No such group", 0);
 		return;
 	}
-	conn_mute(m->c, &conv, !join);
+	if (conn_mute(m->c, &conv, !join) == -1) {
+		snprintf(buf, sizeof(buf), "Unsubscribed from %d conversations "
+		    "on this connection already; group:join one first",
+		    CONN_MUTED_MAX);
+		conn_send_error(m->c, m->ack, "CONFLICT", buf, 0);
+		return;
+	}
 	snprintf(buf, sizeof(buf), "{\"groupId\":\"%s\",\"subscribed\":%s}", id,
 	    join ? "true" : "false");
 	protocol_ack(m->c, m->ack, NULL, buf);

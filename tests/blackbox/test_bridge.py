@@ -607,6 +607,39 @@ def test_group_leave_and_join_are_subscriptions(api, make_user):
     wb.close()
 
 
+def test_a_group_leave_past_the_mute_limit_is_refused_not_ignored(make_user, db,
+                                                                 private_bridge):
+    """A connection unsubscribes from at most 1024 conversations: the one
+    after is refused with CONFLICT, never acked and then delivered."""
+    u = make_user()
+    gids = [str(uuid.uuid4()) for _ in range(1025)]
+    with db.cursor() as c:
+        c.executemany("INSERT INTO conversations (id, kind, title) VALUES (%s, 'GROUP', 'm')",
+                      [(g,) for g in gids])
+        c.executemany("INSERT INTO members (conversation_id, user_id, role) VALUES"
+                      " (%s, %s, 'OWNER')", [(g, u.id) for g in gids])
+    br = private_bridge(events_per_minute=100000)
+    ws = connect(u, url=br.url)
+    for i, g in enumerate(gids[:1024]):
+        ws.send({"type": "group:leave", "data": {"groupId": g}, "ackId": "l%d" % i})
+    ws.wait(lambda f: f.get("ackId") == "l1023", 20)
+    assert [f["type"] for f in ws.frames if f.get("ackId", "").startswith("l")] == \
+        ["ack"] * 1024
+    last = ws.request("group:leave", {"groupId": gids[1024]})
+    with db.cursor() as c:
+        c.execute("INSERT INTO events (target_kind, target_id, type, payload) VALUES"
+                  " ('CONVERSATION', %s, 'test:event', '{\"n\":1}')", (gids[1024],))
+    if last["type"] == "ack":
+        time.sleep(1.0)
+        assert ws.of_type("test:event") == [], "acked as unsubscribed, delivered all the same"
+    assert last["type"] == "error" and last["data"]["code"] == "CONFLICT", last
+    ws.wait_type("test:event")  # still subscribed, as the error says
+    # one muted room subscribed again makes room for another
+    assert ws.request("group:join", {"groupId": gids[0]})["type"] == "ack"
+    assert ws.request("group:leave", {"groupId": gids[1024]})["type"] == "ack"
+    ws.close()
+
+
 def test_resume_replays_missed_events_in_order_then_live(api, make_user):
     a, b = make_user(), make_user()
     gid = create_group(api, a, [b])
