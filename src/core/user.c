@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cache.h"
 #include "config.h"
@@ -117,7 +118,12 @@ user_username_valid(const char *s, struct svc_error *e)
 			return 0;
 		}
 	}
-	if (strncmp(s, "deleted_", 8) == 0) {
+	/*
+	 * In any case: usernames are unique ignoring case, so "Deleted_<hex>"
+	 * taken first would make the deletion of the account with that id
+	 * fail (user_delete() renames it deleted_<hex>).
+	 */
+	if (strncasecmp(s, "deleted_", 8) == 0) {
 		invalid(e, "username", "usernames starting with deleted_ are reserved");
 		return 0;
 	}

@@ -168,6 +168,30 @@ def test_update_validation(api, make_user, db, body, field):
     assert after == before
 
 
+def test_reserved_prefix_ignores_case(api, make_user, db):
+    """Deletion renames an account to deleted_<its id's hex>, and usernames
+    are unique ignoring case. A name that differs from that only in case,
+    taken by someone else first, made the deletion fail with 503 for good:
+    the prefix is reserved in any case."""
+    victim, u = make_user(), make_user()
+    taken = "Deleted_" + victim.id.replace("-", "")
+    tag = uuid.uuid4().hex[:12]
+    err = assert_error(api.post("/api/v1/auth/register", json={
+        "username": taken, "email": "t_%s@example.com" % tag, "password": "Passw0rd-" + tag},
+        headers={"X-Forwarded-For": "198.18.7.8"}), 400, "VALIDATION_ERROR")
+    assert "username" in err["error"]["details"]["fields"]
+    before = db_user(db, u.id)
+    err = assert_error(api.patch(USERS + "/me", token=u.token, json={"username": taken.upper()}),
+                       400, "VALIDATION_ERROR")
+    assert "username" in err["error"]["details"]["fields"]
+    assert db_user(db, u.id) == before
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM users WHERE username = %s", (taken,))
+        assert c.fetchone()["n"] == 0
+    assert assert_ok(api.delete(USERS + "/me", token=victim.token)) is None
+    assert db_user(db, victim.id)["username"] == taken.lower()
+
+
 def test_update_multibyte_limits_count_characters(api, make_user):
     u = make_user()
     data = assert_ok(api.patch(USERS + "/me", token=u.token,
