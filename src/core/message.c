@@ -664,6 +664,13 @@ message_mark(const struct svc_ctx *ctx, const char *user_id,
 }
 
 static enum status
+deleted_conflict(struct svc_error *e)
+{
+	return svc_fail(e, ST_CONFLICT, NULL,
+	    "A deleted message cannot be reacted to");
+}
+
+static enum status
 react_tx(const struct svc_ctx *ctx, const char *uid, const struct msg_row *m,
 	const char *emoji, int add, const char **concat, size_t *len,
 	struct svc_error *e)
@@ -675,6 +682,18 @@ react_tx(const struct svc_ctx *ctx, const char *uid, const struct msg_row *m,
 
 	if (db_begin(db) == -1)
 		return conv_db_error(db, e);
+	/*
+	 * The message row, locked, orders this against its deletion (which
+	 * drops its reactions) and against the same user's other reactions,
+	 * whose count the limit reads.
+	 */
+	switch (message_db_lock_live(db, ctx->arena, m->id)) {
+	case -1:
+		return conv_db_error(db, e);
+	case 1:
+		db_rollback(db);
+		return deleted_conflict(e);
+	}
 	if (add) {
 		if (message_db_react_count(db, ctx->arena, m->id, uid, &mine) == -1)
 			return conv_db_error(db, e);
@@ -736,8 +755,7 @@ message_react(const struct svc_ctx *ctx, const char *user_id,
 	if (st != ST_OK)
 		return st;
 	if (m.deleted_at)
-		return svc_fail(e, ST_CONFLICT, NULL,
-		    "A deleted message cannot be reacted to");
+		return deleted_conflict(e);
 	for (int attempt = 0;; attempt++) {
 		st = react_tx(ctx, user_id, &m, emoji, add, &concat, &len, e);
 		if (!conv_retry(ctx->db, st, attempt))

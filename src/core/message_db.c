@@ -108,6 +108,8 @@ static const char sql_advance_delivered[] =
 	" WHERE conversation_id = ? AND user_id = ? AND (last_delivered_at IS NULL"
 	" OR last_delivered_at < ? OR (last_delivered_at = ?"
 	" AND last_delivered_message_id < ?))";
+static const char sql_lock_live[] =
+	"SELECT deleted_at IS NULL AS live FROM messages WHERE id = ? FOR UPDATE";
 static const char sql_react_add[] =
 	"INSERT INTO reactions (message_id, user_id, emoji) VALUES (?, ?, ?)";
 static const char sql_react_del[] =
@@ -485,6 +487,16 @@ message_db_advance(struct db *db, const char *cid, const char *uid, int read,
 {
 	return db_exec(db, affected, read ? sql_advance_read :
 	    sql_advance_delivered, "sssssss", at, mid, cid, uid, at, at, mid);
+}
+
+int
+message_db_lock_live(struct db *db, struct arena *a, const char *id)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_lock_live, "s", id) == -1)
+		return -1;
+	return r.nrows && db_get_int(&r, 0, "live") ? 0 : 1;
 }
 
 int

@@ -549,6 +549,69 @@ def test_reaction_rules(api, make_user):
                  "CONFLICT")
 
 
+def test_reactions_racing_a_delete_leave_none(api, make_user, db):
+    """A reaction checked its message was live before its transaction,
+    which then read nothing locked: one that raced the delete was written
+    after the delete had dropped the message's reactions, so the tombstone
+    kept it, with a message:react event after message:delete."""
+    a = make_user()
+    g = create_group(api, a)
+    for _ in range(12):
+        m = send(api, a, groupId=g["id"])
+        since = last_event_id(db)
+        barrier = threading.Barrier(2)
+
+        def react():
+            barrier.wait()
+            return api.post(murl(m["id"], "/react"), json={"emoji": THUMBS}, token=a.token)
+
+        def delete():
+            barrier.wait()
+            return api.delete(murl(m["id"]), token=a.token)
+
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            fr, fd = ex.submit(react), ex.submit(delete)
+            r, d = fr.result(), fd.result()
+        assert_ok(d)
+        assert r.status_code in (200, 409), r.text
+        if r.status_code == 409:
+            assert_error(r, 409, "CONFLICT")
+        assert count_rows(db, "SELECT COUNT(*) FROM reactions WHERE message_id = %s",
+                          m["id"]) == 0
+        got = assert_ok(api.get(murl(m["id"]), token=a.token))
+        assert got["deleted"] is True and got["reactions"] == []
+        evs = [e for e in events(db, target=g["id"], since=since)
+               if e["payload"].get("messageId") == m["id"]]
+        kinds = [e["type"] for e in evs]
+        assert kinds in (["message:delete"], ["message:react", "message:delete"]), kinds
+        assert (r.status_code == 200) == (len(kinds) == 2)
+
+
+def test_reaction_limit_holds_for_concurrent_adds(api, make_user, db):
+    """The per-user limit of 20 emoji per message was a count read without
+    a lock: adds racing each other all saw room and all got in."""
+    a = make_user()
+    m = send(api, a, groupId=create_group(api, a)["id"])
+    emoji = [chr(0x1F600 + i) for i in range(35)]
+    for e in emoji[:15]:
+        assert_ok(api.post(murl(m["id"], "/react"), json={"emoji": e}, token=a.token))
+    barrier = threading.Barrier(20)
+
+    def add(e):
+        barrier.wait()
+        return api.post(murl(m["id"], "/react"), json={"emoji": e}, token=a.token)
+
+    with concurrent.futures.ThreadPoolExecutor(20) as ex:
+        rs = list(ex.map(add, emoji[15:]))
+    assert sorted(r.status_code for r in rs) == [200] * 5 + [400] * 15
+    for r in rs:
+        if r.status_code == 400:
+            assert "emoji" in assert_error(r, 400, "VALIDATION_ERROR")["error"]["details"][
+                "fields"]
+    assert count_rows(db, "SELECT COUNT(*) FROM reactions WHERE message_id = %s"
+                      " AND user_id = %s", m["id"], a.id) == 20
+
+
 # -------------------------------------------------------------- threads
 
 def test_threads_and_reply_to(api, make_user):
