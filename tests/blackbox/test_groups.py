@@ -556,6 +556,25 @@ def test_group_create_idempotency_key(api, make_user, db, path):
                      400, "VALIDATION_ERROR")
 
 
+def test_idempotency_keys_are_compared_exactly(api, make_user, db):
+    """Keys differing only in letter case are different keys (the column
+    collation folded case, so the second request got the first's group)."""
+    a = make_user()
+    g = create_group(api, a)
+    key = "Key-" + uuid.uuid4().hex
+    g1 = assert_ok(api.post(GROUPS, token=a.token, headers={"Idempotency-Key": key},
+                            json={"title": "one"}), 201)
+    g2 = assert_ok(api.post(GROUPS, token=a.token, headers={"Idempotency-Key": key.lower()},
+                            json={"title": "two"}), 201)
+    assert g1["id"] != g2["id"] and g2["title"] == "two"
+    i1 = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token,
+                            headers={"Idempotency-Key": key}, json={}), 201)
+    i2 = assert_ok(api.post(gurl(g["id"], "/invitations"), token=a.token,
+                            headers={"Idempotency-Key": key.upper()}, json={}), 201)
+    assert i1["id"] != i2["id"]
+    assert count_where(db, "invitations", "conversation_id", g["id"]) == 2
+
+
 def test_racing_group_creates_make_one_group(api, make_user, db):
     a = make_user()
     key = {"Idempotency-Key": "race-" + uuid.uuid4().hex}

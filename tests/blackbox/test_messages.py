@@ -265,6 +265,36 @@ def test_idempotency_key_header(api, make_user, db):
                           headers={"Idempotency-Key": "bad key"}), 400, "VALIDATION_ERROR")
 
 
+def test_client_ids_and_keys_are_compared_exactly(api, make_user, db):
+    """clientId and Idempotency-Key are opaque: the columns' case- and
+    accent-folding collation with trailing-space padding made "Abc-1",
+    "abc-1", "abc-1 " and "ábc-1" one key, so a client's distinct
+    messages were dropped and answered with the first (Idempotent-Replayed)."""
+    a = make_user()
+    g = create_group(api, a)
+    since = last_event_id(db)
+    spellings = ["Abc-1", "abc-1", "abc-1 ", "\u00e1bc-1", "ABC-1"]
+    sent = [send(api, a, groupId=g["id"], content="c%d" % i, clientId=c)
+            for i, c in enumerate(spellings)]
+    assert [m["content"] for m in sent] == ["c%d" % i for i in range(5)]
+    assert [m["clientId"] for m in sent] == spellings
+    key = "Key-" + uuid.uuid4().hex
+    r1 = api.post(MESSAGES, token=a.token, headers={"Idempotency-Key": key},
+                  json={"groupId": g["id"], "content": "k1"})
+    r2 = api.post(MESSAGES, token=a.token, headers={"Idempotency-Key": key.lower()},
+                  json={"groupId": g["id"], "content": "k2"})
+    assert assert_ok(r2, 201)["content"] == "k2" and assert_ok(r1, 201)["content"] == "k1"
+    assert "Idempotent-Replayed" not in r2.headers
+    assert count_rows(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = %s",
+                      g["id"]) == 7
+    assert len(events(db, "message:received", g["id"], since)) == 7
+    # The exact spelling is still a retry.
+    r3 = api.post(MESSAGES, token=a.token, json={"groupId": g["id"], "content": "again",
+                                                 "clientId": "abc-1 "})
+    assert assert_ok(r3, 201)["id"] == sent[2]["id"]
+    assert r3.headers.get("Idempotent-Replayed") == "true"
+
+
 def test_racing_retries_make_one_message(api, make_user, db):
     a = make_user()
     g = create_group(api, a)
