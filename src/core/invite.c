@@ -405,11 +405,18 @@ code_ok(const char *c)
 
 enum join_result { JOINED, ALREADY, PENDING };
 
+/* The pending request a join ended with, as stored. */
+struct join_request {
+	char invitation_id[IDS_UUID_LEN];
+	const char *created_at; /* DATETIME text, arena */
+};
+
 static enum status
 join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
-	const char *code, enum join_result *res, char iid[IDS_UUID_LEN],
+	const char *code, enum join_result *res, struct join_request *jr,
 	struct svc_error *e)
 {
+	char iid[IDS_UUID_LEN];
 	struct group_access acc;
 	struct conv_now now;
 	struct db_rows r;
@@ -465,6 +472,14 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 			db_rollback(ctx->db);
 			return invalid_code(e);
 		}
+		/*
+		 * The answer is the request that is pending: asked again, maybe
+		 * with another code, that is still the first one.
+		 */
+		rc = invite_db_request_get(ctx->db, ctx->arena, gid, uid,
+		    jr->invitation_id, &jr->created_at);
+		if (rc == -1)
+			return conv_db_error(ctx->db, e);
 		*res = PENDING;
 		return commit(ctx, NULL, e);
 	}
@@ -500,9 +515,9 @@ enum status
 invite_join(const struct svc_ctx *ctx, const char *user_id, const char *code,
 	json_t **out, int *pending, struct svc_error *e)
 {
-	char gid[IDS_UUID_LEN], iid[IDS_UUID_LEN];
+	char gid[IDS_UUID_LEN];
 	enum join_result res = JOINED;
-	struct conv_now now;
+	struct join_request jr = { "", NULL };
 	enum status st;
 	int rc;
 
@@ -516,7 +531,7 @@ invite_join(const struct svc_ctx *ctx, const char *user_id, const char *code,
 	if (rc == 1)
 		return invalid_code(e);
 	for (int attempt = 0;; attempt++) {
-		st = join_tx(ctx, user_id, gid, code, &res, iid, e);
+		st = join_tx(ctx, user_id, gid, code, &res, &jr, e);
 		if (!conv_retry(ctx->db, st, attempt))
 			break;
 	}
@@ -525,10 +540,9 @@ invite_join(const struct svc_ctx *ctx, const char *user_id, const char *code,
 	if (res != PENDING)
 		return group_get(ctx, user_id, gid, out, e);
 	*pending = 1;
-	conv_now(&now);
-	*out = json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "PENDING",
-	    "groupId", gid, "userId", user_id, "invitationId", iid,
-	    "createdAt", now.iso);
+	*out = json_pack("{s:s,s:s,s:s,s:s}", "status", "PENDING",
+	    "groupId", gid, "userId", user_id, "invitationId", jr.invitation_id);
+	jsonx_set_time(*out, "createdAt", jr.created_at);
 	return ST_OK;
 }
 

@@ -72,8 +72,10 @@ enum status invite_revoke(const struct svc_ctx *ctx, const char *actor_id,
 
 /*
  * user joins through code. *out is the group detail, or with *pending set
- * the join request {status: "PENDING", groupId, userId, createdAt}.
- * Already being a member is ST_OK and uses nothing.
+ * the join request {status: "PENDING", groupId, userId, invitationId,
+ * createdAt} as stored: asking again while one is pending (with this code
+ * or another) answers that one. Already being a member is ST_OK and uses
+ * nothing.
  */
 enum status invite_join(const struct svc_ctx *ctx, const char *user_id,
 	const char *code, json_t **out, int *pending, struct svc_error *e);

@@ -86,6 +86,9 @@ static const char sql_request_drop_dead[] =
 	" LEFT JOIN invitations i ON i.id = jr.invitation_id"
 	" WHERE jr.conversation_id = ? AND jr.user_id = ?"
 	" AND NOT " REQUEST_LIVE;
+static const char sql_request_get[] =
+	"SELECT invitation_id, created_at FROM join_requests"
+	" WHERE conversation_id = ? AND user_id = ?";
 static const char sql_request_del[] =
 	"DELETE FROM join_requests WHERE conversation_id = ? AND user_id = ?";
 
@@ -215,6 +218,22 @@ int
 invite_db_request_drop_dead(struct db *db, const char *gid, const char *uid)
 {
 	return db_exec(db, NULL, sql_request_drop_dead, "ss", gid, uid);
+}
+
+int
+invite_db_request_get(struct db *db, struct arena *a, const char *gid,
+	const char *uid, char iid[IDS_UUID_LEN], const char **created_at)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_request_get, "ss", gid, uid) == -1)
+		return -1;
+	if (r.nrows == 0)
+		return 1;
+	snprintf(iid, IDS_UUID_LEN, "%s", db_get(&r, 0, "invitation_id") ?
+	    db_get(&r, 0, "invitation_id") : "");
+	*created_at = db_get(&r, 0, "created_at");
+	return 0;
 }
 
 int

@@ -73,6 +73,12 @@ int invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
 	const char *uid, int *live, char iid[IDS_UUID_LEN]);
 int invite_db_request_drop_dead(struct db *db, const char *gid,
 	const char *uid);
+/*
+ * uid's request in gid as stored: its invitation's id into iid and its
+ * creation time (DATETIME text, arena) into *created_at. 0, 1 none, -1.
+ */
+int invite_db_request_get(struct db *db, struct arena *a, const char *gid,
+	const char *uid, char iid[IDS_UUID_LEN], const char **created_at);
 int invite_db_requests(struct db *db, struct arena *a, const char *gid,
 	struct db_rows *out);
 int invite_db_request_del(struct db *db, const char *gid, const char *uid,

@@ -9,6 +9,7 @@ import datetime
 import os
 import configparser
 import threading
+import time
 import uuid
 
 import pytest
@@ -736,6 +737,30 @@ def test_repeated_join_request_uses_no_slot(api, make_user, db):
     assert invitation_uses(api, a, g["id"], inv) == (0, 2, False)
     reqs = assert_ok(api.get(gurl(g["id"], "/join-requests"), token=a.token))
     assert [r["userId"] for r in reqs] == [b.id, c.id]
+
+
+def test_a_repeated_join_request_answers_the_pending_one(api, make_user):
+    """Asking again through another code answered a request that does not
+    exist: that code's invitationId (whose revocation would not touch the
+    real request, and which holds no use) and the time of asking again.
+    The answer is the request that is pending, as the admins list it."""
+    a, b = make_user(), make_user()
+    g = create_group(api, a)
+    first = approval_invite(api, a, g["id"], maxUses=2)
+    second = approval_invite(api, a, g["id"], maxUses=2)
+    p1 = assert_ok(api.post("%s/join/%s" % (GROUPS, first["code"]), token=b.token), 202)
+    listed = [r for r in assert_ok(api.get(gurl(g["id"], "/join-requests"), token=a.token))]
+    assert [(r["invitationId"], r["createdAt"]) for r in listed] == [
+        (first["id"], p1["createdAt"])]
+    time.sleep(0.05)
+    for inv in (second, first):
+        p = assert_ok(api.post("%s/join/%s" % (GROUPS, inv["code"]), token=b.token), 202)
+        assert p == p1
+    assert invitation_uses(api, a, g["id"], first) == (0, 1, True)
+    assert invitation_uses(api, a, g["id"], second) == (0, 0, True)
+    # It is the first invitation's request: revoking that one ends it.
+    assert_ok(api.delete(gurl(g["id"], "/invitations/" + first["id"]), token=a.token))
+    assert pending(api, a, g["id"]) == []
 
 
 def test_a_rejected_join_request_gives_its_use_back(api, make_user):
