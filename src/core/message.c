@@ -63,6 +63,16 @@ emit_created(struct db *db, const char *cid, const char *uid, const char *peer)
 }
 
 /*
+ * A deleted or deactivated account receives nothing: not in a DM that
+ * exists (its membership stays, for the history), as none would be made.
+ */
+static enum status
+peer_gone(struct svc_error *e)
+{
+	return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+}
+
+/*
  * Finds or creates the DM of uid and peer; race-safe (unique direct_key).
  * ref names the field (parentId, replyTo) of a message the send refers
  * to, or is NULL: a DM that does not exist yet holds none, so it is not
@@ -74,10 +84,13 @@ direct_open(const struct svc_ctx *ctx, const char *uid, const char *peer,
 	struct svc_error *e)
 {
 	struct db *db = ctx->db;
-	int rc = message_db_direct(db, ctx->arena, key, cid);
+	int active = 0;
+	int rc = message_db_direct_to(db, ctx->arena, key, peer, cid, &active);
 
-	if (rc != 1)
-		return rc == 0 ? ST_OK : conv_db_error(db, e);
+	if (rc == 0)
+		return active ? ST_OK : peer_gone(e);
+	if (rc == -1)
+		return conv_db_error(db, e);
 	if (ref)
 		return foreign_ref(e, ref);
 	ids_uuid7(cid);
@@ -99,7 +112,7 @@ direct_open(const struct svc_ctx *ctx, const char *uid, const char *peer,
 		    NULL, NULL, NULL);
 	if (rc == 1) {
 		db_rollback(db);
-		return svc_fail(e, ST_NOT_FOUND, NULL, "User not found");
+		return peer_gone(e);
 	}
 	if (rc == -1 || emit_created(db, cid, uid, peer) == -1 ||
 	    emit_created(db, cid, peer, uid) == -1 || db_commit(db) == -1)
@@ -260,6 +273,14 @@ message_send(const struct svc_ctx *ctx, const char *sender_id,
 		case 1:
 			return no_conversation(e);
 		}
+		/* A second look for DMs only: group sends pay nothing. */
+		rc = kind && strcmp(kind, "DIRECT") == 0 ?
+		    message_db_peer_gone(ctx->db, ctx->arena, cid, sender_id) :
+		    0;
+		if (rc == -1)
+			return conv_db_error(ctx->db, e);
+		if (rc == 1)
+			return peer_gone(e);
 		break;
 	}
 	/*

@@ -76,7 +76,8 @@ struct svc_ctx;
  * original message (*created = 0) instead of a second copy, also when the
  * two requests race (a unique index decides). Otherwise *created = 1.
  * ST_OK, ST_INVALID (e->field), ST_NOT_FOUND (no such conversation or user,
- * or not a member), ST_UNAVAILABLE.
+ * not a member, or a DM whose other user is deleted or deactivated: "User
+ * not found", also when the DM exists), ST_UNAVAILABLE.
  */
 enum status message_send(const struct svc_ctx *ctx, const char *sender_id,
 	const json_t *input, const char *idempotency_key, json_t **out,

@@ -50,6 +50,10 @@ static const char sql_receipts[] =
 static const char sql_direct[] =
 	"SELECT id FROM conversations WHERE direct_key = ?"
 	" AND deleted_at IS NULL";
+static const char sql_direct_to[] =
+	"SELECT c.id, EXISTS(SELECT 1 FROM users u WHERE u.id = ?"
+	" AND u.is_active = 1 AND u.deleted_at IS NULL) AS peer_active"
+	" FROM conversations c WHERE c.direct_key = ? AND c.deleted_at IS NULL";
 static const char sql_direct_insert[] =
 	"INSERT INTO conversations (id, kind, direct_key, created_by)"
 	" VALUES (?, 'DIRECT', ?, ?)";
@@ -63,6 +67,13 @@ static const char sql_exists[] =
 static const char sql_conversation[] =
 	"SELECT kind, direct_key FROM conversations"
 	" WHERE id = ? AND deleted_at IS NULL";
+/* Only for the DM's own members: others learn nothing here. */
+static const char sql_peer_gone[] =
+	"SELECT 1 FROM members me JOIN members mb"
+	" ON mb.conversation_id = me.conversation_id AND mb.user_id <> me.user_id"
+	" JOIN users u ON u.id = mb.user_id"
+	" WHERE me.conversation_id = ? AND me.user_id = ?"
+	" AND (u.is_active = 0 OR u.deleted_at IS NOT NULL)";
 static const char sql_count_reply[] =
 	"UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?";
 static const char sql_find_client[] =
@@ -352,6 +363,24 @@ message_db_direct(struct db *db, struct arena *a, const char *direct_key,
 }
 
 int
+message_db_direct_to(struct db *db, struct arena *a, const char *direct_key,
+	const char *peer, char id[IDS_UUID_LEN], int *peer_active)
+{
+	struct db_rows r;
+	const char *v;
+
+	*peer_active = 0;
+	if (db_query(db, a, &r, sql_direct_to, "ss", peer, direct_key) == -1)
+		return -1;
+	v = r.nrows ? db_get(&r, 0, "id") : NULL;
+	if (!v || strlen(v) != 36)
+		return 1;
+	memcpy(id, v, IDS_UUID_LEN);
+	*peer_active = db_get_int(&r, 0, "peer_active") != 0;
+	return 0;
+}
+
+int
 message_db_direct_insert(struct db *db, const char *id, const char *direct_key,
 	const char *created_by)
 {
@@ -410,6 +439,17 @@ message_db_conversation(struct db *db, struct arena *a, const char *cid,
 	*kind = db_get(&r, 0, "kind");
 	*direct_key = db_get(&r, 0, "direct_key");
 	return 0;
+}
+
+int
+message_db_peer_gone(struct db *db, struct arena *a, const char *cid,
+	const char *uid)
+{
+	struct db_rows r;
+
+	if (db_query(db, a, &r, sql_peer_gone, "ss", cid, uid) == -1)
+		return -1;
+	return r.nrows ? 1 : 0;
 }
 
 int

@@ -50,6 +50,14 @@ int message_db_receipts(struct db *db, struct arena *a, const char *cid,
 int message_db_direct(struct db *db, struct arena *a, const char *direct_key,
 	char id[IDS_UUID_LEN]);
 
+/*
+ * message_db_direct for a send to peer: also *peer_active, whether peer
+ * may still receive messages (neither deactivated nor deleted).
+ */
+int message_db_direct_to(struct db *db, struct arena *a,
+	const char *direct_key, const char *peer, char id[IDS_UUID_LEN],
+	int *peer_active);
+
 int message_db_direct_insert(struct db *db, const char *id,
 	const char *direct_key, const char *created_by);
 
@@ -84,6 +92,13 @@ int message_db_exists(struct db *db, struct arena *a, const char *id);
 /* kind and direct_key of live conversation cid: 0, 1 none, -1. */
 int message_db_conversation(struct db *db, struct arena *a, const char *cid,
 	const char **kind, const char **direct_key);
+
+/*
+ * 1 if uid is in DM cid and its other user is deactivated or deleted;
+ * else 0 (also for anyone outside cid), or -1.
+ */
+int message_db_peer_gone(struct db *db, struct arena *a, const char *cid,
+	const char *uid);
 
 int message_db_count_reply(struct db *db, const char *parent_id);
 

@@ -124,6 +124,33 @@ def test_reference_check_needs_membership(api, make_user, db, target):
                                           "parentId": missing_id()}, token=a.token),
                  400, "VALIDATION_ERROR")
 
+def test_no_message_reaches_a_deleted_or_deactivated_account(api, make_user, db, parleyctl):
+    """A DM to an account that is gone was 404 when the DM had to be made
+    but 201 when it existed (the account keeps its membership, for the
+    history): messages nobody can ever read, marked SENT for good. Both
+    ways of addressing it now answer 404; the history stays."""
+    a, b, c, d = (make_user() for _ in range(4))
+    mb = send(api, a, receiverId=b.id, content="before")
+    md = send(api, a, receiverId=d.id, content="before")
+    assert_ok(api.delete("/api/v1/users/me", token=b.token))
+    p = parleyctl("user", "deactivate", "--id", d.id)
+    assert p.returncode == 0, p.stdout + p.stderr
+    since = last_event_id(db)
+    for peer, m in ((b, mb), (d, md)):
+        for target in ({"receiverId": peer.id}, {"conversationId": m["conversationId"]}):
+            assert_error(api.post(MESSAGES, token=a.token, json=dict(target, content="hello?")),
+                         404, "NOT_FOUND", message_contains="user")
+        assert count_rows(db, "SELECT COUNT(*) FROM messages WHERE conversation_id = %s",
+                          m["conversationId"]) == 1
+        items, _ = history(api, a, MESSAGES, conversationId=m["conversationId"])
+        assert [x["id"] for x in items] == [m["id"]]
+    assert events(db, "message:received", since=since) == []
+    # Someone outside the DM learns nothing about who is in it.
+    body = assert_error(api.post(MESSAGES, token=c.token, json={
+        "conversationId": mb["conversationId"], "content": "x"}), 404, "NOT_FOUND")
+    assert "conversation" in body["message"].lower()
+
+
 def test_direct_conversation_race(api, make_user, db):
     """Two first messages racing from both sides make one conversation."""
     a, b = make_user(), make_user()
