@@ -572,6 +572,7 @@ static int
 leave_locked(const struct svc_ctx *ctx, const char *uid, const char *gid,
 	const struct group_access *acc, char new_owner[IDS_UUID_LEN])
 {
+	const char *was = NULL;
 	int rc;
 
 	new_owner[0] = '\0';
@@ -582,10 +583,11 @@ leave_locked(const struct svc_ctx *ctx, const char *uid, const char *gid,
 		    group_db_remove_member(ctx->db, gid, uid, NULL) == -1 ||
 		    group_db_delete(ctx->db, gid) == -1 ? -1 : 0;
 	if (acc->role == GROUP_ROLE_OWNER) {
-		rc = group_db_successor(ctx->db, ctx->arena, gid, uid, new_owner);
+		rc = group_db_successor(ctx->db, ctx->arena, gid, uid, new_owner,
+		    &was);
 		if (rc == -1 || (rc == 0 && (group_db_set_role(ctx->db, gid,
 		    new_owner, "OWNER", NULL) == -1 || emit_role(ctx->db, gid,
-		    new_owner, "OWNER", NULL, uid) == -1)))
+		    new_owner, "OWNER", was, uid) == -1)))
 			return -1;
 	}
 	return group_db_remove_member(ctx->db, gid, uid, NULL) == -1 ||

@@ -86,7 +86,8 @@ static const char sql_set_role[] =
  */
 #define MEMBER_ORDER "mb.role, mb.joined_at, mb.user_id"
 static const char sql_successor[] =
-	"SELECT mb.user_id FROM members mb JOIN users u ON u.id = mb.user_id"
+	"SELECT mb.user_id, mb.role FROM members mb"
+	" JOIN users u ON u.id = mb.user_id"
 	" WHERE mb.conversation_id = ? AND mb.user_id <> ? AND " USER_ACTIVE
 	" ORDER BY " MEMBER_ORDER " LIMIT 1";
 static const char sql_update[] =
@@ -370,7 +371,7 @@ group_db_user_active(struct db *db, struct arena *a, const char *uid)
 
 int
 group_db_successor(struct db *db, struct arena *a, const char *cid,
-	const char *exclude, char out[IDS_UUID_LEN])
+	const char *exclude, char out[IDS_UUID_LEN], const char **role)
 {
 	struct db_rows r;
 
@@ -379,6 +380,7 @@ group_db_successor(struct db *db, struct arena *a, const char *cid,
 	if (r.nrows == 0)
 		return 1;
 	copy_cell(out, IDS_UUID_LEN, db_get(&r, 0, "user_id"));
+	*role = db_get(&r, 0, "role");
 	return 0;
 }
 

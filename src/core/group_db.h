@@ -83,10 +83,10 @@ int group_db_user_active(struct db *db, struct arena *a, const char *uid);
 
 /*
  * The active member who inherits ownership: oldest ADMIN, MODERATOR,
- * MEMBER. 0/1/-1.
+ * MEMBER, into out, and its role now into *role (arena). 0/1/-1.
  */
 int group_db_successor(struct db *db, struct arena *a, const char *cid,
-	const char *exclude, char out[IDS_UUID_LEN]);
+	const char *exclude, char out[IDS_UUID_LEN], const char **role);
 
 /* One field of a group update: set = present; value NULL stores NULL. */
 struct group_patch {

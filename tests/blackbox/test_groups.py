@@ -363,6 +363,23 @@ def test_leave_hands_over_ownership(api, make_user, db):
     assert_error(api.get(gurl(g["id"]), token=b.token), 404, "NOT_FOUND")
 
 
+def test_hand_over_on_leaving_announces_the_previous_role(api, make_user, db):
+    """group:member:update for the member who inherits the group said
+    previousRole null, unlike a hand-over by role change: clients keeping
+    a member list by role could not tell whose entry moved."""
+    a, b, adm = (make_user() for _ in range(3))
+    g = create_group(api, a, members=[b])
+    add_member(api, a, g["id"], adm, "ADMIN")
+    for leaver, heir, was in ((a, adm, "ADMIN"), (adm, b, "MEMBER")):
+        since = last_event_id(db)
+        assert assert_ok(api.post(gurl(g["id"], "/leave"), token=leaver.token)) == {
+            "newOwnerId": heir.id}
+        ev = events(db, "group:member:update", g["id"], since)
+        assert [e["payload"] for e in ev] == [{
+            "groupId": g["id"], "conversationId": g["id"], "userId": heir.id,
+            "role": "OWNER", "previousRole": was, "changedBy": leaver.id}]
+
+
 def test_deleted_account_leaves_its_groups(api, make_user, db):
     a, adm, b, c = (make_user() for _ in range(4))
     owned = create_group(api, a, members=[b])
