@@ -223,11 +223,31 @@ conn_send(struct conn *c, struct frame *f)
 	return 0;
 }
 
+/*
+ * The most frames a connection may have queued whatever their kind. A
+ * replay adds only to a queue under half full, a database page or half a
+ * queue from the ring at a time, and at the end what went live meanwhile
+ * (held: less than one queue), so it stays below; replies to requests
+ * share the bound.
+ */
+static uint32_t
+queue_hard_max(void)
+{
+	return 2 * (uint32_t)bridge.cfg->bridge_send_queue + REPLAY_PAGE_ROWS;
+}
+
 int
 conn_send_replay(struct conn *c, struct frame *f)
 {
-	if (!c->wsi || c->closing || c->qlen >= 65000)
+	if (!c->wsi || c->closing)
 		return -1;
+	/* The replay moves past what it queues: a frame dropped here would
+	 * be lost, so a peer this far behind goes, and resumes. */
+	if (c->qlen >= queue_hard_max()) {
+		bmetrics_count(BM_SLOW_CONSUMERS, 1);
+		conn_kill(c);
+		return -1;
+	}
 	queue_push(c, f);
 	bmetrics_count(BM_REPLAY_FRAMES, 1);
 	return 0;
@@ -244,8 +264,7 @@ conn_send_text(struct conn *c, const char *text, size_t len)
 	 * us with bad frames and never reads must not grow the queue. The
 	 * bound leaves room for a whole replay page on top (a client that
 	 * acks what it is being replayed is not a slow consumer). */
-	if (c->qlen >= 2 * (uint32_t)bridge.cfg->bridge_send_queue +
-	    REPLAY_PAGE_ROWS) {
+	if (c->qlen >= queue_hard_max()) {
 		bmetrics_count(BM_SLOW_CONSUMERS, 1);
 		conn_kill(c);
 		return;
