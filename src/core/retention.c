@@ -90,35 +90,50 @@ id_array(struct arena *a, const struct db_rows *r)
 	return out;
 }
 
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Runs the n statements sql[] with the one argument arg in the open
+ * transaction, then commits; on an error rolls back.
+ */
+static int
+exec_commit(const struct svc_ctx *ctx, const char *const *sql, size_t n,
+	const char *arg)
+{
+	for (size_t i = 0; i < n; i++)
+		if (db_exec(ctx->db, NULL, sql[i], "s", arg) == -1)
+			goto fail;
+	if (db_commit(ctx->db) == -1)
+		goto fail;
+	return 0;
+fail:
+	db_rollback(ctx->db);
+	return -1;
+}
+
 /* Deletes one batch; *n receives its size (0: nothing left). */
 static int
 purge_batch(const struct svc_ctx *ctx, const char *cid, long days, long *n)
 {
 	struct db_rows r;
-	const char *ids;
-	size_t i;
 
 	*n = 0;
 	if (db_begin(ctx->db) == -1)
 		return -1;
 	if (db_query(ctx->db, ctx->arena, &r, sql_expired, "si", cid,
-	    (int64_t)days) == -1)
-		goto fail;
+	    (int64_t)days) == -1) {
+		db_rollback(ctx->db);
+		return -1;
+	}
 	if (r.nrows == 0) {
 		db_rollback(ctx->db);
 		return 0;
 	}
-	ids = id_array(ctx->arena, &r);
-	for (i = 0; i < sizeof(sql_delete) / sizeof(sql_delete[0]); i++)
-		if (db_exec(ctx->db, NULL, sql_delete[i], "s", ids) == -1)
-			goto fail;
-	if (db_commit(ctx->db) == -1)
-		goto fail;
+	if (exec_commit(ctx, sql_delete, NELEM(sql_delete),
+	    id_array(ctx->arena, &r)) == -1)
+		return -1;
 	*n = (long)r.nrows;
 	return 0;
-fail:
-	db_rollback(ctx->db);
-	return -1;
 }
 
 /* Applies retention to one conversation; *n: messages (to be) deleted. */
@@ -169,30 +184,22 @@ purge_conversation(const struct svc_ctx *ctx, const char *cid, long days,
 static int
 drop_group(const struct svc_ctx *ctx, const char *cid, int *gone)
 {
-	uint64_t affected;
-	size_t i;
+	uint64_t affected = 0;
+	int rc;
 
 	*gone = 0;
 	if (db_begin(ctx->db) == -1)
 		return -1;
-	if (db_exec(ctx->db, &affected, sql_drop_group, "ss", cid, cid) == -1)
-		goto fail;
-	if (affected == 0) {
+	rc = db_exec(ctx->db, &affected, sql_drop_group, "ss", cid, cid);
+	if (rc == -1 || affected == 0) {
 		db_rollback(ctx->db);
-		return 0;
+		return rc;
 	}
-	for (i = 0; i < sizeof(sql_drop_group_rows) /
-	    sizeof(sql_drop_group_rows[0]); i++)
-		if (db_exec(ctx->db, NULL, sql_drop_group_rows[i], "s",
-		    cid) == -1)
-			goto fail;
-	if (db_commit(ctx->db) == -1)
-		goto fail;
+	if (exec_commit(ctx, sql_drop_group_rows, NELEM(sql_drop_group_rows),
+	    cid) == -1)
+		return -1;
 	*gone = 1;
 	return 0;
-fail:
-	db_rollback(ctx->db);
-	return -1;
 }
 
 /*
