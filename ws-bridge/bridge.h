@@ -567,8 +567,17 @@ const unsigned char *nudge_token(void);
 
 /* ---- protocol (bridge_protocol.c) --------------------------------------- */
 
-/* Handles one complete text message from c. */
+/*
+ * Handles one complete text message from c. Every frame but auth and
+ * ping, malformed ones included, spends one of c's [bridge]
+ * events_per_minute; past them the answer is RATE_LIMIT_EXCEEDED.
+ */
 void protocol_handle(struct conn *c, const char *text, size_t len);
+/*
+ * Refuses a message from c that is not read at all (a binary one) with
+ * the error code and message, counted as protocol_handle() counts frames.
+ */
+void protocol_refuse(struct conn *c, const char *code, const char *message);
 /* Sends {"type":"ack","ackId":..,"data":DATA} (data_json may be NULL). */
 void protocol_ack(struct conn *c, const char *ack_json, const char *type,
 	const char *data_json);

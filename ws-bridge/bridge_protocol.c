@@ -109,6 +109,42 @@ take_token(struct conn *c)
 	return 0;
 }
 
+/*
+ * Spends a token of c's budget for a frame that is not free: 0, or -1
+ * after answering with the rate-limit error in the frame's place.
+ */
+static int
+budget_or_reply(struct conn *c, const char *ack)
+{
+	int wait = take_token(c);
+
+	if (wait == 0)
+		return 0;
+	bmetrics_count(BM_RATE_LIMITED, 1);
+	conn_send_error(c, ack, "RATE_LIMIT_EXCEEDED",
+	    "Too many events on this connection", wait);
+	return -1;
+}
+
+/*
+ * Refuses a frame that reaches no action (malformed, unknown, before
+ * authentication). Only auth and ping are free (docs/websocket.md): a
+ * client flooding garbage spends its budget as one flooding valid frames
+ * does, and past it gets the same rate-limit error.
+ */
+static void
+refuse(struct conn *c, const char *ack, const char *code, const char *message)
+{
+	if (budget_or_reply(c, ack) == 0)
+		conn_send_error(c, ack, code, message, 0);
+}
+
+void
+protocol_refuse(struct conn *c, const char *code, const char *message)
+{
+	refuse(c, NULL, code, message);
+}
+
 static void
 act_auth(struct msgctx *m, int arg)
 {
@@ -257,8 +293,8 @@ envelope_field(struct conn *c, const char *ack, const json_t *msg,
 
 	if (jsonx_field(msg, names, v, &bad) == 0)
 		return 0;
-	conn_send_error(c, ack, "VALIDATION_ERROR", jsonx_disagree_buf(why,
-	    msg, names, bad), 0);
+	refuse(c, ack, "VALIDATION_ERROR", jsonx_disagree_buf(why, msg, names,
+	    bad));
 	return -1;
 }
 
@@ -272,13 +308,12 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 	const char *type;
 	json_t *ackv, *typev, *flat = NULL;
 	size_t i;
-	int wait;
 
 	bmetrics_count(BM_FRAMES_IN, 1);
 	if (jsonx_parse(text, len, 16, &m.msg, err, sizeof(err)) == -1 ||
 	    !json_is_object(m.msg)) {
-		conn_send_error(c, NULL, "INVALID_MESSAGE_FORMAT",
-		    m.msg ? "A frame must be a JSON object" : err, 0);
+		refuse(c, NULL, "INVALID_MESSAGE_FORMAT",
+		    m.msg ? "A frame must be a JSON object" : err);
 		goto out;
 	}
 	/* Spellings that disagree leave no ackId to answer to. */
@@ -292,14 +327,14 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 		if (json_is_string(ackv) && msgfmt_utf8_chars(
 		    json_string_value(ackv), json_string_length(ackv)) >
 		    MAX_ACK_ID) {
-			conn_send_error(c, NULL, "VALIDATION_ERROR",
-			    "ackId is too long", 0);
+			refuse(c, NULL, "VALIDATION_ERROR",
+			    "ackId is too long");
 			goto out;
 		}
 		ack = json_dumps(ackv, JSON_ENCODE_ANY | JSON_COMPACT);
 	} else if (ackv && !json_is_null(ackv)) {
-		conn_send_error(c, NULL, "VALIDATION_ERROR",
-		    "ackId must be a string or an integer", 0);
+		refuse(c, NULL, "VALIDATION_ERROR",
+		    "ackId must be a string or an integer");
 		goto out;
 	}
 	m.ack = ack;
@@ -316,27 +351,23 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 			json_object_del(flat, envelope[i]);
 	}
 	if (!type || !json_is_object(m.data)) {
-		conn_send_error(c, m.ack, "INVALID_MESSAGE_FORMAT",
-		    "A frame needs a string type and an object data", 0);
+		refuse(c, m.ack, "INVALID_MESSAGE_FORMAT",
+		    "A frame needs a string type and an object data");
 		goto out;
 	}
 	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (strcmp(actions[i].type, type) == 0)
 			break;
 	if (i == sizeof(actions) / sizeof(actions[0])) {
-		conn_send_error(c, m.ack, "INVALID_MESSAGE_FORMAT",
-		    "Unknown frame type", 0);
+		refuse(c, m.ack, "INVALID_MESSAGE_FORMAT",
+		    "Unknown frame type");
 		goto out;
 	}
+	if (!(actions[i].flags & F_FREE) && budget_or_reply(c, m.ack) == -1)
+		goto out;
 	if (!(actions[i].flags & F_NOAUTH) && !c->user) {
 		conn_send_error(c, m.ack, "UNAUTHORIZED",
 		    "Authenticate first: {\"type\":\"auth\",\"token\":...}", 0);
-		goto out;
-	}
-	if (!(actions[i].flags & F_FREE) && (wait = take_token(c)) > 0) {
-		bmetrics_count(BM_RATE_LIMITED, 1);
-		conn_send_error(c, m.ack, "RATE_LIMIT_EXCEEDED",
-		    "Too many events on this connection", wait);
 		goto out;
 	}
 	actions[i].fn(&m, actions[i].arg);

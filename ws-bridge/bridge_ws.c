@@ -226,8 +226,8 @@ handle_message(struct lws *wsi, struct conn *c, const char *in, size_t len)
 	 * refused, not parsed, whatever it holds. */
 	if (lws_frame_is_binary(wsi)) {
 		bmetrics_count(BM_FRAMES_IN, 1);
-		conn_send_error(c, NULL, "INVALID_MESSAGE_FORMAT",
-		    "Frames must be JSON text, not binary", 0);
+		protocol_refuse(c, "INVALID_MESSAGE_FORMAT",
+		    "Frames must be JSON text, not binary");
 		return;
 	}
 	protocol_handle(c, in, len);

@@ -360,6 +360,55 @@ def test_resume_frames_are_counted_against_the_event_budget(make_user, private_b
     ws.close()
 
 
+def _answers(ws, send):
+    """What ws hears in answer to send(ws) (frames up to the pong of a
+    ping sent right after; ping is free)."""
+    start = len(ws.frames)
+    marker = "m-" + uuid.uuid4().hex[:8]
+    send(ws)
+    ws.send({"type": "ping", "ackId": marker})
+    pong = ws.wait(lambda f: f.get("ackId") == marker, 10, "the pong after the frame")
+    with ws.cv:
+        return [f for f in ws.frames[start:ws.frames.index(pong)] if f.get("type") == "error"]
+
+
+def test_malformed_frames_are_counted_against_the_event_budget(api, make_user, db,
+                                                               private_bridge):
+    """Only auth and ping are free: frames refused before authentication,
+    malformed, binary, empty or of an unknown type spend the budget too,
+    and past it every frame, valid or not, gets RATE_LIMIT_EXCEEDED (the
+    connection stays open, as for valid frames)."""
+    b2 = private_bridge(events_per_minute=6)
+    u = make_user()
+    gid = create_group(api, u)
+    limited0 = metric_value(b2.metrics(), "parley_bridge_rate_limited_total")
+    ws = WS(url=b2.url)
+    garbage = [
+        lambda w: w.send({"type": "message:send", "data": {"groupId": gid, "content": "x"}}),
+        lambda w: w.request("auth", token=u.token),  # free, like the pings
+        lambda w: w.send("not json"),
+        lambda w: w.ws.send(b'{"type":"ping"}', opcode=websocket.ABNF.OPCODE_BINARY),
+        lambda w: w.send({"type": "no:such", "ackId": "u1"}),
+        lambda w: w.send('{"type":"ping","ackId":{"x":1}}'),
+        lambda w: w.send(""),
+    ]
+    codes = [[e["data"]["code"] for e in _answers(ws, g)] for g in garbage]
+    assert codes == [["UNAUTHORIZED"], []] + [["INVALID_MESSAGE_FORMAT"]] * 3 + \
+        [["VALIDATION_ERROR"], ["INVALID_MESSAGE_FORMAT"]], codes
+    # six spent: the seventh frame is refused, garbage or not
+    over = _answers(ws, lambda w: w.send("still not json"))
+    assert [e["data"]["code"] for e in over] == ["RATE_LIMIT_EXCEEDED"], over
+    assert over[0]["data"]["retryAfter"] > 0
+    sent = ws.request("message:send", {"groupId": gid, "content": "after the garbage"})
+    assert sent["type"] == "error" and sent["data"]["code"] == "RATE_LIMIT_EXCEEDED", sent
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = %s", (gid,))
+        assert c.fetchone()["n"] == 0, "a refused message:send was stored"
+    assert metric_value(b2.metrics(), "parley_bridge_rate_limited_total") == limited0 + 2
+    assert ws.request("ping")["type"] == "pong" and not ws.closed
+    ws.close()
+
+
 def test_a_client_that_never_reads_is_cut_off_others_unaffected(make_user, private_bridge, db):
     b2 = private_bridge(send_queue=16)
     slow, fast = make_user(), make_user()
