@@ -241,6 +241,16 @@ struct held_event {
 	struct frame *frame;
 };
 
+/*
+ * A queued frame. live: an event fanned out as it was committed
+ * (conn_send()); only those are timed by the lag histogram, a replay
+ * from the ring or the database being as old as the client asked for.
+ */
+struct qslot {
+	struct frame *frame;
+	uint8_t live;
+};
+
 struct conn {
 	struct lws *wsi;     /* NULL once closed */
 	struct buser *user;  /* set once authenticated */
@@ -258,7 +268,7 @@ struct conn {
 	uint16_t close_code;
 	uint16_t replay_gen;  /* bumped by each resume; stale pages are dropped */
 	/* send queue: ring of frames */
-	struct frame **q;
+	struct qslot *q;
 	uint32_t qhead, qlen, qcap;
 	int64_t last_seq;    /* highest seq queued; lower ones are never sent */
 	/*
@@ -304,9 +314,10 @@ void conn_unref(struct conn *c);
 void conn_closed(struct conn *c);
 
 /*
- * Queues f (borrowed; a reference is taken) for c. A full queue drops f if
- * it is ephemeral, else drops a queued ephemeral frame, else disconnects c
- * as a slow consumer (it can resume losslessly). 0, or -1 if not queued.
+ * Queues f (borrowed; a reference is taken) for c, a live delivery. A full
+ * queue drops f if it is ephemeral, else drops a queued ephemeral frame,
+ * else disconnects c as a slow consumer (it can resume losslessly). 0, or
+ * -1 if not queued.
  */
 int conn_send(struct conn *c, struct frame *f);
 /* Replay frames bypass the queue bound (the pages are bounded instead). */
@@ -706,7 +717,8 @@ enum bmetric {
 };
 
 void bmetrics_count(enum bmetric m, uint64_t n);
-/* One frame carrying an event committed at created_ms was written. */
+/* One live frame carrying an event committed at created_ms was written
+ * (replays are not timed). */
 void bmetrics_lag(int64_t created_ms, int64_t now_ms);
 void bmetrics_render(struct strbuf *sb);
 

@@ -47,7 +47,7 @@ static void
 queue_clear(struct conn *c)
 {
 	while (c->qlen) {
-		frame_unref(c->q[c->qhead]);
+		frame_unref(c->q[c->qhead].frame);
 		c->qhead = (c->qhead + 1) % c->qcap;
 		c->qlen--;
 	}
@@ -155,11 +155,13 @@ conn_defer_end(void)
 }
 
 static void
-queue_push(struct conn *c, struct frame *f)
+queue_push(struct conn *c, struct frame *f, int live)
 {
+	struct qslot *slot;
+
 	if (c->qlen == c->qcap) {
 		uint32_t cap = c->qcap ? c->qcap * 2 : 8;
-		struct frame **q = xmalloc(cap * sizeof(*q));
+		struct qslot *q = xmalloc(cap * sizeof(*q));
 
 		for (uint32_t i = 0; i < c->qlen; i++)
 			q[i] = c->q[(c->qhead + i) % c->qcap];
@@ -168,7 +170,9 @@ queue_push(struct conn *c, struct frame *f)
 		c->qcap = cap;
 		c->qhead = 0;
 	}
-	c->q[(c->qhead + c->qlen) % c->qcap] = frame_ref(f);
+	slot = &c->q[(c->qhead + c->qlen) % c->qcap];
+	slot->frame = frame_ref(f);
+	slot->live = (uint8_t)(live != 0);
 	if (c->qlen++ == 0)
 		want_write(c);
 }
@@ -180,9 +184,9 @@ drop_ephemeral(struct conn *c)
 	for (uint32_t i = 0; i < c->qlen; i++) {
 		uint32_t at = (c->qhead + i) % c->qcap;
 
-		if (!c->q[at]->ephemeral)
+		if (!c->q[at].frame->ephemeral)
 			continue;
-		frame_unref(c->q[at]);
+		frame_unref(c->q[at].frame);
 		for (; i + 1 < c->qlen; i++) {
 			uint32_t to = (c->qhead + i) % c->qcap;
 
@@ -219,7 +223,7 @@ conn_send(struct conn *c, struct frame *f)
 		}
 		bmetrics_count(BM_DROPS_EPHEMERAL, 1);
 	}
-	queue_push(c, f);
+	queue_push(c, f, 1);
 	return 0;
 }
 
@@ -248,7 +252,7 @@ conn_send_replay(struct conn *c, struct frame *f)
 		conn_kill(c);
 		return -1;
 	}
-	queue_push(c, f);
+	queue_push(c, f, 0);
 	bmetrics_count(BM_REPLAY_FRAMES, 1);
 	return 0;
 }
@@ -271,7 +275,7 @@ conn_send_text(struct conn *c, const char *text, size_t len)
 	}
 	f = frame_new(text, len, 0);
 	if (!c->closing)
-		queue_push(c, f);
+		queue_push(c, f, 0);
 	frame_unref(f);
 }
 
@@ -340,7 +344,7 @@ batch_count(const struct conn *c)
 	uint32_t n;
 
 	for (n = 0; n < c->qlen; n++) {
-		const struct frame *f = c->q[(c->qhead + n) % c->qcap];
+		const struct frame *f = c->q[(c->qhead + n) % c->qcap].frame;
 
 		total += 10 + f->len;
 		if (total > BATCH_MAX)
@@ -353,7 +357,7 @@ batch_count(const struct conn *c)
 static int
 write_batch(struct conn *c, uint32_t n)
 {
-	struct frame *f = c->q[c->qhead];
+	struct frame *f = c->q[c->qhead].frame;
 	unsigned char *p = batch + LWS_PRE;
 	size_t len;
 
@@ -361,7 +365,7 @@ write_batch(struct conn *c, uint32_t n)
 		return lws_write(c->wsi, frame_text(f), f->len,
 		    LWS_WRITE_TEXT) < (int)f->len ? -1 : 0;
 	for (uint32_t i = 0; i < n; i++) {
-		f = c->q[(c->qhead + i) % c->qcap];
+		f = c->q[(c->qhead + i) % c->qcap].frame;
 		p += ws_header(p, f->len);
 		memcpy(p, frame_text(f), f->len);
 		p += f->len;
@@ -397,11 +401,11 @@ conn_write(struct conn *c)
 		if (write_batch(c, n) == -1)
 			return -1;
 		for (; n; n--) {
-			struct frame *f = c->q[c->qhead];
+			struct frame *f = c->q[c->qhead].frame;
 
 			bmetrics_count(BM_FRAMES_OUT, 1);
 			bmetrics_count(BM_BYTES_OUT, f->len);
-			if (f->created_ms) {
+			if (c->q[c->qhead].live && f->created_ms) {
 				if (!now)
 					now = bridge_now_ms();
 				bmetrics_lag(f->created_ms, now);

@@ -64,7 +64,9 @@ static const struct {
 
 static _Atomic uint64_t values[BM__COUNT];
 
-/* Event lag from commit (created_at) to the write, in seconds. */
+/* Event lag from commit (created_at) to the write of a live delivery, in
+ * seconds: a replay is as old as the client asked for and would fill the
+ * top bucket. */
 static const double lag_bounds[] = { 0.001, 0.002, 0.005, 0.01, 0.025,
 	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 #define NLAG (sizeof(lag_bounds) / sizeof(lag_bounds[0]))
@@ -118,7 +120,8 @@ bmetrics_render(struct strbuf *sb)
 			    (unsigned long long)v);
 	}
 	strbuf_adds(sb, "# HELP parley_bridge_event_lag_seconds Time from an "
-	    "event's commit to its frame being written\n"
+	    "event's commit to its frame being written, live deliveries only "
+	    "(replays are not timed)\n"
 	    "# TYPE parley_bridge_event_lag_seconds histogram\n");
 	for (size_t i = 0; i <= NLAG; i++) {
 		cum += atomic_load(&lag_buckets[i]);

@@ -409,6 +409,38 @@ def test_malformed_frames_are_counted_against_the_event_budget(api, make_user, d
     ws.close()
 
 
+@pytest.mark.parametrize("replay_buffer", [0, 1000])
+def test_event_lag_times_live_deliveries_only(make_user, db, private_bridge, replay_buffer):
+    """parley_bridge_event_lag_seconds is commit -> write of what goes out
+    live: a resume of old events, from the ring or the database, is not
+    timed (it would fill the top bucket)."""
+    from test_bridge import insert_user_events
+
+    b2 = private_bridge(replay_buffer=replay_buffer)
+    u = make_user()
+
+    def lag():
+        m = b2.metrics()
+        return (metric_value(m, "parley_bridge_event_lag_seconds_count"),
+                metric_value(m, "parley_bridge_event_lag_seconds_bucket", le="10"))
+    ws = connect(u, url=b2.url)
+    count0, _ = lag()
+    seqs = insert_user_events(db, u.id, 5)
+    ws.wait(lambda f: [e["seq"] for e in ws.of_type("test:event")] == seqs, 10, "the events")
+    wait_until(lambda: lag()[0] == count0 + 5, 5, what="the live frames to be timed")
+    ws.close()
+    with db.cursor() as c:  # old news by the time of the resume
+        c.execute("UPDATE events SET created_at = NOW(3) - INTERVAL 1 HOUR"
+                  " WHERE pos BETWEEN %s AND %s", (seqs[0], seqs[-1]))
+    before = lag()
+    again = WS(url=b2.url, token=u.token, since=seqs[0] - 1)
+    again.authed()
+    again.wait_type("resumed", 10)
+    assert [e["seq"] for e in again.of_type("test:event")] == seqs
+    assert lag() == before, "replayed frames were timed as lag"
+    again.close()
+
+
 def test_a_client_that_never_reads_is_cut_off_others_unaffected(make_user, private_bridge, db):
     b2 = private_bridge(send_queue=16)
     slow, fast = make_user(), make_user()
