@@ -405,11 +405,16 @@ struct buser {
 	struct buser *inext, *iprev;
 };
 
-/* A conversation with at least one local member connected. */
+/*
+ * A conversation with at least one local member, connected or retained
+ * (USER_RETAIN_MS). nlive counts the users[] that have a connection here:
+ * the connected members of presence_room_limit.
+ */
 struct broom {
 	struct bid id;
 	struct buser **users;
 	uint32_t n, cap;
+	uint32_t nlive;
 };
 
 struct room_row {
@@ -436,6 +441,11 @@ void users_remove(struct buser *u);
 void user_idle(struct buser *u, int64_t now_ms);
 /* u has a connection again. */
 void user_busy(struct buser *u);
+/*
+ * u->nconns just went from 0 to 1 (connected) or from 1 to 0: its rooms
+ * count it among their connected members (nlive) or stop counting it.
+ */
+void user_connected(struct buser *u, int connected);
 /* Removes users idle for USER_RETAIN_MS (the tick). */
 void users_sweep(int64_t now_ms);
 /* Users with a connection here (retained ones not counted). */
@@ -644,7 +654,9 @@ void presence_flush(void);
 /*
  * Sends a presence frame about user (user:online, user:offline) to the
  * local connections in a conversation: 0, or -1 (nothing sent) when more
- * than [bridge] presence_room_limit of its members are connected here.
+ * than [bridge] presence_room_limit of its members are connected here (a
+ * local user who has just left counted with them, so a room that got its
+ * user:online gets its user:offline).
  */
 int presence_deliver(const struct bid *room, const struct bid *user,
 	struct frame *f);

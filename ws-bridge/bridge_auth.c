@@ -419,7 +419,8 @@ auth_done(struct bjob *j)
 	if (u->conns)
 		u->conns->uprev = c;
 	u->conns = c;
-	u->nconns++;
+	if (u->nconns++ == 0)
+		user_connected(u, 1);
 	bridge.nauthed++;
 	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	/* An ackId's JSON text is up to several hundred bytes (escapes). */

@@ -88,8 +88,10 @@ conn_closed(struct conn *c)
 	c->user = NULL;
 	u->nconns--;
 	bridge.nauthed--;
-	if (u->nconns == 0)
+	if (u->nconns == 0) {
+		user_connected(u, 0);
 		typing_user_gone(u);
+	}
 	presence_disconnect(u, c->counted);
 	c->counted = 0;
 	if (u->nconns == 0)

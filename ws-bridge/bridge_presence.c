@@ -69,11 +69,22 @@ presence_deliver(const struct bid *room, const struct bid *user,
 	struct frame *f)
 {
 	struct broom *r = rooms_get(room);
+	struct buser *u;
+	uint32_t n;
 
 	/* Presence in big rooms is asked for (GET .../presence), not
-	 * pushed: it would be quadratic in the room size. */
-	if (r && r->n > (uint32_t)bridge.cfg->bridge_presence_room_limit)
-		return -1;
+	 * pushed: it would be quadratic in the room size. The members
+	 * counted are those connected here, not the ones merely retained
+	 * after their last connection closed; the user an offline frame is
+	 * about has just left and still counts, so the decision is the one
+	 * its online frame got. */
+	if (r) {
+		n = r->nlive;
+		if (user && (u = users_get(user)) && u->nconns == 0)
+			n++;
+		if (n > (uint32_t)bridge.cfg->bridge_presence_room_limit)
+			return -1;
+	}
 	rooms_send_ephemeral(TARGET_CONVERSATION, room, user, f);
 	return 0;
 }

@@ -61,6 +61,17 @@ user_busy(struct buser *u)
 }
 
 void
+user_connected(struct buser *u, int connected)
+{
+	for (uint32_t i = 0; i < u->nrooms; i++) {
+		if (connected)
+			u->rooms[i].room->nlive++;
+		else
+			u->rooms[i].room->nlive--;
+	}
+}
+
+void
 user_idle(struct buser *u, int64_t now_ms)
 {
 	if (u->state != US_READY || u->rooms_job) {
@@ -201,6 +212,8 @@ user_join(struct buser *u, const struct bid *conv, int direct,
 		bmap_put(&rooms, conv, r);
 	}
 	room_add_user(r, u);
+	if (u->nconns)
+		r->nlive++;
 	if (u->nrooms == u->caprooms) {
 		u->caprooms = u->caprooms ? u->caprooms * 2 : 4;
 		u->rooms = xrealloc(u->rooms, u->caprooms * sizeof(*u->rooms));
@@ -220,6 +233,8 @@ user_leave(struct buser *u, const struct bid *conv)
 
 	if (!ur)
 		return;
+	if (u->nconns)
+		ur->room->nlive--;
 	room_remove_user(ur->room, u);
 	*ur = u->rooms[--u->nrooms];
 }

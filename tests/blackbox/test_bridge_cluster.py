@@ -552,3 +552,23 @@ def test_presence_from_another_bridge_respects_this_bridges_room_limit(
     assert wz.of_type("user:online", userId=x.id) == []
     wy.close()
     wz.close()
+
+
+def test_presence_room_limit_counts_only_connected_members(api, make_user, private_bridge):
+    """A member whose last connection closed is kept by the bridge for a
+    minute, but is not connected: it does not count against
+    presence_room_limit."""
+    b2 = private_bridge(presence_room_limit=2)
+    owner, y, z, x = make_user(), make_user(), make_user(), make_user()
+    create_group(api, owner, [y, z, x])
+    wy = connect(y, url=b2.url)
+    wz = connect(z, url=b2.url)
+    wy.wait_type("user:online", userId=z.id)
+    wz.close()
+    wy.wait_type("user:offline", userId=z.id)  # z is retained, not connected
+    # y and x are the connected members: two, within the limit
+    wx = connect(x, url=b2.url)
+    wy.wait_type("user:online", userId=x.id)
+    wx.close()
+    wy.wait_type("user:offline", userId=x.id)
+    wy.close()
