@@ -462,7 +462,10 @@ struct user_room *user_direct_with(struct buser *u, const struct bid *peer);
 /* Copies the ids of u's rooms into a new array (caller frees). */
 struct bid *user_room_ids(const struct buser *u, size_t *n);
 struct broom *rooms_get(const struct bid *id);
-/* Applies an event's membership effect (before delivery for joins). */
+/*
+ * Applies an event's membership effect (before delivery for joins). A
+ * leave or a drop also ends the group:leave of the user's connections.
+ */
 void rooms_apply(const struct bevent *ev);
 /* 1 if a connection of u should get ev (room membership and mutes). */
 int rooms_wants(const struct conn *c, const struct bevent *ev);

@@ -272,6 +272,19 @@ user_room_ids(const struct buser *u, size_t *n)
 	return ids;
 }
 
+/*
+ * u's membership of conv ended: a group:leave of its connections ends
+ * with it, so a membership that starts later starts subscribed, on every
+ * connection, as a new member's does (docs/websocket.md).
+ */
+static void
+user_unmute(struct buser *u, const struct bid *conv)
+{
+	for (struct conn *c = u->conns; c; c = c->unext)
+		if (c->nmuted)
+			conn_mute(c, conv, 0);
+}
+
 void
 rooms_apply(const struct bevent *ev)
 {
@@ -290,12 +303,16 @@ rooms_apply(const struct bevent *ev)
 		break;
 	case ME_LEAVE:
 		u = bmap_get(&users, &ev->member);
+		if (u)
+			user_unmute(u, &ev->conv);
 		if (u && u->state == US_READY)
 			user_leave(u, &ev->conv);
 		break;
 	case ME_DROP:
-		while ((r = bmap_get(&rooms, &ev->conv)) != NULL)
+		while ((r = bmap_get(&rooms, &ev->conv)) != NULL) {
+			user_unmute(r->users[0], &ev->conv);
 			user_leave(r->users[0], &ev->conv);
+		}
 		break;
 	default:
 		break;

@@ -607,6 +607,29 @@ def test_group_leave_and_join_are_subscriptions(api, make_user):
     wb.close()
 
 
+def test_a_group_leave_ends_with_the_membership(api, make_user):
+    """group:leave mutes a group on one connection while the user is a
+    member. Removed and added back, the user is a new member: the
+    connection hears the group again without a group:join."""
+    a, b = make_user(), make_user()
+    gid = create_group(api, a, [b])
+    wb = connect(b)
+    assert wb.request("group:leave", {"groupId": gid})["data"]["subscribed"] is False
+    remove_member(api, a, gid, b)
+    add_member(api, a, gid, b)
+    assert_ok(api.get("/api/v1/groups/%s" % gid, token=b.token))  # a member again
+    wb.wait(lambda f: f.get("type") == "group:member:join" and "seq" in f and
+            f["data"].get("userId") == b.id)
+    m = send_message(api, a, gid=gid)
+    wb.wait(lambda f: f.get("type") == "message:received" and f["data"]["id"] == m["id"])
+    # and the new membership can be muted like any other
+    assert wb.request("group:leave", {"groupId": gid})["data"]["subscribed"] is False
+    m2 = send_message(api, a, gid=gid)
+    time.sleep(0.5)
+    assert received(wb, m2["id"]) == []
+    wb.close()
+
+
 def test_a_group_leave_past_the_mute_limit_is_refused_not_ignored(make_user, db,
                                                                  private_bridge):
     """A connection unsubscribes from at most 1024 conversations: the one
