@@ -310,6 +310,13 @@ protocol_handle(struct conn *c, const char *text, size_t len)
 	size_t i;
 
 	bmetrics_count(BM_FRAMES_IN, 1);
+	/* jsonx_parse() refuses these too, in words about a request body. */
+	if (len == 0 || memchr(text, '\0', len)) {
+		refuse(c, NULL, "INVALID_MESSAGE_FORMAT", len == 0 ?
+		    "The frame is empty: send a JSON object" :
+		    "A frame must not contain a NUL byte");
+		goto out;
+	}
 	if (jsonx_parse(text, len, 16, &m.msg, err, sizeof(err)) == -1 ||
 	    !json_is_object(m.msg)) {
 		refuse(c, NULL, "INVALID_MESSAGE_FORMAT",

@@ -415,6 +415,22 @@ def test_malformed_frames_get_errors_and_keep_the_connection(make_user):
     ws.close()
 
 
+@pytest.mark.parametrize("text, words", [("", ("frame", "empty")),
+                                         ('{"type":"ping"}\x00', ("frame", "NUL"))])
+def test_an_empty_frame_is_refused_in_words_about_frames(make_user, text, words):
+    """An empty frame, or one with a NUL byte, is INVALID_MESSAGE_FORMAT
+    in words about a frame, not REST's "request body"."""
+    ws = connect(make_user())
+    ws.send(text)
+    e = ws.wait_type("error")
+    assert e["data"]["code"] == "INVALID_MESSAGE_FORMAT" and e["code"] == e["data"]["code"]
+    assert "request body" not in e["data"]["message"], e
+    assert all(w in e["data"]["message"] for w in words), e
+    assert e["message"] == e["data"]["message"]
+    assert ws.request("ping")["type"] == "pong" and not ws.closed
+    ws.close()
+
+
 @pytest.mark.parametrize("char", ["a", "\u00e9", "\U0001f600", '"', "\x01"])
 def test_an_ack_id_of_up_to_128_characters_is_echoed(make_user, char):
     """docs/websocket.md: an ackId is a string of up to 128 characters,
