@@ -158,17 +158,31 @@ confirm_upgrade(struct lws *wsi)
 	return 0;
 }
 
-/* The client address, as the REST side finds it (core/netaddr.h). */
+/*
+ * The client address, as the REST side finds it (core/netaddr.h). The
+ * whole X-Forwarded-For is read (lws holds at most max_http_header_data
+ * of headers): a client can make it as long as it likes before the proxy
+ * appends its address, and one that did not fit a fixed buffer would
+ * count as the proxy itself, spending the attempt limit of everyone
+ * behind it.
+ */
 static void
 client_ip(struct lws *wsi, struct conn *c)
 {
-	char peer[NETADDR_MAX], xff[512];
-	int n;
+	int len = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+	char peer[NETADDR_MAX], *xff = NULL;
 
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	n = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
-	netaddr_client(bridge.cfg->trusted_proxies, peer, n > 0 ? xff : NULL,
-	    c->ip);
+	if (len > 0) {
+		xff = xmalloc((size_t)len + 1);
+		if (lws_hdr_copy(wsi, xff, len + 1,
+		    WSI_TOKEN_X_FORWARDED_FOR) != len) {
+			free(xff);
+			xff = NULL;
+		}
+	}
+	netaddr_client(bridge.cfg->trusted_proxies, peer, xff, c->ip);
+	free(xff);
 }
 
 static int

@@ -350,6 +350,28 @@ def test_connection_attempts_per_hour_count_an_ipv6_client_by_its_slash_64(make_
     assert [attempt(ip) for ip in mapped] == ["auth_response"] * 4
 
 
+@pytest.mark.parametrize("length", [511, 512, 4000])
+def test_a_long_x_forwarded_for_still_names_the_client(make_user, private_bridge, length):
+    """Connection attempts count the client the trusted proxy names at the
+    right of X-Forwarded-For, however much the client put before it: a
+    header too long for a buffer must not count every such client as the
+    proxy itself (spending the limit of everyone behind it)."""
+    b2 = private_bridge(connect_attempts_per_hour=2)
+    u = make_user()
+    one = "198.51.100.%d" % random.randrange(1, 127)
+    two = "198.51.100.%d" % random.randrange(128, 255)
+
+    def header(client):  # what the client sent, then what the proxy appended
+        tail = ", " + client
+        return ("203.0.113.7, " * length)[:length - len(tail)] + tail
+    assert [first_answer(b2.url, u.token, header(one)) for _ in range(3)] == \
+        ["auth_response"] * 2 + ["RATE_LIMIT_EXCEEDED"]
+    assert first_answer(b2.url, u.token, header(two)) == "auth_response", \
+        "another client behind the same proxy was refused"
+    assert first_answer(b2.url, u.token, two) == "auth_response"
+    assert first_answer(b2.url, u.token, two) == "RATE_LIMIT_EXCEEDED", "the same client"
+
+
 def test_resume_frames_are_counted_against_the_event_budget(make_user, private_bridge):
     b2 = private_bridge(events_per_minute=5)
     ws = connect(make_user(), url=b2.url)
