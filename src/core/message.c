@@ -412,17 +412,78 @@ message_get(const struct svc_ctx *ctx, const char *user_id,
 	return ST_OK;
 }
 
+/* Whether uid may edit m: ST_OK, or why not. */
+static enum status
+may_edit(const struct msg_row *m, const char *uid, struct svc_error *e)
+{
+	if (!m->my_role || m->conv_deleted)
+		return not_found(e);
+	if (!m->sender_id || strcmp(m->sender_id, uid) != 0)
+		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
+		    "You can only edit your own messages");
+	if (m->deleted_at)
+		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
+		    "A deleted message cannot be edited");
+	return ST_OK;
+}
+
+/* Whether uid may delete m (deleted or not): ST_OK, or why not. */
+static enum status
+may_delete(const struct msg_row *m, const char *uid, struct svc_error *e)
+{
+	int own, moderator;
+
+	if (!m->my_role || m->conv_deleted)
+		return not_found(e);
+	own = m->sender_id && strcmp(m->sender_id, uid) == 0;
+	moderator = m->kind && strcmp(m->kind, "GROUP") == 0 &&
+	    group_role_parse(m->my_role) >= GROUP_ROLE_MODERATOR;
+	if (!own && !moderator)
+		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_DELETE_DENIED",
+		    "You cannot delete this message");
+	return ST_OK;
+}
+
+/*
+ * BEGIN, lock m (message_db_lock) and ask may() again on what the locks
+ * read: a removal or demotion that committed after load() decides, not
+ * the role read then. On failure the transaction is rolled back.
+ */
+static enum status
+begin_locked(const struct svc_ctx *ctx, const char *uid, struct msg_row *m,
+	enum status (*may)(const struct msg_row *, const char *,
+	struct svc_error *), struct svc_error *e)
+{
+	enum status st;
+
+	if (db_begin(ctx->db) == -1)
+		return conv_db_error(ctx->db, e);
+	switch (message_db_lock(ctx->db, ctx->arena, uid, m)) {
+	case -1:
+		return conv_db_error(ctx->db, e);
+	case 1:
+		db_rollback(ctx->db);
+		return not_found(e);
+	}
+	st = may(m, uid, e);
+	if (st != ST_OK)
+		db_rollback(ctx->db);
+	return st;
+}
+
 static enum status
 edit_tx(const struct svc_ctx *ctx, const char *uid, struct msg_row *m,
 	const struct receipts *rc, json_t **out, struct svc_error *e)
 {
 	struct conv_now now;
 	uint64_t affected = 0;
+	enum status st;
 	json_t *msg;
 
 	conv_now(&now);
-	if (db_begin(ctx->db) == -1)
-		return conv_db_error(ctx->db, e);
+	st = begin_locked(ctx, uid, m, may_edit, e);
+	if (st != ST_OK)
+		return st;
 	if (message_db_edit(ctx->db, m->id, uid, m->content, m->encrypted,
 	    now.db, &affected) == -1)
 		return conv_db_error(ctx->db, e);
@@ -457,12 +518,10 @@ message_edit(const struct svc_ctx *ctx, const char *user_id,
 	st = load(ctx, user_id, message_id, &m, &rc, e);
 	if (st != ST_OK)
 		return st;
-	if (!m.sender_id || strcmp(m.sender_id, user_id) != 0)
-		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
-		    "You can only edit your own messages");
-	if (m.deleted_at)
-		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_EDIT_DENIED",
-		    "A deleted message cannot be edited");
+	/* Answered before the content is read; edit_tx() decides. */
+	st = may_edit(&m, user_id, e);
+	if (st != ST_OK)
+		return st;
 	st = message_input_content(ctx, json_object_get(input, "content"), &text,
 	    &envelope, e);
 	if (st != ST_OK)
@@ -530,15 +589,17 @@ deleted_json(const struct msg_row *m, const char *by, const char *at)
 }
 
 static enum status
-delete_tx(const struct svc_ctx *ctx, const char *uid, const struct msg_row *m,
+delete_tx(const struct svc_ctx *ctx, const char *uid, struct msg_row *m,
 	json_t **out, struct svc_error *e)
 {
 	struct conv_now now;
 	uint64_t affected = 0;
+	enum status st;
 
 	conv_now(&now);
-	if (db_begin(ctx->db) == -1)
-		return conv_db_error(ctx->db, e);
+	st = begin_locked(ctx, uid, m, may_delete, e);
+	if (st != ST_OK)
+		return st;
 	if (message_db_delete(ctx->db, m->id, uid, now.db, &affected) == -1)
 		return conv_db_error(ctx->db, e);
 	if (affected == 0) {
@@ -566,18 +627,14 @@ message_delete(const struct svc_ctx *ctx, const char *user_id,
 {
 	struct msg_row m;
 	enum status st;
-	int own, moderator;
 
 	*out = NULL;
 	st = load(ctx, user_id, message_id, &m, NULL, e);
 	if (st != ST_OK)
 		return st;
-	own = m.sender_id && strcmp(m.sender_id, user_id) == 0;
-	moderator = m.kind && strcmp(m.kind, "GROUP") == 0 &&
-	    group_role_parse(m.my_role) >= GROUP_ROLE_MODERATOR;
-	if (!own && !moderator)
-		return svc_fail(e, ST_FORBIDDEN, "MESSAGE_DELETE_DENIED",
-		    "You cannot delete this message");
+	st = may_delete(&m, user_id, e);
+	if (st != ST_OK)
+		return st;
 	if (m.deleted_at) {
 		*out = deleted_json(&m, NULL, m.deleted_at);
 		return ST_OK;

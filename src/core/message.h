@@ -91,7 +91,9 @@ enum status message_get(const struct svc_ctx *ctx, const char *user_id,
  * Edits user's own message: input {content} (text, or an envelope for an
  * encrypted message). The previous version is kept (message_edits).
  * ST_FORBIDDEN with MESSAGE_EDIT_DENIED for someone else's or a deleted
- * message.
+ * message. Edit and delete decide who may inside their transaction, on
+ * the member and message rows read locked (message_db_lock()): a removal
+ * or demotion that commits while they run is waited for and counts.
  */
 enum status message_edit(const struct svc_ctx *ctx, const char *user_id,
 	const char *message_id, const json_t *input, json_t **out,

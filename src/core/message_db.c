@@ -119,6 +119,18 @@ static const char sql_advance_delivered[] =
 	" WHERE conversation_id = ? AND user_id = ? AND (last_delivered_at IS NULL"
 	" OR last_delivered_at < ? OR (last_delivered_at = ?"
 	" AND last_delivered_message_id < ?))";
+/*
+ * The conversation's row comes first (a LEFT JOIN reads it before the
+ * member row), in the order group changes lock them.
+ */
+static const char sql_lock_conversation[] =
+	"SELECT c.deleted_at AS conv_deleted, mb.role AS my_role"
+	" FROM conversations c LEFT JOIN members mb"
+	" ON mb.conversation_id = c.id AND mb.user_id = ?"
+	" WHERE c.id = ? LOCK IN SHARE MODE";
+static const char sql_lock_message[] =
+	"SELECT sender_id, deleted_at, deleted_by FROM messages WHERE id = ?"
+	" FOR UPDATE";
 static const char sql_lock_live[] =
 	"SELECT deleted_at IS NULL AS live FROM messages WHERE id = ? FOR UPDATE";
 static const char sql_react_add[] =
@@ -527,6 +539,26 @@ message_db_advance(struct db *db, const char *cid, const char *uid, int read,
 {
 	return db_exec(db, affected, read ? sql_advance_read :
 	    sql_advance_delivered, "sssssss", at, mid, cid, uid, at, at, mid);
+}
+
+int
+message_db_lock(struct db *db, struct arena *a, const char *uid,
+	struct msg_row *m)
+{
+	struct db_rows c, r;
+
+	if (db_query(db, a, &c, sql_lock_conversation, "ss", uid,
+	    m->conversation_id) == -1 ||
+	    db_query(db, a, &r, sql_lock_message, "s", m->id) == -1)
+		return -1;
+	if (c.nrows == 0 || r.nrows == 0)
+		return 1;
+	m->conv_deleted = db_get(&c, 0, "conv_deleted");
+	m->my_role = db_get(&c, 0, "my_role");
+	m->sender_id = db_get(&r, 0, "sender_id");
+	m->deleted_at = db_get(&r, 0, "deleted_at");
+	m->deleted_by = db_get(&r, 0, "deleted_by");
+	return 0;
 }
 
 int

@@ -17,6 +17,7 @@ struct msg_row {
 	const char *sender_id, *sender_username, *sender_display, *sender_avatar;
 	const char *type, *content, *encrypted, *parent_id, *reply_to_id;
 	const char *metadata, *client_id, *edited_at, *deleted_at, *created_at;
+	const char *deleted_by; /* only read by message_db_lock() */
 	long reply_count;
 	/* The message replied to (LEFT JOIN; rp_id NULL if none/absent). */
 	const char *rp_id, *rp_sender, *rp_content, *rp_type, *rp_deleted;
@@ -132,6 +133,20 @@ int message_db_mark_access(struct db *db, struct arena *a, const char *uid,
 /* Moves uid's delivered (read = 0) or read pointer forward to (at, mid). */
 int message_db_advance(struct db *db, const char *cid, const char *uid,
 	int read, const char *at, const char *mid, uint64_t *affected);
+
+/*
+ * Inside a transaction, before message m is edited or deleted by uid:
+ * takes the row of m's conversation and uid's member row with a shared
+ * lock, then m's row FOR UPDATE, and reads m->my_role, conv_deleted,
+ * sender_id, deleted_at and deleted_by afresh from them. Group changes
+ * lock the group's row FOR UPDATE before member rows (group_db_access),
+ * so a change of uid's membership or role under way is waited for and
+ * what it leaves is read; senders hold the same shared lock, so neither
+ * waits for the other. 0, 1 when the message or its conversation is
+ * gone, -1.
+ */
+int message_db_lock(struct db *db, struct arena *a, const char *uid,
+	struct msg_row *m);
 
 /*
  * Inside a transaction: locks message id's row until the end, so the

@@ -80,7 +80,8 @@ def test_bridge_statements_stop_waiting_when_the_bridge_gives_up(api, make_user,
     with row_locked("messages", "id = %s", mid):
         ws.send({"type": "message:edit", "data": {"messageId": mid, "content": "v2"},
                  "ackId": "e"})
-        assert_waits_end(db, "INSERT INTO message_edits%", 2.0)
+        # edit_tx waits at message_db_lock()'s read of the message row.
+        assert_waits_end(db, "SELECT sender_id, deleted_at, deleted_by FROM messages%", 2.0)
         answer = ws.wait(lambda f: f.get("ackId") == "e", 15)
     assert answer["type"] == "error", answer
     ws.close()
