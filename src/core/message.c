@@ -600,14 +600,14 @@ delete_tx(const struct svc_ctx *ctx, const char *uid, struct msg_row *m,
 	st = begin_locked(ctx, uid, m, may_delete, e);
 	if (st != ST_OK)
 		return st;
-	if (message_db_delete(ctx->db, m->id, uid, now.db, &affected) == -1)
-		return conv_db_error(ctx->db, e);
-	if (affected == 0) {
-		/* Deleted meanwhile: same answer as a repeated delete. */
+	if (m->deleted_at) {
+		/* Deleted before, or meanwhile: who did it and when. */
 		db_rollback(ctx->db);
-		*out = deleted_json(m, NULL, now.db);
+		*out = deleted_json(m, m->deleted_by, m->deleted_at);
 		return ST_OK;
 	}
+	if (message_db_delete(ctx->db, m->id, uid, now.db, &affected) == -1)
+		return conv_db_error(ctx->db, e);
 	*out = deleted_json(m, uid, now.db);
 	if (conv_event(ctx->db, OUTBOX_CONVERSATION, m->conversation_id,
 	    "message:delete", json_deep_copy(*out)) == -1 ||
@@ -632,13 +632,6 @@ message_delete(const struct svc_ctx *ctx, const char *user_id,
 	st = load(ctx, user_id, message_id, &m, NULL, e);
 	if (st != ST_OK)
 		return st;
-	st = may_delete(&m, user_id, e);
-	if (st != ST_OK)
-		return st;
-	if (m.deleted_at) {
-		*out = deleted_json(&m, NULL, m.deleted_at);
-		return ST_OK;
-	}
 	for (int attempt = 0;; attempt++) {
 		st = delete_tx(ctx, user_id, &m, out, e);
 		if (!conv_retry(ctx->db, st, attempt))

@@ -106,8 +106,9 @@ enum status message_versions(const struct svc_ctx *ctx, const char *user_id,
 /*
  * Deletes (tombstones) a message: its sender, or a group's OWNER, ADMIN or
  * MODERATOR (else ST_FORBIDDEN, MESSAGE_DELETE_DENIED). Deleting a deleted
- * message is ST_OK. *out: {id, conversationId, deleted, deletedAt,
- * deletedBy}.
+ * message (again, or in a race another delete won) is ST_OK without an
+ * event, answering the deletion as stored: who made it and when. *out:
+ * {id, messageId, conversationId, groupId, deleted, deletedBy, deletedAt}.
  */
 enum status message_delete(const struct svc_ctx *ctx, const char *user_id,
 	const char *message_id, json_t **out, struct svc_error *e);

@@ -120,6 +120,24 @@ def test_a_member_removed_meanwhile_cannot_delete_their_message(api, make_user, 
     assert events(db, "message:delete", since=since) == []
 
 
+def test_a_delete_that_lost_the_race_answers_the_stored_deletion(api, make_user, db,
+                                                                 holding):
+    """The loser answered deletedBy null and the time it gave up as
+    deletedAt; the message says who deleted it and when."""
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])["id"]
+    m = send(api, b, groupId=g)
+    at = "2026-01-02 03:04:05.678"
+    since = last_event_id(db)
+    r = holding([("UPDATE messages SET content = NULL, deleted_at = %s, deleted_by = %s"
+                  " WHERE id = %s", (at, a.id, m["id"]))],
+                lambda: api.delete(murl(m["id"]), token=b.token))
+    d = assert_ok(r)
+    assert d["deleted"] is True and d["deletedBy"] == a.id
+    assert d["deletedAt"] == "2026-01-02T03:04:05.678Z"
+    assert events(db, "message:delete", since=since) == []
+
+
 @pytest.mark.parametrize("action", ["edit", "delete"])
 def test_edit_and_delete_do_not_queue_behind_senders(api, make_user, holding, action):
     """A send holds a shared lock on its conversation's row
