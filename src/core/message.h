@@ -31,19 +31,23 @@
  *   message:received  conversation room   the message object
  *   message:edit      conversation room   the message object
  *   message:delete    conversation room   {id, messageId, conversationId,
- *                                          groupId, receiverId, deletedBy,
+ *                                          groupId, deleted, deletedBy,
  *                                          deletedAt}
  *   message:status    DM: conversation room; group: the reader's and the
  *                     sender's personal rooms
  *                                         {messageId, conversationId,
- *                                          groupId, receiverId, userId,
- *                                          status, at}
+ *                                          groupId, userId, status, at}
  *   message:react     conversation room   {messageId, conversationId,
  *                                          groupId, userId, emoji, action
  *                                          ("add"/"remove"), reactions}
  *   conversation:created  both users' personal rooms, when a DM starts
  *                                         {conversationId, kind: "DIRECT",
- *                                          userId, peerId}
+ *                                          userId, peerId, receiverId (=
+ *                                          peerId)}
+ *
+ * docs/websocket.md ("Events") is the clients' copy of this list. A DM's
+ * events name no receiverId beyond the message object's: the other user
+ * is the conversation's other member, which clients know.
  *
  * Results are new jansson references the caller owns. Input objects are
  * borrowed and accept camelCase and the seeds' snake_case names.

@@ -9,6 +9,8 @@ success status it expects and returns `data`.
 """
 
 import json
+import os
+import re
 import uuid
 
 from parley_api import assert_ok
@@ -70,3 +72,24 @@ def last_event_id(db):
 def missing_id():
     """A well-formed UUIDv7-looking id that names nothing."""
     return "0193b7a4-6c2e-7d10-9f3a-%012x" % (uuid.uuid4().int & 0xffffffffffff)
+
+
+WEBSOCKET_MD = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "websocket.md")
+
+
+def documented_fields(type_):
+    """The data fields docs/websocket.md's Events table gives event type_:
+    the `names` of its data column, less those in parentheses (values and
+    the contents of a field)."""
+    with open(WEBSOCKET_MD, encoding="utf-8") as f:
+        text = f.read()
+    section = text.split("\n## Events\n", 1)[-1].split("\n## ", 1)[0]
+    if section != text:
+        for line in section.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 3 and cells[0] == "`%s`" % type_:
+                data = cells[2]
+                while re.search(r"\([^()]*\)", data):
+                    data = re.sub(r"\([^()]*\)", "", data)
+                return set(re.findall(r"`([A-Za-z]+)`", data))
+    raise AssertionError("docs/websocket.md documents no event %s" % type_)

@@ -16,8 +16,8 @@ import uuid
 
 import pytest
 
-from conv_util import (CONVERSATIONS, GROUPS, MESSAGES, add_member, create_group, events,
-                       history, last_event_id, missing_id, send)
+from conv_util import (CONVERSATIONS, GROUPS, MESSAGES, add_member, create_group,
+                       documented_fields, events, history, last_event_id, missing_id, send)
 from parley_api import assert_error, assert_ok, metric_value, parse_metrics
 
 THUMBS = "\U0001F44D"
@@ -475,6 +475,30 @@ def test_delete_rules_and_tombstone(api, make_user, db):
     # In a DM nobody deletes the other's messages.
     dm = send(api, a, receiverId=b.id, content="mine")
     assert_error(api.delete(murl(dm["id"]), token=b.token), 403, "MESSAGE_DELETE_DENIED")
+
+
+def test_events_carry_what_websocket_md_says(api, make_user, db):
+    """message.h promised a receiverId in message:delete and
+    message:status that no event ever had; docs/websocket.md is now the
+    list, and each event has exactly the fields it names."""
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])["id"]
+    since = last_event_id(db)
+    dm = send(api, a, receiverId=b.id)
+    gm = send(api, a, groupId=g)
+    for m in (dm, gm):
+        assert_ok(api.post(murl(m["id"], "/seen"), token=b.token))
+        assert_ok(api.delete(murl(m["id"]), token=a.token))
+    created = events(db, "conversation:created", since=since)
+    assert {(e["target_kind"], e["target_id"]) for e in created} == {
+        ("USER", a.id), ("USER", b.id)}
+    status = events(db, "message:status", since=since)
+    assert [(e["target_kind"], e["target_id"]) for e in status] == [
+        ("CONVERSATION", dm["conversationId"]), ("USER", b.id), ("USER", a.id)]
+    deleted = events(db, "message:delete", since=since)
+    assert [e["target_id"] for e in deleted] == [dm["conversationId"], g]
+    for e in created + status + deleted:
+        assert set(e["payload"]) == documented_fields(e["type"]), e
 
 
 # ------------------------------------------------------------- receipts
