@@ -26,7 +26,9 @@
  * outbox_nudge(). Membership events go to the group's room and to the
  * personal room of the user who joined or left (so their clients and
  * bridge subscriptions learn even though they are not, or no longer, in
- * the room); group:delete goes to every member's personal room.
+ * the room); group:delete goes to every member's personal room. Join
+ * requests have events of their own (invite.h); docs/websocket.md lists
+ * them all.
  *
  * Results are new jansson references the caller owns; strings returned
  * through out-parameters live in ctx->arena. Input objects are borrowed and

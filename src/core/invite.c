@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -405,6 +406,53 @@ code_ok(const char *c)
 
 enum join_result { JOINED, ALREADY, PENDING };
 
+/*
+ * group:join_request to the personal room of each OWNER and ADMIN of gid
+ * (its row is locked: they are who may decide it): the request, row 0 of
+ * req, as they list it, with the group's id.
+ */
+static int
+emit_request(const struct svc_ctx *ctx, const char *gid,
+	const struct db_rows *req)
+{
+	struct db_rows r;
+	json_t *p;
+	int rc = 0;
+
+	if (invite_db_deciders(ctx->db, ctx->arena, gid, &r) == -1)
+		return -1;
+	p = invite_db_request_json(req, 0);
+	jsonx_set_str(p, "groupId", gid);
+	jsonx_set_str(p, "conversationId", gid);
+	for (size_t i = 0; i < r.nrows && rc == 0; i++)
+		rc = outbox_add(ctx->db, OUTBOX_USER, db_cell(&r, i, 0),
+		    "group:join_request", p);
+	json_decref(p);
+	return rc;
+}
+
+/*
+ * group:join_request:rejected to the requester's personal room: they are
+ * in no room of the group. iid is "" when the invitation is gone.
+ */
+static int
+emit_rejected(struct db *db, const char *gid, const char *uid,
+	const char *iid)
+{
+	struct conv_now now;
+	json_t *p = json_object();
+
+	conv_now(&now);
+	jsonx_set_str(p, "groupId", gid);
+	jsonx_set_str(p, "conversationId", gid);
+	jsonx_set_str(p, "userId", uid);
+	jsonx_set_str(p, "invitationId", *iid ? iid : NULL);
+	jsonx_set_str(p, "status", "REJECTED");
+	jsonx_set_str(p, "rejectedAt", now.iso);
+	return conv_event(db, OUTBOX_USER, uid, "group:join_request:rejected",
+	    p);
+}
+
 /* The pending request a join ended with, as stored. */
 struct join_request {
 	char invitation_id[IDS_UUID_LEN];
@@ -474,12 +522,17 @@ join_tx(const struct svc_ctx *ctx, const char *uid, const char *gid,
 		}
 		/*
 		 * The answer is the request that is pending: asked again, maybe
-		 * with another code, that is still the first one.
+		 * with another code, that is still the first one, and it was
+		 * announced then.
 		 */
-		rc = invite_db_request_get(ctx->db, ctx->arena, gid, uid,
-		    jr->invitation_id, &jr->created_at);
-		if (rc == -1)
+		if (invite_db_request_get(ctx->db, ctx->arena, gid, uid,
+		    &r) == -1 || (added && r.nrows &&
+		    emit_request(ctx, gid, &r) == -1))
 			return conv_db_error(ctx->db, e);
+		if (r.nrows && db_get(&r, 0, "invitation_id"))
+			snprintf(jr->invitation_id, IDS_UUID_LEN, "%s",
+			    db_get(&r, 0, "invitation_id"));
+		jr->created_at = r.nrows ? db_get(&r, 0, "created_at") : NULL;
 		*res = PENDING;
 		return commit(ctx, NULL, e);
 	}
@@ -610,8 +663,11 @@ decide_tx(const struct svc_ctx *ctx, const char *actor, const char *gid,
 	}
 	if (invite_db_request_del(ctx->db, gid, uid, NULL) == -1)
 		return conv_db_error(ctx->db, e);
-	if (!approve)
+	if (!approve) {
+		if (emit_rejected(ctx->db, gid, uid, iid) == -1)
+			return conv_db_error(ctx->db, e);
 		return commit(ctx, NULL, e);
+	}
 	if (!live) {
 		/* Its invitation no longer admits anyone: the request goes. */
 		st = commit(ctx, NULL, e);

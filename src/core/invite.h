@@ -30,6 +30,13 @@
  *
  * As in group.h: non-members get ST_NOT_FOUND for a group whether it
  * exists or not; changes write their events in the same transaction.
+ * Join requests have their own: group:join_request (the request as
+ * invite_requests lists it, with groupId and conversationId) to each
+ * OWNER's and ADMIN's personal room when a request is made, and
+ * group:join_request:rejected {groupId, conversationId, userId,
+ * invitationId, status: "REJECTED", rejectedAt} to the requester's when
+ * it is rejected; approval is announced as group:member:join (via
+ * "approval"), which the new member's personal room receives too.
  */
 #ifndef PARLEY_INVITE_H
 #define PARLEY_INVITE_H

@@ -68,12 +68,14 @@ static const char sql_request_add[] =
  * does "used up": the request itself holds its slot.
  */
 #define REQUEST_LIVE "(i.id IS NOT NULL AND i.revoked_at IS NULL)"
+/* A request with its user's summary (invite_db_request_json). */
+#define REQUEST_ROW \
+	"SELECT jr.user_id, jr.invitation_id, jr.created_at, u.username," \
+	" u.display_name, u.avatar_url" \
+	" FROM join_requests jr JOIN users u ON u.id = jr.user_id"
 /* Only requests that could be approved: live, of an active account. */
 static const char sql_requests[] =
-	"SELECT jr.user_id, jr.invitation_id, jr.created_at, u.username,"
-	" u.display_name, u.avatar_url"
-	" FROM join_requests jr JOIN users u ON u.id = jr.user_id"
-	" AND u.is_active = 1 AND u.deleted_at IS NULL"
+	REQUEST_ROW " AND u.is_active = 1 AND u.deleted_at IS NULL"
 	" LEFT JOIN invitations i ON i.id = jr.invitation_id"
 	" WHERE jr.conversation_id = ? AND " REQUEST_LIVE
 	" ORDER BY jr.created_at, jr.user_id LIMIT 500";
@@ -87,8 +89,10 @@ static const char sql_request_drop_dead[] =
 	" WHERE jr.conversation_id = ? AND jr.user_id = ?"
 	" AND NOT " REQUEST_LIVE;
 static const char sql_request_get[] =
-	"SELECT invitation_id, created_at FROM join_requests"
-	" WHERE conversation_id = ? AND user_id = ?";
+	REQUEST_ROW " WHERE jr.conversation_id = ? AND jr.user_id = ?";
+static const char sql_deciders[] =
+	"SELECT user_id FROM members WHERE conversation_id = ?"
+	" AND role IN ('OWNER', 'ADMIN')";
 static const char sql_request_del[] =
 	"DELETE FROM join_requests WHERE conversation_id = ? AND user_id = ?";
 
@@ -209,8 +213,8 @@ invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
 	if (r.nrows == 0)
 		return 1;
 	*live = db_get_int(&r, 0, "live") != 0;
-	snprintf(iid, IDS_UUID_LEN, "%s",
-	    *live ? db_get(&r, 0, "invitation_id") : "");
+	snprintf(iid, IDS_UUID_LEN, "%s", db_get(&r, 0, "invitation_id") ?
+	    db_get(&r, 0, "invitation_id") : "");
 	return 0;
 }
 
@@ -222,18 +226,16 @@ invite_db_request_drop_dead(struct db *db, const char *gid, const char *uid)
 
 int
 invite_db_request_get(struct db *db, struct arena *a, const char *gid,
-	const char *uid, char iid[IDS_UUID_LEN], const char **created_at)
+	const char *uid, struct db_rows *out)
 {
-	struct db_rows r;
+	return db_query(db, a, out, sql_request_get, "ss", gid, uid);
+}
 
-	if (db_query(db, a, &r, sql_request_get, "ss", gid, uid) == -1)
-		return -1;
-	if (r.nrows == 0)
-		return 1;
-	snprintf(iid, IDS_UUID_LEN, "%s", db_get(&r, 0, "invitation_id") ?
-	    db_get(&r, 0, "invitation_id") : "");
-	*created_at = db_get(&r, 0, "created_at");
-	return 0;
+int
+invite_db_deciders(struct db *db, struct arena *a, const char *gid,
+	struct db_rows *out)
+{
+	return db_query(db, a, out, sql_deciders, "s", gid);
 }
 
 int

@@ -61,8 +61,8 @@ int invite_db_use(struct db *db, const char *id);
  * (expiry does not end it); invite_db_requests lists only live requests of
  * active accounts. invite_db_request_add stores uid's request unless one
  * is pending already: *affected is 1 when it stored a new row, 0 if not.
- * invite_db_request_lock locks uid's request in gid: 0 (with *live and,
- * when live, its invitation's id in iid), 1 none, -1.
+ * invite_db_request_lock locks uid's request in gid: 0 (with *live and
+ * its invitation's id in iid, "" if none), 1 none, -1.
  * invite_db_request_drop_dead drops it if it is not live. A request
  * holds a use of its invitation while it exists (invite_db_json's
  * pendingRequests); deleting it, any way, gives the use back.
@@ -74,15 +74,19 @@ int invite_db_request_lock(struct db *db, struct arena *a, const char *gid,
 int invite_db_request_drop_dead(struct db *db, const char *gid,
 	const char *uid);
 /*
- * uid's request in gid as stored: its invitation's id into iid and its
- * creation time (DATETIME text, arena) into *created_at. 0, 1 none, -1.
+ * uid's request in gid as stored, whether it could be approved or not,
+ * in invite_db_requests' shape (0 rows: none).
  */
 int invite_db_request_get(struct db *db, struct arena *a, const char *gid,
-	const char *uid, char iid[IDS_UUID_LEN], const char **created_at);
+	const char *uid, struct db_rows *out);
 int invite_db_requests(struct db *db, struct arena *a, const char *gid,
 	struct db_rows *out);
 int invite_db_request_del(struct db *db, const char *gid, const char *uid,
 	uint64_t *affected);
+
+/* Who decides gid's join requests: its OWNER and ADMINs (column user_id). */
+int invite_db_deciders(struct db *db, struct arena *a, const char *gid,
+	struct db_rows *out);
 
 /* The invitation object of row i; public_url builds inviteUrl. */
 json_t *invite_db_json(const struct db_rows *r, size_t i,

@@ -583,6 +583,36 @@ def test_membership_changes_update_subscriptions(api, make_user):
     wo.close()
 
 
+def test_join_requests_reach_deciders_and_requesters(api, make_user):
+    """group:join_request and group:join_request:rejected go to personal
+    rooms (the requester is in no room of the group); an approved
+    requester hears group:member:join and is in the group's room."""
+    owner, member, b, c = make_user(), make_user(), make_user(), make_user()
+    gid = create_group(api, owner, [member])
+    r = api.post("/api/v1/groups/%s/invitations" % gid, token=owner.token,
+                 json={"requireApproval": True, "maxUses": 5})
+    code = assert_ok(r, 201)["code"]
+    wo, wm, wb, wc = connect(owner), connect(member), connect(b), connect(c)
+    for u in (b, c):
+        assert_ok(api.post("/api/v1/groups/join/%s" % code, token=u.token), 202)
+    for u in (b, c):
+        f = wo.wait_type("group:join_request", userId=u.id)
+        assert isinstance(f["seq"], int) and f["data"]["groupId"] == gid
+    assert_ok(api.delete("/api/v1/groups/%s/join-requests/%s" % (gid, b.id), token=owner.token))
+    f = wb.wait_type("group:join_request:rejected", groupId=gid)
+    assert f["data"]["userId"] == b.id and isinstance(f["seq"], int)
+    assert_ok(api.post("/api/v1/groups/%s/join-requests/%s/approve" % (gid, c.id),
+                       token=owner.token))
+    wc.wait_type("group:member:join", userId=c.id)
+    msg = send_message(api, owner, gid=gid)
+    wc.wait(lambda f: f.get("type") == "message:received" and f["data"]["id"] == msg["id"])
+    time.sleep(0.3)
+    assert wm.of_type("group:join_request") == [] and wm.of_type("group:join_request:rejected") == []
+    assert wc.of_type("group:join_request:rejected") == [] and wb.of_type("group:member:join") == []
+    for ws in (wo, wm, wb, wc):
+        ws.close()
+
+
 def test_foreign_group_events_are_never_delivered(api, make_user):
     a, b, eve = make_user(), make_user(), make_user()
     gid = create_group(api, a, [b])

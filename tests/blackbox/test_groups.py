@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from conv_util import (GROUPS, add_member, create_group, events, last_event_id, missing_id,
-                       send)
+from conv_util import (GROUPS, add_member, create_group, documented_fields, events,
+                       last_event_id, missing_id, send)
 from parley_api import assert_error, assert_ok, memcached_connect
 
 CHATROOMS = "/api/v1/chatrooms"
@@ -857,6 +857,47 @@ def pending(api, admin, gid):
 
 def approve(api, admin, gid, user):
     return api.post(gurl(gid, "/join-requests/%s/approve" % user.id), token=admin.token)
+
+
+def test_join_requests_are_announced_to_deciders_and_requester(api, make_user, db):
+    """Nothing was written: admins learnt of a request by polling the
+    list, and a rejected requester never heard of it."""
+    a, adm, mod, mem, b, c = (make_user() for _ in range(6))
+    g = create_group(api, a, members=[mem])["id"]
+    add_member(api, a, g, adm, "ADMIN")
+    add_member(api, a, g, mod, "MODERATOR")
+    inv = approval_invite(api, a, g)
+    since = last_event_id(db)
+    request_join(api, b, inv)
+    ev = events(db, "group:join_request", since=since)
+    assert sorted((e["target_kind"], e["target_id"]) for e in ev) == sorted(
+        [("USER", a.id), ("USER", adm.id)])
+    listed = assert_ok(api.get(gurl(g, "/join-requests"), token=a.token))
+    assert [e["payload"] for e in ev] == [dict(listed[0], groupId=g, conversationId=g)] * 2
+    assert set(ev[0]["payload"]) == documented_fields("group:join_request")
+    # Asking again makes no new request and announces none.
+    since = last_event_id(db)
+    request_join(api, b, inv)
+    assert events(db, since=since) == []
+    # A rejection reaches the requester only.
+    request_join(api, c, inv)
+    since = last_event_id(db)
+    assert assert_ok(api.delete(gurl(g, "/join-requests/" + b.id), token=adm.token)) is None
+    ev = events(db, since=since)
+    assert [(e["type"], e["target_kind"], e["target_id"]) for e in ev] == [
+        ("group:join_request:rejected", "USER", b.id)]
+    p = ev[0]["payload"]
+    assert set(p) == documented_fields("group:join_request:rejected")
+    assert (p["groupId"], p["conversationId"], p["userId"], p["invitationId"], p["status"]) == (
+        g, g, b.id, inv["id"], "REJECTED")
+    assert p["rejectedAt"].endswith("Z")
+    # An approval reaches the requester as group:member:join.
+    since = last_event_id(db)
+    assert_ok(approve(api, a, g, c))
+    ev = events(db, "group:member:join", since=since)
+    assert {(e["target_kind"], e["target_id"]) for e in ev} == {
+        ("CONVERSATION", g), ("USER", c.id)}
+    assert ev[0]["payload"]["via"] == "approval" and ev[0]["payload"]["userId"] == c.id
 
 
 def test_revoking_an_invitation_drops_its_join_requests(api, make_user, db):
