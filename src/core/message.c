@@ -646,30 +646,36 @@ deleted_conflict(struct svc_error *e)
 	    "A deleted message cannot be reacted to");
 }
 
+/* Whether uid may react to m: ST_OK, or why not. */
 static enum status
-react_tx(const struct svc_ctx *ctx, const char *uid, const struct msg_row *m,
+may_react(const struct msg_row *m, const char *uid, struct svc_error *e)
+{
+	(void)uid;
+	if (!m->my_role || m->conv_deleted)
+		return not_found(e);
+	return m->deleted_at ? deleted_conflict(e) : ST_OK;
+}
+
+static enum status
+react_tx(const struct svc_ctx *ctx, const char *uid, struct msg_row *m,
 	const char *emoji, int add, const char **concat, size_t *len,
 	struct svc_error *e)
 {
 	struct db *db = ctx->db;
 	uint64_t affected = 0;
 	long mine = 0;
+	enum status st;
 	json_t *p;
 
-	if (db_begin(db) == -1)
-		return conv_db_error(db, e);
 	/*
 	 * The message row, locked, orders this against its deletion (which
 	 * drops its reactions) and against the same user's other reactions,
-	 * whose count the limit reads.
+	 * whose count the limit reads; the member row read under the group's
+	 * shared lock, against a removal under way.
 	 */
-	switch (message_db_lock_live(db, ctx->arena, m->id)) {
-	case -1:
-		return conv_db_error(db, e);
-	case 1:
-		db_rollback(db);
-		return deleted_conflict(e);
-	}
+	st = begin_locked(ctx, uid, m, may_react, e);
+	if (st != ST_OK)
+		return st;
 	if (add) {
 		if (message_db_react_count(db, ctx->arena, m->id, uid, &mine) == -1)
 			return conv_db_error(db, e);

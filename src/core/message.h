@@ -131,8 +131,10 @@ enum status message_mark(const struct svc_ctx *ctx, const char *user_id,
 /*
  * Adds (add = 1) or removes user's emoji reaction (msgfmt_emoji_ok; else
  * ST_INVALID). Adding twice or removing an absent reaction is ST_OK
- * without an event. A deleted message is ST_CONFLICT. *out: {messageId,
- * emoji, action, reactions}.
+ * without an event. A deleted message is ST_CONFLICT. Decided inside its
+ * transaction as edit and delete are (below), with the message row locked
+ * so that its deletion and the same user's other reactions (at most 20)
+ * come one at a time. *out: {messageId, emoji, action, reactions}.
  */
 enum status message_react(const struct svc_ctx *ctx, const char *user_id,
 	const char *message_id, const char *emoji, int add, json_t **out,

@@ -131,8 +131,6 @@ static const char sql_lock_conversation[] =
 static const char sql_lock_message[] =
 	"SELECT sender_id, deleted_at, deleted_by FROM messages WHERE id = ?"
 	" FOR UPDATE";
-static const char sql_lock_live[] =
-	"SELECT deleted_at IS NULL AS live FROM messages WHERE id = ? FOR UPDATE";
 static const char sql_react_add[] =
 	"INSERT INTO reactions (message_id, user_id, emoji) VALUES (?, ?, ?)";
 static const char sql_react_del[] =
@@ -559,16 +557,6 @@ message_db_lock(struct db *db, struct arena *a, const char *uid,
 	m->deleted_at = db_get(&r, 0, "deleted_at");
 	m->deleted_by = db_get(&r, 0, "deleted_by");
 	return 0;
-}
-
-int
-message_db_lock_live(struct db *db, struct arena *a, const char *id)
-{
-	struct db_rows r;
-
-	if (db_query(db, a, &r, sql_lock_live, "s", id) == -1)
-		return -1;
-	return r.nrows && db_get_int(&r, 0, "live") ? 0 : 1;
 }
 
 int

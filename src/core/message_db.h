@@ -148,12 +148,6 @@ int message_db_advance(struct db *db, const char *cid, const char *uid,
 int message_db_lock(struct db *db, struct arena *a, const char *uid,
 	struct msg_row *m);
 
-/*
- * Inside a transaction: locks message id's row until the end, so the
- * reactions to it and its deletion are decided one at a time. 0 when it
- * is live, 1 when it is deleted (or gone), -1 on a database error.
- */
-int message_db_lock_live(struct db *db, struct arena *a, const char *id);
 int message_db_react_add(struct db *db, const char *id, const char *uid,
 	const char *emoji);
 int message_db_react_del(struct db *db, const char *id, const char *uid,

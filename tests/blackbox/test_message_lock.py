@@ -1,9 +1,9 @@
-"""Editing and deleting a message against a concurrent change of who may
-(src/core/message.c, edit_tx and delete_tx).
+"""Editing, deleting and reacting to a message against a concurrent change
+of who may (src/core/message.c, edit_tx, delete_tx and react_tx).
 
 Who may edit or delete depends on the caller's membership and role, which
 group changes rewrite under the group row's lock (group.c, begin_change).
-Edit and delete decide inside their own transaction, on the conversation
+Edit, delete and react decide inside their own transaction, on the conversation
 row and the caller's member row read with a shared lock and the message
 row locked FOR UPDATE: a demotion or removal under way is waited for and
 decides the answer, never the role read a moment earlier.
@@ -120,6 +120,23 @@ def test_a_member_removed_meanwhile_cannot_delete_their_message(api, make_user, 
     assert events(db, "message:delete", since=since) == []
 
 
+def test_a_member_removed_meanwhile_cannot_react(api, make_user, db, holding):
+    a, b = make_user(), make_user()
+    g = create_group(api, a, members=[b])["id"]
+    m = send(api, a, groupId=g)
+    since = last_event_id(db)
+    r = holding([lock_group(g),
+                 ("DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
+                  (g, b.id))],
+                lambda: api.post(murl(m["id"]) + "/react", json={"emoji": "👍"},
+                                 token=b.token))
+    assert_error(r, 404, "NOT_FOUND")
+    with db.cursor() as c:
+        c.execute("SELECT COUNT(*) AS n FROM reactions WHERE message_id = %s", (m["id"],))
+        assert c.fetchone()["n"] == 0
+    assert events(db, "message:react", since=since) == []
+
+
 def test_a_delete_that_lost_the_race_answers_the_stored_deletion(api, make_user, db,
                                                                  holding):
     """The loser answered deletedBy null and the time it gave up as
@@ -138,16 +155,19 @@ def test_a_delete_that_lost_the_race_answers_the_stored_deletion(api, make_user,
     assert events(db, "message:delete", since=since) == []
 
 
-@pytest.mark.parametrize("action", ["edit", "delete"])
+@pytest.mark.parametrize("action", ["edit", "delete", "react"])
 def test_edit_and_delete_do_not_queue_behind_senders(api, make_user, holding, action):
     """A send holds a shared lock on its conversation's row
-    (parley_message_send); edits and deletes take a shared one too, so
-    neither waits for the other."""
+    (parley_message_send); edits, deletes and reactions take a shared one
+    too, so neither waits for the other."""
     a = make_user()
     g = create_group(api, a)["id"]
     m = send(api, a, groupId=g)
     if action == "edit":
         call = lambda: api.patch(murl(m["id"]), json={"content": "now"}, token=a.token)  # noqa: E731
+    elif action == "react":
+        call = lambda: api.post(murl(m["id"]) + "/react", json={"emoji": "👍"},  # noqa: E731
+                                token=a.token)
     else:
         call = lambda: api.delete(murl(m["id"]), token=a.token)  # noqa: E731
     r = holding([("SELECT id FROM conversations WHERE id = %s LOCK IN SHARE MODE", (g,))],
