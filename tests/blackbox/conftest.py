@@ -22,6 +22,11 @@ Fixtures:
   make_api(url, name)  ApiClient factory for other fronts
   parley_env         dict of the PARLEY_* variables
   db                 pymysql connection (autocommit, DictCursor) on the test DB
+  lock_race(statements, call, then=(), wait=True)
+                     plays a concurrent transaction on a second connection:
+                     runs statements [(sql, args)], makes call() meanwhile,
+                     checks that it waits, runs then, commits, returns its
+                     answer (wait=False: call() must answer meanwhile)
   stack(cmd)         runs "$PARLEY_STACK" cmd "$PARLEY_STATE"; fails on non-zero
   parleyctl(*args, config=None, check=False, timeout=120, input_text=None)
                      runs $PARLEY_BUILD_DIR/parleyctl; returns CompletedProcess
@@ -39,6 +44,7 @@ Helpers to import from parley_api: assert_ok, assert_error, parse_metrics,
 metric_value, wait_until.
 """
 
+import concurrent.futures
 import os
 import pathlib
 import subprocess
@@ -143,6 +149,53 @@ def apache_fcgid_api(_stack_ready, make_api):
     if not url:
         pytest.skip("PARLEY_APACHE_FCGID_URL is not set (Apache mod_fcgid front not running)")
     return make_api(url, "apache-fcgid")
+
+
+# How long a call must keep waiting for another transaction's locks
+# (lock_race): the stack's lock wait ends after [database]
+# read_timeout_ms - 1 s (9 s).
+LOCK_HELD = 1.0
+
+
+@pytest.fixture
+def lock_race():
+    """A race is not reproducible on demand: the tests of what a request
+    does against a concurrent transaction play that transaction by hand.
+    race(statements, call, then=(), wait=True) runs statements ((sql,
+    args) pairs) in a transaction of a second connection, makes call()
+    meanwhile and checks that it is still waiting LOCK_HELD seconds later,
+    then runs then, commits and returns call()'s answer. wait=False:
+    call() must answer while the locks are held (then rolled back)."""
+    from parley_api import mysql_connect
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    conns = []
+
+    def run(conn, statements):
+        with conn.cursor() as c:
+            for sql, args in statements:
+                c.execute(sql, args)
+
+    def race(statements, call, then=(), wait=True):
+        conn = mysql_connect(autocommit=False)
+        conns.append(conn)
+        run(conn, statements)
+        answer = pool.submit(call)
+        if not wait:
+            r = answer.result(timeout=LOCK_HELD * 5)
+            conn.rollback()
+            return r
+        time.sleep(LOCK_HELD)
+        assert not answer.done(), \
+            "answered without waiting for the other transaction: %s" % answer.result().text
+        run(conn, then)
+        conn.commit()
+        return answer.result(timeout=15)
+
+    yield race
+    for conn in conns:
+        conn.close()
+    pool.shutdown()
 
 
 @pytest.fixture

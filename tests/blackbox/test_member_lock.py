@@ -16,69 +16,29 @@ deactivation finishes and commits, and the call must answer as for a
 deactivated account and have changed nothing.
 """
 
-import concurrent.futures
-import time
-
 import pytest
 
 from conv_util import GROUPS, add_member, create_group, events, last_event_id
-from parley_api import assert_error, assert_ok, mysql_connect
-
-# How long the call must keep waiting for the row lock: the stack's lock
-# wait ends after [database] read_timeout_ms - 1 s (9 s).
-HELD = 1.0
+from parley_api import assert_error, assert_ok
 
 
 def gurl(gid, tail=""):
     return "%s/%s%s" % (GROUPS, gid, tail)
 
 
-class Deactivation:
-    """deactivate_tx() of user_state.c on a connection of its own."""
-
-    def __init__(self, uid):
-        self.uid = uid
-        self.conn = mysql_connect(autocommit=False)
-
-    def lock(self):
-        with self.conn.cursor() as c:
-            c.execute("SELECT is_active FROM users WHERE id = %s AND deleted_at IS NULL"
-                      " FOR UPDATE", (self.uid,))
-            assert c.fetchone()["is_active"] == 1
-
-    def finish(self):
-        with self.conn.cursor() as c:
-            c.execute("UPDATE users SET is_active = 0 WHERE id = %s", (self.uid,))
-            c.execute("DELETE FROM join_requests WHERE user_id = %s", (self.uid,))
-        self.conn.commit()
-
-    def close(self):
-        self.conn.close()
-
-
 @pytest.fixture
-def deactivating():
-    """race(user, call): call() made while user's deactivation holds the
-    row lock; returns call()'s answer, given after the deactivation
-    committed."""
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    open_ = []
-
+def deactivating(lock_race):
+    """race(user, call): call() made while user's deactivation (deactivate_tx()
+    of user_state.c) holds the user row's lock; returns call()'s answer,
+    given after the deactivation committed."""
     def race(user, call):
-        d = Deactivation(user.id)
-        open_.append(d)
-        d.lock()
-        answer = pool.submit(call)
-        time.sleep(HELD)
-        assert not answer.done(), \
-            "answered without waiting for the user row: %s" % answer.result().text
-        d.finish()
-        return answer.result(timeout=15)
-
-    yield race
-    for d in open_:
-        d.close()
-    pool.shutdown()
+        return lock_race(
+            [("SELECT is_active FROM users WHERE id = %s AND deleted_at IS NULL"
+              " FOR UPDATE", (user.id,))],
+            call,
+            then=[("UPDATE users SET is_active = 0 WHERE id = %s", (user.id,)),
+                  ("DELETE FROM join_requests WHERE user_id = %s", (user.id,))])
+    return race
 
 
 def member_ids(db, gid):

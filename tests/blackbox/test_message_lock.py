@@ -14,53 +14,14 @@ its change, the REST call starts and must be waiting for it, then the
 change commits and the call must answer as for the state it left.
 """
 
-import concurrent.futures
-import time
-
 import pytest
 
 from conv_util import MESSAGES, add_member, create_group, events, last_event_id, send
-from parley_api import assert_error, assert_ok, mysql_connect
-
-# How long the call must keep waiting: the stack's lock wait ends after
-# [database] read_timeout_ms - 1 s (9 s).
-HELD = 1.0
+from parley_api import assert_error, assert_ok
 
 
 def murl(mid):
     return "%s/%s" % (MESSAGES, mid)
-
-
-@pytest.fixture
-def holding():
-    """race(statements, call): runs statements (sql, args) in a transaction
-    of a second connection, makes call() meanwhile, commits; returns
-    call()'s answer. wait=False: call() must answer while the locks are
-    held instead."""
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    conns = []
-
-    def race(statements, call, wait=True):
-        conn = mysql_connect(autocommit=False)
-        conns.append(conn)
-        with conn.cursor() as c:
-            for sql, args in statements:
-                c.execute(sql, args)
-        answer = pool.submit(call)
-        if not wait:
-            r = answer.result(timeout=HELD * 5)
-            conn.rollback()
-            return r
-        time.sleep(HELD)
-        assert not answer.done(), \
-            "answered without waiting for the change: %s" % answer.result().text
-        conn.commit()
-        return answer.result(timeout=15)
-
-    yield race
-    for conn in conns:
-        conn.close()
-    pool.shutdown()
 
 
 def lock_group(gid):
@@ -74,62 +35,62 @@ def message_row(db, mid):
         return c.fetchone()
 
 
-def test_a_moderator_demoted_meanwhile_cannot_delete(api, make_user, db, holding):
+def test_a_moderator_demoted_meanwhile_cannot_delete(api, make_user, db, lock_race):
     a, mod, b = make_user(), make_user(), make_user()
     g = create_group(api, a, members=[b])["id"]
     add_member(api, a, g, mod, "MODERATOR")
     m = send(api, b, groupId=g, content="keep me")
     since = last_event_id(db)
-    r = holding([lock_group(g),
-                 ("UPDATE members SET role = 'MEMBER' WHERE conversation_id = %s"
-                  " AND user_id = %s", (g, mod.id))],
-                lambda: api.delete(murl(m["id"]), token=mod.token))
+    r = lock_race([lock_group(g),
+                   ("UPDATE members SET role = 'MEMBER' WHERE conversation_id = %s"
+                    " AND user_id = %s", (g, mod.id))],
+                  lambda: api.delete(murl(m["id"]), token=mod.token))
     assert_error(r, 403, "MESSAGE_DELETE_DENIED")
     row = message_row(db, m["id"])
     assert row["deleted_at"] is None and row["content"] == "keep me"
     assert events(db, "message:delete", since=since) == []
 
 
-def test_a_member_removed_meanwhile_cannot_edit(api, make_user, db, holding):
+def test_a_member_removed_meanwhile_cannot_edit(api, make_user, db, lock_race):
     a, b = make_user(), make_user()
     g = create_group(api, a, members=[b])["id"]
     m = send(api, b, groupId=g, content="as sent")
     since = last_event_id(db)
-    r = holding([lock_group(g),
-                 ("DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
-                  (g, b.id))],
-                lambda: api.patch(murl(m["id"]), json={"content": "too late"},
-                                  token=b.token))
+    r = lock_race([lock_group(g),
+                   ("DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
+                    (g, b.id))],
+                  lambda: api.patch(murl(m["id"]), json={"content": "too late"},
+                                    token=b.token))
     assert_error(r, 404, "NOT_FOUND")
     assert message_row(db, m["id"])["content"] == "as sent"
     assert events(db, "message:edit", since=since) == []
 
 
 def test_a_member_removed_meanwhile_cannot_delete_their_message(api, make_user, db,
-                                                                holding):
+                                                                lock_race):
     a, b = make_user(), make_user()
     g = create_group(api, a, members=[b])["id"]
     m = send(api, b, groupId=g, content="stays")
     since = last_event_id(db)
-    r = holding([lock_group(g),
-                 ("DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
-                  (g, b.id))],
-                lambda: api.delete(murl(m["id"]), token=b.token))
+    r = lock_race([lock_group(g),
+                   ("DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
+                    (g, b.id))],
+                  lambda: api.delete(murl(m["id"]), token=b.token))
     assert_error(r, 404, "NOT_FOUND")
     assert message_row(db, m["id"])["deleted_at"] is None
     assert events(db, "message:delete", since=since) == []
 
 
-def test_a_member_removed_meanwhile_cannot_react(api, make_user, db, holding):
+def test_a_member_removed_meanwhile_cannot_react(api, make_user, db, lock_race):
     a, b = make_user(), make_user()
     g = create_group(api, a, members=[b])["id"]
     m = send(api, a, groupId=g)
     since = last_event_id(db)
-    r = holding([lock_group(g),
-                 ("DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
-                  (g, b.id))],
-                lambda: api.post(murl(m["id"]) + "/react", json={"emoji": "👍"},
-                                 token=b.token))
+    r = lock_race([lock_group(g),
+                   ("DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
+                    (g, b.id))],
+                  lambda: api.post(murl(m["id"]) + "/react", json={"emoji": "👍"},
+                                   token=b.token))
     assert_error(r, 404, "NOT_FOUND")
     with db.cursor() as c:
         c.execute("SELECT COUNT(*) AS n FROM reactions WHERE message_id = %s", (m["id"],))
@@ -138,7 +99,7 @@ def test_a_member_removed_meanwhile_cannot_react(api, make_user, db, holding):
 
 
 def test_a_delete_that_lost_the_race_answers_the_stored_deletion(api, make_user, db,
-                                                                 holding):
+                                                                 lock_race):
     """The loser answered deletedBy null and the time it gave up as
     deletedAt; the message says who deleted it and when."""
     a, b = make_user(), make_user()
@@ -146,9 +107,9 @@ def test_a_delete_that_lost_the_race_answers_the_stored_deletion(api, make_user,
     m = send(api, b, groupId=g)
     at = "2026-01-02 03:04:05.678"
     since = last_event_id(db)
-    r = holding([("UPDATE messages SET content = NULL, deleted_at = %s, deleted_by = %s"
-                  " WHERE id = %s", (at, a.id, m["id"]))],
-                lambda: api.delete(murl(m["id"]), token=b.token))
+    r = lock_race([("UPDATE messages SET content = NULL, deleted_at = %s, deleted_by = %s"
+                    " WHERE id = %s", (at, a.id, m["id"]))],
+                  lambda: api.delete(murl(m["id"]), token=b.token))
     d = assert_ok(r)
     assert d["deleted"] is True and d["deletedBy"] == a.id
     assert d["deletedAt"] == "2026-01-02T03:04:05.678Z"
@@ -156,7 +117,7 @@ def test_a_delete_that_lost_the_race_answers_the_stored_deletion(api, make_user,
 
 
 @pytest.mark.parametrize("action", ["edit", "delete", "react"])
-def test_edit_and_delete_do_not_queue_behind_senders(api, make_user, holding, action):
+def test_edit_and_delete_do_not_queue_behind_senders(api, make_user, lock_race, action):
     """A send holds a shared lock on its conversation's row
     (parley_message_send); edits, deletes and reactions take a shared one
     too, so neither waits for the other."""
@@ -170,6 +131,6 @@ def test_edit_and_delete_do_not_queue_behind_senders(api, make_user, holding, ac
                                 token=a.token)
     else:
         call = lambda: api.delete(murl(m["id"]), token=a.token)  # noqa: E731
-    r = holding([("SELECT id FROM conversations WHERE id = %s LOCK IN SHARE MODE", (g,))],
-                call, wait=False)
+    r = lock_race([("SELECT id FROM conversations WHERE id = %s LOCK IN SHARE MODE", (g,))],
+                  call, wait=False)
     assert_ok(r)
